@@ -1,0 +1,28 @@
+"""Shared plumbing for the thin scripts in ``stages/``.
+
+Examples::
+
+    def main(argv=None):
+        args = parse(argv)
+        params = load_params(args.params)
+        ...
+
+    if __name__ == "__main__":
+        run_stage(main)
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from soccerreid.errors import SoccerReidError
+
+
+def run_stage(main: Callable[[], None]) -> None:
+    """Run a stage's ``main``; a user error exits with status 2 and its one-line message."""
+    try:
+        main()
+    except SoccerReidError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None

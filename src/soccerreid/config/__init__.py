@@ -1,0 +1,83 @@
+"""params.yaml, typed: one frozen dataclass per section, validated before any work starts.
+
+Only stage scripts call :func:`load_params`; the library takes the section dataclasses or
+plain arguments, never the raw mapping.
+
+Examples::
+
+    params = load_params("params.yaml")
+    params.fusion.weights        # (0.2, 0.2, 0.6)
+    params.models["osnet_ain"].train.phases[0].epochs
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from soccerreid.config._base import from_mapping
+from soccerreid.config.data import DataConfig
+from soccerreid.config.models import ModelConfig
+from soccerreid.config.report import ReportConfig
+from soccerreid.config.retrieval import (
+    RERANK_PRESETS,
+    DistancesConfig,
+    FusionConfig,
+    RerankConfig,
+    ScoreConfig,
+)
+from soccerreid.errors import ConfigError
+
+__all__ = [
+    "Params",
+    "load_params",
+    "parse_params",
+    "RERANK_PRESETS",
+    "DataConfig",
+    "ModelConfig",
+    "DistancesConfig",
+    "FusionConfig",
+    "RerankConfig",
+    "ScoreConfig",
+    "ReportConfig",
+]
+
+
+@dataclass(frozen=True)
+class Params:
+    """All of params.yaml."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    models: dict[str, ModelConfig] = field(default_factory=dict)
+    distances: DistancesConfig = field(default_factory=DistancesConfig)
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+    rerank: RerankConfig = field(default_factory=RerankConfig)
+    score: ScoreConfig = field(default_factory=ScoreConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
+
+    def __post_init__(self) -> None:
+        missing = [name for name in self.fusion.models if name not in self.models]
+        if missing:
+            raise ConfigError(f"fusion.models: '{missing[0]}' is not a key of models (have {list(self.models)})")
+
+
+def parse_params(data: object, source: str = "params.yaml") -> Params:
+    """Validate a params mapping; errors name ``source`` and the dotted key."""
+    try:
+        return from_mapping(Params, data, key="")
+    except ConfigError as err:
+        raise ConfigError(f"{source}: {err}") from None
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate a params file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: params file not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    return parse_params(data, source=str(path))

@@ -1,0 +1,120 @@
+"""Config of the per-model stages ``train@<model>`` and ``extract@<model>`` (params ``models.<name>``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from soccerreid.config._base import bounded
+from soccerreid.errors import ConfigError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class LoraConfig:
+    """peft LoRA adapters on a ViT: ``targets`` is a subset of {"qkv", "mlp"}."""
+
+    r: int = bounded(8, ge=1)
+    alpha: float = bounded(16.0, gt=0.0)
+    dropout: float = bounded(0.0, ge=0.0, lt=1.0)
+    targets: tuple[str, ...] = ("qkv",)
+
+    def __post_init__(self) -> None:
+        bad = [t for t in self.targets if t not in ("qkv", "mlp")]
+        if bad or not self.targets:
+            raise ConfigError(f"targets: expected a non-empty subset of ['qkv', 'mlp'], got {list(self.targets)}")
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Training augmentations (applied after the resize to the phase's input size)."""
+
+    flip: float = bounded(0.5, ge=0.0, le=1.0)
+    pad: int = bounded(10, ge=0)
+    color_jitter: float = bounded(0.2, ge=0.0, le=1.0)
+    random_erasing: float = bounded(0.5, ge=0.0, le=1.0)
+
+
+@dataclass(frozen=True)
+class PhaseConfig:
+    """One training phase: progressive resizing and progressive data are both lists of phases.
+
+    ``init: best`` starts the phase from the best checkpoint of the previous phase (report 3.1);
+    ``init: last`` continues from its last weights (report 3.2).
+    """
+
+    epochs: int = bounded(ge=1)
+    height: int = bounded(256, ge=16)
+    width: int = bounded(128, ge=16)
+    train_fraction: float = bounded(1.0, gt=0.0, le=1.0)
+    init: Literal["best", "last"] = "last"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation recipe, PK sampling and phases of one model."""
+
+    seed: int = 0
+    phases: tuple[PhaseConfig, ...] = (PhaseConfig(epochs=1),)
+    optimizer: Literal["adamw", "sgd"] = "adamw"
+    lr: float = bounded(3.5e-4, gt=0.0)
+    weight_decay: float = bounded(5e-4, ge=0.0)
+    momentum: float = bounded(0.9, ge=0.0, lt=1.0)
+    warmup_epochs: int = bounded(1, ge=0)
+    schedule: Literal["cosine", "step"] = "cosine"
+    step_size: int = bounded(40, ge=1)
+    gamma: float = bounded(0.1, gt=0.0, le=1.0)
+    grad_clip: float = bounded(5.0, ge=0.0)
+    label_smoothing: float = bounded(0.1, ge=0.0, lt=1.0)
+    triplet_margin: float = bounded(0.3, ge=0.0)
+    triplet_weight: float = bounded(1.0, ge=0.0)
+    center_weight: float = bounded(0.0, ge=0.0)
+    ids_per_batch: int = bounded(8, ge=2)
+    images_per_id: int = bounded(4, ge=2)
+    ids_per_action: int = bounded(4, ge=1)
+    amp: Literal["none", "bf16", "fp16"] = "bf16"
+    workers: int = bounded(2, ge=0)
+    val_queries: int = bounded(500, ge=1)
+
+    def __post_init__(self) -> None:
+        if not self.phases:
+            raise ConfigError("phases: expected at least one phase")
+        if self.ids_per_action > self.ids_per_batch:
+            raise ConfigError(
+                f"ids_per_action: expected <= ids_per_batch ({self.ids_per_batch}), got {self.ids_per_action}"
+            )
+
+
+@dataclass(frozen=True)
+class ExtractConfig:
+    """Feature extraction: eval resize, flip TTA and L2 normalisation."""
+
+    height: int = bounded(256, ge=16)
+    width: int = bounded(128, ge=16)
+    batch_size: int = bounded(64, ge=1)
+    workers: int = bounded(2, ge=0)
+    flip: bool = True
+    normalize: bool = True
+    splits: tuple[Literal["train", "valid", "test", "challenge"], ...] = ("valid", "test", "challenge")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """One model of the ensemble.
+
+    ``arch`` picks a registry entry; ``variant`` its size (osnet_ain: x1_0, x0_75, x0_5, x0_25;
+    dinov2_lora: small, base; resnet50_ibn: a). ``pretrained`` is none, imagenet or a local path.
+    """
+
+    arch: Literal["osnet_ain", "resnet50_ibn", "dinov2_lora"]
+    variant: str = ""
+    pretrained: str = "none"
+    neck: Literal["bnneck", "none"] = "bnneck"
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = bounded(IMAGENET_STD, gt=0.0)
+    lora: LoraConfig = field(default_factory=LoraConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    extract: ExtractConfig = field(default_factory=ExtractConfig)

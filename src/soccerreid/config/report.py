@@ -1,0 +1,16 @@
+"""Config of the ``report`` stage (params section ``report``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from soccerreid.config._base import bounded
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """Table 1, figures 2 to 5 and training curves."""
+
+    qualitative_queries: int = bounded(6, ge=1)
+    top_k: int = bounded(10, ge=1)
+    seed: int = 0

@@ -1,0 +1,70 @@
+"""Config of the retrieval stages: ``distances``, ``fusion``, ``rerank`` and ``score``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from soccerreid.config._base import bounded
+from soccerreid.errors import ConfigError
+
+RERANK_PRESETS = {
+    "standard": (20, 6, 0.3),
+    "aggressive": (10, 3, 0.3),
+    "broad": (60, 10, 0.3),
+    "lambda_0.5": (20, 6, 0.5),
+}
+
+
+@dataclass(frozen=True)
+class DistancesConfig:
+    """Per-action distance blocks of one model."""
+
+    metric: Literal["cosine", "euclidean"] = "cosine"
+
+
+@dataclass(frozen=True)
+class FusionConfig:
+    """How per-model distances are combined.
+
+    ``weights`` is aligned with ``models``; ``normalize`` rescales each model's distances per
+    query before averaging; ``grid_step`` is the step of the weight-simplex grid search on valid.
+    ``method: grid`` uses the best grid weights.
+    """
+
+    models: tuple[str, ...] = ("resnet50_ibn", "dinov2_lora", "osnet_ain")
+    method: Literal["concat", "mean", "weighted", "grid"] = "weighted"
+    weights: tuple[float, ...] = bounded((0.2, 0.2, 0.6), ge=0.0)
+    normalize: Literal["none", "minmax", "zscore"] = "none"
+    grid_step: float = bounded(0.1, gt=0.0, le=0.5)
+
+    def __post_init__(self) -> None:
+        if not self.models:
+            raise ConfigError("models: expected at least one model name")
+        if len(set(self.models)) != len(self.models):
+            raise ConfigError(f"models: duplicate model names in {list(self.models)}")
+        if len(self.weights) != len(self.models):
+            raise ConfigError(
+                f"weights: expected {len(self.models)} weights aligned with fusion.models, got {len(self.weights)}"
+            )
+        if sum(self.weights) <= 0:
+            raise ConfigError(f"weights: expected a positive sum, got {list(self.weights)}")
+
+
+@dataclass(frozen=True)
+class RerankConfig:
+    """k-reciprocal re-ranking (Zhong et al. 2017), per action."""
+
+    enabled: bool = True
+    k1: int = bounded(20, ge=1)
+    k2: int = bounded(6, ge=1)
+    lambda_: float = bounded(0.3, ge=0.0, le=1.0, key="lambda")
+
+
+@dataclass(frozen=True)
+class ScoreConfig:
+    """SoccerNet-protocol scoring."""
+
+    split: Literal["valid", "test"] = "valid"
+    ranks: tuple[int, ...] = bounded((1, 5, 10, 20), ge=1)
+    max_rank: int = bounded(50, ge=1)
