@@ -1,0 +1,39 @@
+"""Image decoding shared by the data layer and every model's data loader.
+
+Examples::
+
+    rgb = read_rgb("data/raw/reid/train/.../1-0-0-0-Player_team_left-7-a_b-120x48.png")
+    rgb.shape, rgb.dtype       # (120, 48, 3) uint8
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from soccerreid.errors import DataError
+
+
+def read_rgb(path: str | os.PathLike) -> np.ndarray:
+    """Decode an image file into an RGB array.
+
+    Returns an array of shape (H, W, 3), dtype uint8, in RGB channel order. Grey and RGBA
+    files are converted to 3-channel RGB. Raises :class:`DataError` naming ``path`` when the
+    file is missing, empty, truncated or not a decodable image.
+
+    Examples::
+
+        img = read_rgb("crop.png")     # (H, W, 3) uint8
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise DataError(f"{file}: image file not found")
+    if file.stat().st_size == 0:
+        raise DataError(f"{file}: image file is empty (0 bytes)")
+    bgr = cv2.imread(str(file), cv2.IMREAD_COLOR)
+    if bgr is None or bgr.size == 0:
+        raise DataError(f"{file}: cannot decode image (truncated or not an image file)")
+    return np.ascontiguousarray(bgr[:, :, ::-1])
