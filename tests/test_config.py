@@ -1,0 +1,139 @@
+"""params.yaml validation: every bad key, type or value is a one-line error naming the key."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from soccerreid.config import RERANK_PRESETS, load_params, parse_params
+from soccerreid.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture()
+def raw() -> dict:
+    return yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def _error(data: dict) -> str:
+    with pytest.raises(ConfigError) as info:
+        parse_params(data)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def test_default_params_load():
+    params = load_params(ROOT / "params.yaml")
+    assert set(params.fusion.models) <= set(params.models)
+    assert params.rerank.lambda_ == pytest.approx(0.3)
+    assert len(params.fusion.weights) == len(params.fusion.models)
+
+
+def test_presets_are_complete_and_valid():
+    presets = sorted((ROOT / "presets").glob("*.yaml"))
+    assert {p.stem for p in presets} >= {"smoke", "soccernet"}
+    for preset in presets:
+        load_params(preset)
+
+
+def test_unknown_key_is_named(raw):
+    raw["fusion"]["wieghts"] = [1, 1, 1]
+    assert _error(raw) == (
+        "params.yaml: fusion.wieghts: unknown key "
+        "(expected one of: models, method, weights, normalize, grid_step)"
+    )
+
+
+def test_unknown_nested_key_under_models(raw):
+    raw["models"]["osnet_ain"]["train"]["phases"][0]["epoch"] = 3
+    assert _error(raw).startswith("params.yaml: models.osnet_ain.train.phases[0].epoch: unknown key")
+
+
+def test_wrong_type_is_named(raw):
+    raw["rerank"]["k1"] = "twenty"
+    assert _error(raw) == "params.yaml: rerank.k1: expected int, got str 'twenty'"
+
+
+def test_bool_is_not_an_int(raw):
+    raw["rerank"]["k2"] = True
+    assert "rerank.k2: expected int" in _error(raw)
+
+
+def test_out_of_range_value_is_named(raw):
+    raw["models"]["osnet_ain"]["train"]["lr"] = -0.1
+    assert _error(raw) == "params.yaml: models.osnet_ain.train.lr: expected a value > 0.0, got -0.1"
+
+
+def test_literal_choice_is_named(raw):
+    raw["fusion"]["method"] = "median"
+    assert _error(raw) == (
+        "params.yaml: fusion.method: expected one of ['concat', 'mean', 'weighted', 'grid'], got 'median'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("weights", "expected"),
+    [
+        ([0.5, 0.5], "fusion.weights: expected 3 weights aligned with fusion.models, got 2"),
+        ([0.5, -0.1, 0.6], "fusion.weights: expected a value >= 0.0, got -0.1"),
+        ([0, 0, 0], "fusion.weights: expected a positive sum, got [0.0, 0.0, 0.0]"),
+    ],
+)
+def test_fusion_weights_are_validated(raw, weights, expected):
+    raw["fusion"]["weights"] = weights
+    assert _error(raw) == f"params.yaml: {expected}"
+
+
+def test_fusion_model_must_exist(raw):
+    raw["fusion"]["models"] = ["resnet50_ibn", "dinov2_lora", "osnet"]
+    assert "fusion.models: 'osnet' is not a key of models" in _error(raw)
+
+
+def test_missing_required_key(raw):
+    del raw["models"]["osnet_ain"]["arch"]
+    assert _error(raw) == "params.yaml: models.osnet_ain.arch: missing required key"
+
+
+def test_rerank_lambda_uses_yaml_key(raw):
+    raw["rerank"]["lambda"] = 1.5
+    assert _error(raw) == "params.yaml: rerank.lambda: expected a value <= 1.0, got 1.5"
+
+
+def test_range_pair_order(raw):
+    raw["data"]["synthetic"]["people_per_action"] = [20, 10]
+    assert "data.synthetic.people_per_action: expected [low, high] with low <= high" in _error(raw)
+
+
+def test_params_are_frozen():
+    params = parse_params(yaml.safe_load((ROOT / "params.yaml").read_text()))
+    with pytest.raises(AttributeError):
+        params.fusion.method = "mean"
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(ConfigError, match="params file not found"):
+        load_params(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("fusion: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml: not valid YAML"):
+        load_params(bad)
+
+
+def test_rerank_presets_match_report():
+    assert RERANK_PRESETS == {
+        "standard": (20, 6, 0.3),
+        "aggressive": (10, 3, 0.3),
+        "broad": (60, 10, 0.3),
+        "lambda_0.5": (20, 6, 0.5),
+    }
+
+
+def test_input_is_not_mutated(raw):
+    before = copy.deepcopy(raw)
+    parse_params(raw)
+    assert raw == before
