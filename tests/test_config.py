@@ -137,3 +137,11 @@ def test_input_is_not_mutated(raw):
     before = copy.deepcopy(raw)
     parse_params(raw)
     assert raw == before
+
+
+def test_extract_section_covers_every_model(raw):
+    del raw["extract"]["osnet_ain"]
+    assert _error(raw) == (
+        "params.yaml: extract: expected one entry per model "
+        "['dinov2_lora', 'osnet_ain', 'resnet50_ibn'], got ['dinov2_lora', 'resnet50_ibn']"
+    )

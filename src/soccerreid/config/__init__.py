@@ -8,6 +8,7 @@ Examples::
     params = load_params("params.yaml")
     params.fusion.weights        # (0.2, 0.2, 0.6)
     params.models["osnet_ain"].train.phases[0].epochs
+    params.extract["osnet_ain"].flip
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import yaml
 
 from soccerreid.config._base import from_mapping
 from soccerreid.config.data import DataConfig
-from soccerreid.config.models import ModelConfig
+from soccerreid.config.models import ExtractConfig, ModelConfig
 from soccerreid.config.report import ReportConfig
 from soccerreid.config.retrieval import (
     RERANK_PRESETS,
@@ -37,6 +38,7 @@ __all__ = [
     "RERANK_PRESETS",
     "DataConfig",
     "ModelConfig",
+    "ExtractConfig",
     "DistancesConfig",
     "FusionConfig",
     "RerankConfig",
@@ -51,6 +53,7 @@ class Params:
 
     data: DataConfig = field(default_factory=DataConfig)
     models: dict[str, ModelConfig] = field(default_factory=dict)
+    extract: dict[str, ExtractConfig] = field(default_factory=dict)
     distances: DistancesConfig = field(default_factory=DistancesConfig)
     fusion: FusionConfig = field(default_factory=FusionConfig)
     rerank: RerankConfig = field(default_factory=RerankConfig)
@@ -58,6 +61,10 @@ class Params:
     report: ReportConfig = field(default_factory=ReportConfig)
 
     def __post_init__(self) -> None:
+        if set(self.extract) != set(self.models):
+            raise ConfigError(
+                f"extract: expected one entry per model {sorted(self.models)}, got {sorted(self.extract)}"
+            )
         missing = [name for name in self.fusion.models if name not in self.models]
         if missing:
             raise ConfigError(f"fusion.models: '{missing[0]}' is not a key of models (have {list(self.models)})")

@@ -1,4 +1,5 @@
-"""Config of the per-model stages ``train@<model>`` and ``extract@<model>`` (params ``models.<name>``)."""
+"""Config of the per-model stages: ``train@<model>`` reads ``models.<name>``; ``extract@<model>``
+reads ``models.<name>`` and ``extract.<name>`` (its own section, so changing extraction retrains nothing)."""
 
 from __future__ import annotations
 
@@ -117,4 +118,3 @@ class ModelConfig:
     lora: LoraConfig = field(default_factory=LoraConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    extract: ExtractConfig = field(default_factory=ExtractConfig)
