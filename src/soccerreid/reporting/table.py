@@ -1,0 +1,60 @@
+"""Table 1 of the report, as markdown, from measured rows.
+
+A row is one method (single model, fusion, re-ranking setting) with its scores as fractions
+in [0, 1]. Nothing is typed in: every number comes from the run's metrics.
+
+Examples::
+
+    rows = [TableRow("OSNet-AIN", "single", {"mAP": 0.57, "rank1": 0.44, ...}), ...]
+    text = render_results(rows, dataset="synthetic SoccerNet (valid)", notes=["grid best: 0.1/0.2/0.7"])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+METRIC_COLUMNS = (("mAP", "mAP"), ("rank1", "Rank-1"), ("rank5", "Rank-5"), ("rank10", "Rank-10"), ("rank20", "Rank-20"))
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """One method of Table 1: ``group`` is single, fusion or rerank; ``scores`` maps metric -> fraction."""
+
+    method: str
+    group: str
+    scores: dict
+
+
+def best_row(rows: list[TableRow]) -> int:
+    """Index of the row with the highest mAP (ties broken by Rank-1, then by order)."""
+    keyed = [(-row.scores["mAP"], -row.scores["rank1"], i) for i, row in enumerate(rows)]
+    return min(keyed)[2]
+
+
+def render_results(rows: list[TableRow], dataset: str, notes: list[str] = ()) -> str:
+    """Markdown for ``results.md``: the table with the best row in bold and marked, then notes."""
+    if not rows:
+        raise ValueError("render_results: no rows to render")
+    best = best_row(rows)
+    header = "| Method | Group | " + " | ".join(title for _, title in METRIC_COLUMNS) + " |"
+    lines = [
+        "# Results (Table 1)",
+        "",
+        f"Dataset: {dataset}. Scores in percent, SoccerNet protocol (each query ranked against its own action's gallery).",
+        "",
+        header,
+        "|" + "---|" * (len(METRIC_COLUMNS) + 2),
+    ]
+    lines += [_render_row(row, marked=(i == best)) for i, row in enumerate(rows)]
+    lines += ["", f"Best row (by mAP): **{rows[best].method}**."]
+    lines += [""] + [f"- {note}" for note in notes] if notes else []
+    return "\n".join(lines) + "\n"
+
+
+def _render_row(row: TableRow, marked: bool) -> str:
+    cells = [f"{100.0 * row.scores[key]:.2f}" for key, _ in METRIC_COLUMNS]
+    name = row.method
+    if marked:
+        cells = [f"**{cell}**" for cell in cells]
+        name = f"**{name}** (best)"
+    return f"| {name} | {row.group} | " + " | ".join(cells) + " |"

@@ -1,0 +1,71 @@
+"""Table 1 rendering, qualitative picks and figure files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from soccerreid.reporting.figures import plot_cmc, plot_method_bars, plot_retrievals, plot_training_curves
+from soccerreid.reporting.qualitative import pick_retrievals
+from soccerreid.reporting.table import TableRow, best_row, render_results
+
+
+def _scores(m: float, r1: float) -> dict:
+    return {"mAP": m, "rank1": r1, "rank5": 0.9, "rank10": 0.95, "rank20": 1.0}
+
+
+def test_best_row_is_highest_map_then_rank1():
+    rows = [TableRow("a", "single", _scores(0.5, 0.4)), TableRow("b", "fusion", _scores(0.6, 0.3)),
+            TableRow("c", "rerank", _scores(0.6, 0.5))]
+    assert best_row(rows) == 2
+
+
+def test_render_results_marks_best_and_names_dataset():
+    rows = [TableRow("OSNet-AIN", "single", _scores(0.5683, 0.4364)), TableRow("weighted", "fusion", _scores(0.5547, 0.435))]
+    text = render_results(rows, dataset="synthetic SoccerNet (valid)", notes=["grid best weights: 0.1/0.2/0.7"])
+    assert "Dataset: synthetic SoccerNet (valid)" in text
+    assert "| **OSNet-AIN** (best) | single | **56.83** | **43.64** |" in text
+    assert "| weighted | fusion | 55.47 | 43.50 | 90.00 | 95.00 | 100.00 |" in text
+    assert text.rstrip().endswith("- grid best weights: 0.1/0.2/0.7")
+
+
+def test_render_results_rejects_empty():
+    with pytest.raises(ValueError, match="no rows"):
+        render_results([], dataset="x")
+
+
+def _index(tmp_path) -> pd.DataFrame:
+    rows = []
+    for bbox, uid in enumerate([1, 2, 1, 2, 1, 2]):
+        path = tmp_path / f"{bbox}.png"
+        Image.fromarray(np.full((40, 20, 3), 40 * bbox, np.uint8)).save(path)
+        rows.append({"bbox_idx": bbox, "person_uid": uid, "path": str(path)})
+    return pd.DataFrame(rows)
+
+
+def test_pick_retrievals_separates_successes_and_failures(tmp_path):
+    index = _index(tmp_path)
+    ranking = {"0": [2, 3, 4, 5], "1": [2, 3, 5, 4]}
+    picks = pick_retrievals(ranking, index, top_k=3, count=5, seed=0)
+    assert picks.successes.query_paths == [str(tmp_path / "0.png")]
+    assert picks.successes.matches == [[True, False, True]]
+    assert picks.failures.query_paths == [str(tmp_path / "1.png")]
+    assert picks.failures.ranked_paths == [[str(tmp_path / f"{b}.png") for b in (2, 3, 5)]]
+
+
+def test_figures_are_written_as_png(tmp_path):
+    index = _index(tmp_path)
+    paths = index["path"].tolist()
+    outputs = {
+        "bars": lambda p: plot_method_bars(["a", "b"], [0.5, 0.6], [0.4, 0.5], p),
+        "cmc": lambda p: plot_cmc({"a": np.linspace(0.4, 1.0, 20)}, p),
+        "qual": lambda p: plot_retrievals(paths[:2], [paths[2:5], paths[3:6]], [[True, False, True], [False] * 3], "t", p),
+        "curves": lambda p: plot_training_curves({"m": {"loss": np.array([3.0, 2.0]), "val_mAP": np.array([0.3, 0.5])}}, p),
+    }
+    for name, draw in outputs.items():
+        draw(tmp_path / "fig" / f"{name}.png")
+        with Image.open(tmp_path / "fig" / f"{name}.png") as image:
+            assert image.format == "PNG" and image.size[0] > 100
+    assert not list((tmp_path / "fig").glob("*.tmp"))
