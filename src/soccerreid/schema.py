@@ -27,7 +27,7 @@ Examples::
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import h5py
 import numpy as np
@@ -151,3 +151,182 @@ def _check_feature_set(fs: FeatureSet, path: str) -> None:
         raise DataError(f"{path}: 'role' must be one of {list(ROLES)}, got {bad_roles[0]!r}")
     if not np.isfinite(fs.features).all():
         raise DataError(f"{path}: 'features' contains NaN or inf")
+
+
+# --------------------------------------------------------------------------------------------
+# Distance blocks HDF5 (``artifacts/distances/<model>/<split>.h5``, ``artifacts/fused/<split>.h5``,
+# ``artifacts/reranked/<split>.h5``): one square block per action over its query+gallery set.
+#
+# ================  ===========  ============================================================
+# member            dtype        shape and meaning
+# ================  ===========  ============================================================
+# ``values``        float32      (sum_a n_a**2,) the blocks, concatenated, each row-major
+# ``offsets``       int64        (A+1,) block a is ``values[offsets[a]:offsets[a+1]]``
+# ``action_idx``    int64        (A,) action of each block, ascending
+# ``n_query``       int64        (A,) queries of the action; members 0..n_query-1 of the block
+# ``n_gallery``     int64        (A,) gallery of the action; the block's last n_gallery members
+# ``bbox_idx``      int64        (M,) members of every block in order, M = sum_a n_a
+# ``person_uid``    int64        (M,) identity within the action; shape (0,) when unlabelled
+# ``clazz``         bytes (S32)  (M,) SoccerNet class of each member; empty for challenge
+# attrs             str          ``split``, ``metric``, ``source``, ``schema`` (= "distances/1")
+# ================  ===========  ============================================================
+#
+# n_a = n_query[a] + n_gallery[a]; block a, entry (i, j) is the distance from member i to member j
+# of that action, so its top-right (n_query, n_gallery) corner is the action's query-gallery
+# distance. Member rows follow the features file order (query before gallery, then bbox_idx).
+# ``source`` names what produced the values (a model name, ``fusion:<method>`` or
+# ``rerank:<k1>/<k2>/<lambda>``). No query x gallery matrix over the whole split exists.
+# --------------------------------------------------------------------------------------------
+
+DISTANCES_SCHEMA = "distances/1"
+
+
+@dataclass(frozen=True)
+class DistanceBlocks:
+    """Per-action distance blocks of one split, in the layout above.
+
+    ``values`` (sum n_a**2,) float32; ``offsets`` (A+1,) int64; ``action_idx``, ``n_query``,
+    ``n_gallery`` (A,) int64; ``bbox_idx`` (M,) int64; ``person_uid`` (M,) int64 or ``None``;
+    ``clazz`` (M,) str.
+
+    Examples::
+
+        blocks.block(0)                 # (n_0, n_0) float32 view of the first action
+        blocks.query_gallery(0)         # its (n_query, n_gallery) corner
+    """
+
+    values: np.ndarray
+    offsets: np.ndarray
+    action_idx: np.ndarray
+    n_query: np.ndarray
+    n_gallery: np.ndarray
+    bbox_idx: np.ndarray
+    person_uid: np.ndarray | None
+    clazz: np.ndarray
+    split: str
+    metric: str
+    source: str
+
+    @property
+    def sizes(self) -> np.ndarray:
+        """(A,) int64 members per action, n_query + n_gallery."""
+        return self.n_query + self.n_gallery
+
+    @property
+    def member_offsets(self) -> np.ndarray:
+        """(A+1,) int64: members of action a are rows ``member_offsets[a]:member_offsets[a+1]``."""
+        return np.concatenate(([0], np.cumsum(self.sizes))).astype(np.int64)
+
+    @property
+    def labelled(self) -> bool:
+        """True when identities are known."""
+        return self.person_uid is not None
+
+    def block(self, a: int) -> np.ndarray:
+        """(n_a, n_a) float32 block of the a-th action (a view)."""
+        n = int(self.sizes[a])
+        return self.values[self.offsets[a] : self.offsets[a + 1]].reshape(n, n)
+
+    def query_gallery(self, a: int) -> np.ndarray:
+        """(n_query, n_gallery) float32 query-gallery distances of the a-th action."""
+        nq = int(self.n_query[a])
+        return self.block(a)[:nq, nq:]
+
+    def with_values(self, values: np.ndarray, source: str) -> "DistanceBlocks":
+        """The same members and layout with new ``values`` (same shape) from ``source``."""
+        return replace(self, values=np.ascontiguousarray(values, dtype=np.float32), source=source)
+
+
+def write_blocks(path: str | os.PathLike, blocks: DistanceBlocks) -> None:
+    """Validate ``blocks`` and write them atomically to ``path`` in the layout above."""
+    _check_blocks(blocks, str(path))
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        for name in ("values", "offsets", "action_idx", "n_query", "n_gallery", "bbox_idx"):
+            f.create_dataset(name, data=getattr(blocks, name))
+        uid = np.zeros(0, np.int64) if blocks.person_uid is None else blocks.person_uid.astype(np.int64)
+        f.create_dataset("person_uid", data=uid)
+        f.create_dataset("clazz", data=np.asarray(blocks.clazz).astype("S32"))
+        f.attrs.update(split=blocks.split, metric=blocks.metric, source=blocks.source, schema=DISTANCES_SCHEMA)
+
+
+def read_blocks(path: str | os.PathLike) -> DistanceBlocks:
+    """Read and validate a distance-blocks file; any defect is a one-line :class:`DataError` naming it."""
+    path = str(path)
+    if not os.path.isfile(path):
+        raise DataError(f"{path}: distances file not found")
+    try:
+        with h5py.File(path, "r") as f:
+            blocks = _load_blocks(f, path)
+    except OSError as err:
+        raise DataError(f"{path}: not a readable HDF5 file ({err})") from None
+    _check_blocks(blocks, path)
+    return blocks
+
+
+def validate_blocks(path: str | os.PathLike) -> None:
+    """Raise :class:`DataError` if ``path`` is not a valid distance-blocks file."""
+    read_blocks(path)
+
+
+_BLOCK_DTYPES = {
+    "values": np.float32,
+    "offsets": np.int64,
+    "action_idx": np.int64,
+    "n_query": np.int64,
+    "n_gallery": np.int64,
+    "bbox_idx": np.int64,
+    "person_uid": np.int64,
+}
+
+
+def _load_blocks(f: h5py.File, path: str) -> DistanceBlocks:
+    for name in (*_BLOCK_DTYPES, "clazz"):
+        if name not in f:
+            raise DataError(f"{path}: missing member '{name}' (schema {DISTANCES_SCHEMA})")
+    for name in ("split", "metric", "source", "schema"):
+        if name not in f.attrs:
+            raise DataError(f"{path}: missing attribute '{name}' (schema {DISTANCES_SCHEMA})")
+    if str(f.attrs["schema"]) != DISTANCES_SCHEMA:
+        raise DataError(f"{path}: schema is {f.attrs['schema']!r}, expected {DISTANCES_SCHEMA!r}")
+    for name, dtype in _BLOCK_DTYPES.items():
+        if f[name].dtype != dtype:
+            raise DataError(f"{path}: '{name}' must be {np.dtype(dtype)}, got {f[name].dtype}")
+    arrays = {name: f[name][()] for name in _BLOCK_DTYPES}
+    uid = arrays.pop("person_uid")
+    return DistanceBlocks(
+        **arrays,
+        person_uid=uid if uid.size else None,
+        clazz=f["clazz"][()].astype(str),
+        split=str(f.attrs["split"]),
+        metric=str(f.attrs["metric"]),
+        source=str(f.attrs["source"]),
+    )
+
+
+def _check_blocks(blocks: DistanceBlocks, path: str) -> None:
+    num_actions = blocks.action_idx.shape[0]
+    for name in ("action_idx", "n_query", "n_gallery"):
+        if getattr(blocks, name).shape != (num_actions,):
+            raise DataError(f"{path}: '{name}' must have shape ({num_actions},), got {getattr(blocks, name).shape}")
+    if np.any(blocks.n_query < 1) or np.any(blocks.n_gallery < 1):
+        raise DataError(f"{path}: every action needs at least one query and one gallery member")
+    if np.any(np.diff(blocks.action_idx) <= 0):
+        raise DataError(f"{path}: 'action_idx' must be strictly increasing")
+    expected = np.concatenate(([0], np.cumsum(blocks.sizes**2)))
+    if blocks.offsets.shape != expected.shape or np.any(blocks.offsets != expected):
+        raise DataError(f"{path}: 'offsets' must be the running sum of (n_query + n_gallery)**2")
+    if blocks.values.shape != (expected[-1],):
+        raise DataError(f"{path}: 'values' must have shape ({expected[-1]},), got {blocks.values.shape}")
+    _check_members(blocks, path)
+    if not np.isfinite(blocks.values).all():
+        raise DataError(f"{path}: 'values' contains NaN or inf")
+
+
+def _check_members(blocks: DistanceBlocks, path: str) -> None:
+    num_members = int(blocks.sizes.sum())
+    columns = {"bbox_idx": blocks.bbox_idx, "clazz": blocks.clazz}
+    if blocks.person_uid is not None:
+        columns["person_uid"] = blocks.person_uid
+    for name, column in columns.items():
+        if np.shape(column) != (num_members,):
+            raise DataError(f"{path}: '{name}' must have shape ({num_members},), got {np.shape(column)}")

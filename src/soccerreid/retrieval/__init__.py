@@ -1,0 +1,17 @@
+"""Retrieval core: per-action distance blocks, fusion and k-reciprocal re-ranking (pure numpy).
+
+Examples::
+
+    from soccerreid.retrieval import features_to_blocks
+    blocks = features_to_blocks(read_features("artifacts/features/osnet_ain/valid.h5"))
+"""
+
+from soccerreid.retrieval.distances import (
+    METRICS,
+    embeddings_to_blocks,
+    features_to_blocks,
+    l2_normalize,
+    pairwise_distances,
+)
+
+__all__ = ["METRICS", "embeddings_to_blocks", "features_to_blocks", "l2_normalize", "pairwise_distances"]
