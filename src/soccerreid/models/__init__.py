@@ -1,0 +1,42 @@
+"""Re-identification models built by name: ``create_model(cfg, num_classes)``.
+
+Registered archs (``ModelConfig.arch``; ``variant`` picks the size, first one is the default):
+
+- ``osnet_ain``: torchreid ``osnet_ain_x1_0`` / ``x0_75`` / ``x0_5`` / ``x0_25`` (512-d fc for every width);
+- ``resnet50_ibn``: torchreid ``resnet50_ibn_a`` (2048-d);
+- ``dinov2_lora``: timm ``vit_small``/``vit_base_patch14_dinov2`` (384/768-d) with peft LoRA;
+  input sides must be multiples of 14 (:func:`validate_input_size`).
+
+Every model is a :class:`ReidModel`: the embedding (B, embed_dim) float32 in eval mode, a
+:class:`ReidOutput` (logits, pre-neck features) in train mode. See docs/models.md.
+
+Examples::
+
+    model = create_model(params.models["osnet_ain"], num_classes=500)
+    save_embedder(model, "artifacts/models/osnet_ain/model.pt")
+    model = load_embedder(params.models["osnet_ain"], "artifacts/models/osnet_ain/model.pt")
+"""
+
+from soccerreid.models import _backbones  # noqa: F401  (registers the archs)
+from soccerreid.models._embedder import EMBEDDER_FORMAT, create_model, load_embedder, save_embedder
+from soccerreid.models._registry import Backbone, ModelSpec, get_spec, list_models, register_model, validate_input_size
+from soccerreid.models._reid import ReidModel, ReidOutput
+from soccerreid.models._weights import LoadReport, load_matching, read_state_dict
+
+__all__ = [
+    "EMBEDDER_FORMAT",
+    "Backbone",
+    "LoadReport",
+    "ModelSpec",
+    "ReidModel",
+    "ReidOutput",
+    "create_model",
+    "get_spec",
+    "list_models",
+    "load_embedder",
+    "load_matching",
+    "read_state_dict",
+    "register_model",
+    "save_embedder",
+    "validate_input_size",
+]
