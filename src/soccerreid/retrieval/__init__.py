@@ -13,5 +13,14 @@ from soccerreid.retrieval.distances import (
     l2_normalize,
     pairwise_distances,
 )
+from soccerreid.retrieval.rerank import k_reciprocal_rerank, rerank_blocks
 
-__all__ = ["METRICS", "embeddings_to_blocks", "features_to_blocks", "l2_normalize", "pairwise_distances"]
+__all__ = [
+    "METRICS",
+    "embeddings_to_blocks",
+    "features_to_blocks",
+    "k_reciprocal_rerank",
+    "l2_normalize",
+    "pairwise_distances",
+    "rerank_blocks",
+]
