@@ -1,0 +1,151 @@
+"""Rankings in the official SoccerNet format, validated by the official scorer's own rules.
+
+A ranking maps each query's bbox_idx (a string key) to the bbox_idx ints of its action's whole
+gallery, nearest first: ``{"<query bbox_idx>": [gallery bbox_idx, ...]}``. It is the EvalAI
+submission format for the challenge split.
+
+Examples::
+
+    ranking = ranking_from_blocks(reranked)
+    write_ranking("artifacts/rankings/valid.json", ranking, reranked)   # validated first
+    official_scores(ground_truth_from_blocks(reranked), ranking)        # {"mAP", "rank1"}
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from soccerreid.errors import DataError
+from soccerreid.evaluation.metrics import rank_queries
+from soccerreid.io import write_json
+from soccerreid.schema import DistanceBlocks
+
+
+def ranking_from_blocks(blocks: DistanceBlocks) -> dict[str, list[int]]:
+    """``{str(query bbox_idx): [gallery bbox_idx, ...]}``, queries in block order, nearest first.
+
+    Ties keep gallery (bbox_idx) order, the order the scorer in :mod:`.metrics` uses.
+    """
+    parts = [(query, blocks.bbox_idx[ranked].tolist()) for query, ranked in rank_queries(blocks)]
+    query = np.concatenate([q for q, _ in parts])
+    lists = [row for _, rows in parts for row in rows]
+    keys = blocks.bbox_idx[query].tolist()
+    return {str(keys[i]): lists[i] for i in np.argsort(query, kind="stable")}
+
+
+def validate_ranking(ranking: dict, blocks: DistanceBlocks, source: str = "ranking") -> None:
+    """Apply the official scorer's rules; a broken rule is a :class:`DataError` naming ``source``.
+
+    Every query has an entry; entries hold ints only, each once, all from the query's action,
+    and the action's whole gallery. Unknown query keys are rejected too.
+    """
+    galleries = _action_galleries(blocks)
+    queries = _query_actions(blocks)
+    unknown = sorted(set(ranking) - set(queries))
+    if unknown:
+        raise DataError(f"{source}: unknown query '{unknown[0]}' (not a query of split {blocks.split or '?'})")
+    for key, action in queries.items():
+        if key not in ranking:
+            raise DataError(f"{source}: no ranking for query '{key}'")
+        _check_entry(ranking[key], galleries[action], key, source)
+
+
+def _check_entry(entry: object, gallery: set[int], key: str, source: str) -> None:
+    if not isinstance(entry, list):
+        raise DataError(f"{source}: ranking of query '{key}' must be a list, got {type(entry).__name__}")
+    bad = [g for g in entry if not isinstance(g, int) or isinstance(g, bool)]
+    if bad:
+        raise DataError(f"{source}: ranking of query '{key}' must hold ints only, got {bad[0]!r}")
+    if len(set(entry)) != len(entry):
+        raise DataError(f"{source}: ranking of query '{key}' lists a gallery item more than once")
+    if set(entry) != gallery:
+        stray = sorted(set(entry) - gallery)
+        what = f"item {stray[0]} is not in its action's gallery" if stray else f"misses gallery item {min(gallery - set(entry))}"
+        raise DataError(f"{source}: ranking of query '{key}' {what}")
+
+
+def _query_actions(blocks: DistanceBlocks) -> dict[str, int]:
+    """``{str(query bbox_idx): action_idx}`` for every query."""
+    member_action = np.repeat(blocks.action_idx, blocks.sizes)
+    is_query = np.arange(member_action.size) < np.repeat(blocks.member_offsets[:-1] + blocks.n_query, blocks.sizes)
+    return dict(zip(map(str, blocks.bbox_idx[is_query].tolist()), member_action[is_query].tolist()))
+
+
+def _action_galleries(blocks: DistanceBlocks) -> dict[int, set[int]]:
+    """``{action_idx: set of gallery bbox_idx}``."""
+    starts = blocks.member_offsets[:-1] + blocks.n_query
+    ends = blocks.member_offsets[1:]
+    bbox = blocks.bbox_idx.tolist()
+    return {a: set(bbox[s:e]) for a, s, e in zip(blocks.action_idx.tolist(), starts.tolist(), ends.tolist())}
+
+
+def write_ranking(path: str | os.PathLike, ranking: dict, blocks: DistanceBlocks) -> None:
+    """Validate ``ranking`` against ``blocks`` and write it atomically as compact JSON."""
+    validate_ranking(ranking, blocks, str(path))
+    write_json(path, ranking, indent=None)
+
+
+def ground_truth_from_blocks(blocks: DistanceBlocks) -> dict:
+    """The official ground-truth layout ``{"query": {...}, "gallery": {...}}`` of labelled ``blocks``."""
+    if not blocks.labelled:
+        raise DataError(f"{blocks.split or 'blocks'}: cannot build a ground truth from unlabelled data")
+    query_end = np.repeat(blocks.member_offsets[:-1] + blocks.n_query, blocks.sizes)
+    is_query = np.arange(blocks.bbox_idx.size) < query_end
+    member_action = np.repeat(blocks.action_idx, blocks.sizes).tolist()
+    entries = [
+        {"bbox_idx": b, "action_idx": a, "person_uid": u, "clazz": c}
+        for b, a, u, c in zip(blocks.bbox_idx.tolist(), member_action, blocks.person_uid.tolist(), blocks.clazz.tolist())
+    ]
+    return {
+        role: {str(e["bbox_idx"]): e for e, q in zip(entries, is_query.tolist()) if q == (role == "query")}
+        for role in ("query", "gallery")
+    }
+
+
+def official_scores(ground_truth: dict | str | os.PathLike, ranking: dict | str | os.PathLike) -> dict:
+    """``{"mAP", "rank1"}`` from the official ``SoccerNet.Evaluation.ReIdentification.evaluate``.
+
+    Each argument is a mapping or the path of its JSON file. The scorer's printout is swallowed;
+    its ``ValueError``/``TypeError`` on a bad ranking becomes a one-line :class:`DataError`.
+    """
+    from SoccerNet.Evaluation.ReIdentification import evaluate
+
+    with tempfile.TemporaryDirectory() as tmp:
+        gt_path = _as_json_file(ground_truth, Path(tmp) / "groundtruth.json")
+        ranking_path = _as_json_file(ranking, Path(tmp) / "ranking.json")
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                result = evaluate(str(gt_path), str(ranking_path))
+        except (ValueError, TypeError, KeyError) as err:
+            raise DataError(f"official scorer rejected {ranking_path.name}: {err}") from None
+    return {"mAP": float(result["mAP"]), "rank1": float(result["rank-1"])}
+
+
+def _as_json_file(obj: dict | str | os.PathLike, path: Path) -> Path:
+    if isinstance(obj, dict):
+        path.write_text(json.dumps(obj))
+        return path
+    return Path(obj)
+
+
+def attach_labels(blocks: DistanceBlocks, ground_truth: dict, source: str = "ground truth") -> DistanceBlocks:
+    """``blocks`` with ``person_uid`` and ``clazz`` taken from a bbox_info-layout ``ground_truth``.
+
+    Every member must appear in it (:class:`DataError` naming ``source`` otherwise).
+    """
+    table = {**ground_truth.get("gallery", {}), **ground_truth.get("query", {})}
+    missing = [b for b in blocks.bbox_idx.tolist() if str(b) not in table]
+    if missing:
+        raise DataError(f"{source}: no entry for bbox_idx {missing[0]} of split {blocks.split or '?'}")
+    entries = [table[str(b)] for b in blocks.bbox_idx.tolist()]
+    uid = np.array([int(e["person_uid"]) for e in entries], dtype=np.int64)
+    clazz = np.array([str(e.get("clazz", "")) for e in entries])
+    return replace(blocks, person_uid=uid, clazz=clazz)

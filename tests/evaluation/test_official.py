@@ -1,0 +1,105 @@
+"""Our scores equal the official SoccerNet scorer's on the exported ranking; export follows its rules."""
+
+import json
+
+import numpy as np
+import pytest
+
+from soccerreid.errors import DataError
+from soccerreid.evaluation import score_blocks
+from soccerreid.evaluation.ranking import (
+    attach_labels,
+    ground_truth_from_blocks,
+    official_scores,
+    ranking_from_blocks,
+    validate_ranking,
+    write_ranking,
+)
+from soccerreid.retrieval import features_to_blocks, rerank_blocks
+from soccerreid.retrieval.synthetic import synthetic_feature_set, synthetic_split
+
+
+@pytest.fixture(scope="module")
+def blocks():
+    split = synthetic_split(num_actions=40, num_queries=260, num_gallery=800, seed=5)
+    fs = synthetic_feature_set(split, dim=24, noise=4.0, seed=6)
+    return features_to_blocks(fs)
+
+
+@pytest.fixture(scope="module")
+def tied_blocks():
+    """Coarse features: many exact distance ties, which both scorers must break the same way."""
+    split = synthetic_split(num_actions=25, num_queries=120, num_gallery=500, seed=8)
+    fs = synthetic_feature_set(split, dim=3, noise=3.0, seed=9)
+    fs = type(fs)(**{**fs.__dict__, "features": np.round(fs.features)})
+    return features_to_blocks(fs, metric="euclidean")
+
+
+@pytest.mark.parametrize("name", ["blocks", "tied_blocks"])
+def test_map_and_rank1_equal_the_official_scorer(name, request, tmp_path):
+    blocks = request.getfixturevalue(name)
+    for b in (blocks, rerank_blocks(blocks, 20, 6, 0.3)):
+        ours = score_blocks(b)
+        write_ranking(tmp_path / "ranking.json", ranking_from_blocks(b), b)
+        (tmp_path / "gt.json").write_text(json.dumps(ground_truth_from_blocks(b)))
+        official = official_scores(tmp_path / "gt.json", tmp_path / "ranking.json")
+        assert ours["mAP"] == official["mAP"]
+        assert np.float32(ours["rank1"]) == np.float32(official["rank1"])  # the official keeps float32
+
+
+def test_ranking_lists_each_action_gallery_nearest_first(blocks):
+    ranking = ranking_from_blocks(blocks)
+    assert len(ranking) == int(blocks.n_query.sum()) == 260
+    nq = int(blocks.n_query[0])
+    first_query = str(blocks.bbox_idx[0])
+    gallery = blocks.bbox_idx[nq : blocks.sizes[0]]
+    assert ranking[first_query] == gallery[np.argsort(blocks.query_gallery(0)[0], kind="stable")].tolist()
+    assert all(type(g) is int for g in ranking[first_query])
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda r, q, g: r.pop(q), "no ranking for query '{q}'"),
+        (lambda r, q, g: r.__setitem__("999999", g), "unknown query '999999'"),
+        (lambda r, q, g: r[q].__setitem__(0, float(r[q][0])), "must hold ints only"),
+        (lambda r, q, g: r[q].__setitem__(1, r[q][0]), "more than once"),
+        (lambda r, q, g: r[q].pop(), "misses gallery item"),
+        (lambda r, q, g: r[q].__setitem__(0, 999999), "item 999999 is not in its action's gallery"),
+        (lambda r, q, g: r.__setitem__(q, "abc"), "must be a list, got str"),
+    ],
+)
+def test_invalid_rankings_are_rejected_before_writing(blocks, tmp_path, mutate, message):
+    ranking = ranking_from_blocks(blocks)
+    query = next(iter(ranking))
+    mutate(ranking, query, list(ranking[query]))
+    path = tmp_path / "ranking.json"
+    with pytest.raises(DataError, match=f"{path}: .*" + message.format(q=query)):
+        write_ranking(path, ranking, blocks)
+    assert not path.exists()
+
+
+def test_cross_action_item_is_rejected(blocks):
+    ranking = ranking_from_blocks(blocks)
+    query = next(iter(ranking))
+    other_action_gallery = int(blocks.bbox_idx[blocks.member_offsets[1] + blocks.n_query[1]])
+    ranking[query][0] = other_action_gallery
+    with pytest.raises(DataError, match=f"item {other_action_gallery} is not in its action's gallery"):
+        validate_ranking(ranking, blocks)
+
+
+def test_official_scorer_errors_become_one_line(blocks):
+    gt = ground_truth_from_blocks(blocks)
+    with pytest.raises(DataError, match="official scorer rejected ranking.json: No ranking provided"):
+        official_scores(gt, {})
+
+
+def test_attach_labels_scores_an_unlabelled_split(blocks):
+    gt = ground_truth_from_blocks(blocks)
+    unlabelled = type(blocks)(**{**blocks.__dict__, "person_uid": None})
+    with pytest.raises(DataError, match="cannot score unlabelled data"):
+        score_blocks(unlabelled)
+    assert score_blocks(attach_labels(unlabelled, gt)) == score_blocks(blocks)
+    gt["gallery"].pop(next(iter(gt["gallery"])))
+    with pytest.raises(DataError, match="challenge_groundtruth.json: no entry for bbox_idx"):
+        attach_labels(unlabelled, gt, "challenge_groundtruth.json")
