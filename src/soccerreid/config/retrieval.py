@@ -49,6 +49,8 @@ class FusionConfig:
             )
         if sum(self.weights) <= 0:
             raise ConfigError(f"weights: expected a positive sum, got {list(self.weights)}")
+        if abs(round(1 / self.grid_step) * self.grid_step - 1) > 1e-9:
+            raise ConfigError(f"grid_step: expected 1/grid_step to be a whole number, got {self.grid_step}")
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import numpy as np
 
 from soccerreid.config.retrieval import RERANK_PRESETS
 from soccerreid.evaluation.metrics import RANKS, cmc_curve, score_queries, summarize, summarize_by_class
+from soccerreid.evaluation.ranking import ground_truth_from_blocks, official_scores
 from soccerreid.retrieval.fusion import fuse_weighted, normalize_rows, simplex_grid
 from soccerreid.retrieval.rerank import rerank_blocks
 from soccerreid.schema import DistanceBlocks
@@ -69,19 +70,77 @@ def rerank_presets(
     return {name: rerank_blocks(blocks, *params) for name, params in presets.items()}
 
 
-def score_section(blocks: DistanceBlocks, ranks: Sequence[int] = RANKS, max_rank: int = 50) -> dict:
-    """Summary of labelled ``blocks`` with per-class summaries and the CMC curve.
+def score_section(blocks: DistanceBlocks, ranks: Sequence[int] = RANKS) -> dict:
+    """Summary of labelled ``blocks`` with a summary per class group.
 
-    Returns ``{"mAP", "rank<k>", "num_queries", "queries_without_positive", "source",
-    "classes": {group: summary}, "cmc": [max_rank fractions]}``.
+    Returns ``{"mAP", "rank<k>", "num_queries", "queries_without_positive", "classes": {group: summary}}``.
 
     Examples::
 
         score_section(read_blocks("artifacts/distances/osnet_ain/valid.h5"))["mAP"]
     """
-    results = score_queries(blocks)
-    section = summarize(results, tuple(ranks))
-    section["source"] = blocks.source
-    section["classes"] = summarize_by_class(blocks, results, tuple(ranks))
-    section["cmc"] = [float(x) for x in cmc_curve(results, max_rank)]
-    return section
+    return score_sections({"blocks": blocks}, ranks, max_rank=1)[0]["blocks"]
+
+
+def score_sections(named: Mapping[str, DistanceBlocks], ranks: Sequence[int] = RANKS, max_rank: int = 50) -> tuple[dict, dict]:
+    """``({name: score_section}, {name: (max_rank,) CMC curve})`` for several labelled blocks.
+
+    Examples::
+
+        sections, curves = score_sections({"osnet_ain": osnet, "weighted": fused})
+    """
+    sections, curves = {}, {}
+    for name, blocks in named.items():
+        results = score_queries(blocks)
+        sections[name] = summarize(results, tuple(ranks))
+        sections[name]["classes"] = summarize_by_class(blocks, results, tuple(ranks))
+        curves[name] = cmc_curve(results, max_rank)
+    return sections, curves
+
+
+def cmc_table(curves: Mapping[str, np.ndarray]) -> str:
+    """CSV text ``rank,<name>,...``: one row per rank 1..R, accuracies as fractions (for dvc plots)."""
+    names = list(curves)
+    length = len(next(iter(curves.values())))
+    lines = [",".join(["rank", *names])]
+    for r in range(length):
+        lines.append(",".join([str(r + 1), *(f"{curves[n][r]:.6f}" for n in names)]))
+    return "\n".join(lines) + "\n"
+
+
+def build_scores(
+    final: DistanceBlocks,
+    sections: Mapping[str, Mapping[str, DistanceBlocks]],
+    ranks: Sequence[int] = RANKS,
+    max_rank: int = 50,
+) -> tuple[dict, str]:
+    """``(scores, cmc_csv)``: the final method's scores at top level, one section per group.
+
+    ``sections`` maps a group (``models``, ``fusion``, ``rerank``) to ``{name: blocks}``. The
+    CMC CSV has one column for the final method and one per ``<group>_<name>``.
+
+    Examples::
+
+        scores, cmc = build_scores(reranked, {"models": {"osnet_ain": b}, "rerank": presets})
+        scores["mAP"], scores["models"]["osnet_ain"]["rank1"]
+    """
+    named = {"final": final, **{f"{g}_{n}": b for g, group in sections.items() for n, b in group.items()}}
+    scored, curves = score_sections(named, ranks, max_rank)
+    scores = {"split": final.split, "method": final.source, **scored.pop("final")}
+    for group, members in sections.items():
+        scores[group] = {name: scored[f"{group}_{name}"] for name in members}
+    return scores, cmc_table(curves)
+
+
+def official_section(blocks: DistanceBlocks, ranking: dict, ours: Mapping[str, float]) -> dict:
+    """The official scorer's ``{"mAP", "rank1"}`` on ``ranking`` against labelled ``blocks``.
+
+    The official scorer rejects queries without a positive; then the section says so instead.
+    ``ours`` (our summary of the same blocks) adds ``agrees``: mAP equal and Rank-1 equal at the
+    official's float32 precision.
+    """
+    if ours["queries_without_positive"]:
+        return {"skipped": f"{ours['queries_without_positive']} queries have no positive; the official scorer rejects them"}
+    official = official_scores(ground_truth_from_blocks(blocks), ranking)
+    agrees = official["mAP"] == ours["mAP"] and np.float32(official["rank1"]) == np.float32(ours["rank1"])
+    return {**official, "agrees": bool(agrees)}

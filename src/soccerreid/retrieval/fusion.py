@@ -180,3 +180,26 @@ def fuse_blocks(
     if weights is None:
         raise ValueError(f"method {method} needs weights")
     return fuse_weighted(blocks, weights, normalize, method=method)
+
+
+def fuse_all(
+    blocks: Sequence[DistanceBlocks],
+    feature_sets: Sequence[FeatureSet],
+    weights: Sequence[float],
+    grid_weights: Sequence[float],
+    normalize: str = "none",
+    metric: str = "cosine",
+) -> dict[str, DistanceBlocks]:
+    """``{method: fused blocks}`` for every method of :data:`FUSION_METHODS` (the Table 1 rows).
+
+    Examples::
+
+        fusions = fuse_all(blocks, feature_sets, (0.2, 0.2, 0.6), grid.best_weights)
+        fusions["concat"], fusions["grid"]
+    """
+    return {
+        "concat": fuse_blocks("concat", blocks, feature_sets=feature_sets, metric=metric),
+        "mean": fuse_blocks("mean", blocks, normalize=normalize),
+        "weighted": fuse_blocks("weighted", blocks, weights, normalize),
+        "grid": fuse_blocks("grid", blocks, grid_weights, normalize),
+    }

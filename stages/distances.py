@@ -1,0 +1,48 @@
+"""Stage distances@<model>: per-action distance blocks of one model for every retrieval split.
+
+Reads ``<features>/<split>.h5`` for each of valid, test and challenge that exists, writes
+``<out>/<split>.h5`` (layout: ``soccerreid.schema``). Params: ``distances.metric``.
+
+    python stages/distances.py --params params.yaml \
+        --features artifacts/features/osnet_ain --out artifacts/distances/osnet_ain
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from soccerreid.cli import run_stage
+from soccerreid.config import load_params
+from soccerreid.errors import DataError
+from soccerreid.io import atomic_dir
+from soccerreid.retrieval import features_to_blocks
+from soccerreid.schema import read_features, write_blocks
+
+SPLITS = ("valid", "test", "challenge")
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--features", required=True, help="folder of <split>.h5 features files")
+    parser.add_argument("--out", required=True, help="folder for <split>.h5 distance blocks")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
+    metric = load_params(args.params).distances.metric
+    paths = [Path(args.features) / f"{split}.h5" for split in SPLITS]
+    paths = [p for p in paths if p.is_file()]
+    if not paths:
+        raise DataError(f"{args.features}: no features file for any of {', '.join(SPLITS)} (<split>.h5)")
+    feature_sets = [read_features(p) for p in paths]  # validate all before any work
+    with atomic_dir(args.out) as out:
+        for path, fs in zip(paths, feature_sets):
+            write_blocks(out / path.name, features_to_blocks(fs, metric))
+            print(f"{path} -> {Path(args.out) / path.name} ({fs.model}, {metric})")
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,94 @@
+"""Stage score: SoccerNet-protocol scores, the CMC table and the final rankings.
+
+Reads the final (re-ranked) blocks ``<reranked>/<split>.h5``, the models' blocks
+``<distances>/<model>/<split>.h5``, the fusions ``<fused>/methods/<method>/<split>.h5`` and the
+fused ``<fused>/<split>.h5`` (re-ranked here with the four report presets). Writes:
+
+- ``--scores`` JSON: the final method's mAP, rank1, rank5, rank10, rank20 (fractions) at top
+  level, per-class scores, the official scorer's check, and sections ``models``, ``fusion``,
+  ``rerank`` (and ``challenge`` when ``--challenge-groundtruth`` exists);
+- ``--cmc`` CSV: rank vs. accuracy, one column per method (for ``dvc plots``);
+- ``--rankings`` folder: ``<split>.json`` in the official format for every split re-ranked.
+
+Params: ``score.split``, ``score.ranks``, ``score.max_rank``.
+
+    python stages/score.py --params params.yaml --distances artifacts/distances \
+        --fused artifacts/fused --reranked artifacts/reranked \
+        --challenge-groundtruth data/index/challenge_groundtruth.json \
+        --scores metrics/scores.json --cmc metrics/cmc.csv --rankings artifacts/rankings
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from soccerreid.cli import run_stage
+from soccerreid.config import load_params
+from soccerreid.errors import DataError
+from soccerreid.evaluation.methods import build_scores, official_section, rerank_presets, score_section
+from soccerreid.evaluation.ranking import attach_labels, official_scores, ranking_from_blocks, write_ranking
+from soccerreid.io import atomic_dir, write_json, write_text
+from soccerreid.retrieval.fusion import FUSION_METHODS
+from soccerreid.schema import read_blocks
+
+SPLITS = ("valid", "test", "challenge")
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--distances", required=True, help="folder of <model>/<split>.h5 distance blocks")
+    parser.add_argument("--fused", required=True, help="output folder of the fuse stage")
+    parser.add_argument("--reranked", required=True, help="output folder of the rerank stage")
+    parser.add_argument("--challenge-groundtruth", help="bbox_info-layout labels of challenge, scored if the file exists")
+    parser.add_argument("--scores", required=True, help="scores JSON to write")
+    parser.add_argument("--cmc", required=True, help="CMC CSV to write")
+    parser.add_argument("--rankings", required=True, help="folder for <split>.json rankings")
+    return parser.parse_args(argv)
+
+
+def read_sections(args: argparse.Namespace, split: str) -> dict:
+    """``{"models": {...}, "fusion": {...}, "rerank": {...}}`` blocks of ``split`` for the scores."""
+    fused_dir = Path(args.fused)
+    info_path = fused_dir / "fusion.json"
+    if not info_path.is_file():
+        raise DataError(f"{info_path}: not found; run the fuse stage first")
+    models = json.loads(info_path.read_text())["models"]
+    return {
+        "models": {m: read_blocks(Path(args.distances) / m / f"{split}.h5") for m in models},
+        "fusion": {m: read_blocks(fused_dir / "methods" / m / f"{split}.h5") for m in FUSION_METHODS},
+        "rerank": rerank_presets(read_blocks(fused_dir / f"{split}.h5")),
+    }
+
+
+def score_challenge(path: Path, blocks, ranking: dict, ranks: tuple[int, ...]) -> dict:
+    """Our scores and the official scorer's for the challenge ranking against ``path``'s labels."""
+    labelled = attach_labels(blocks, json.loads(path.read_text()), str(path))
+    return {**score_section(labelled, ranks), "official": official_scores(path, ranking)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
+    cfg = load_params(args.params).score
+    paths = {s: Path(args.reranked) / f"{s}.h5" for s in SPLITS if (Path(args.reranked) / f"{s}.h5").is_file()}
+    if cfg.split not in paths:
+        raise DataError(f"{Path(args.reranked) / f'{cfg.split}.h5'}: not found (score.split is {cfg.split})")
+    finals = {split: read_blocks(path) for split, path in paths.items()}
+    rankings = {split: ranking_from_blocks(blocks) for split, blocks in finals.items()}
+    scores, cmc = build_scores(finals[cfg.split], read_sections(args, cfg.split), cfg.ranks, cfg.max_rank)
+    scores["official"] = official_section(finals[cfg.split], rankings[cfg.split], scores)
+    truth = Path(args.challenge_groundtruth) if args.challenge_groundtruth else None
+    if truth is not None and truth.is_file() and "challenge" in finals:
+        scores["challenge"] = score_challenge(truth, finals["challenge"], rankings["challenge"], cfg.ranks)
+    with atomic_dir(args.rankings) as out:
+        for split, ranking in rankings.items():
+            write_ranking(out / f"{split}.json", ranking, finals[split])
+    write_json(args.scores, scores)
+    write_text(args.cmc, cmc)
+    print(f"{cfg.split} ({scores['method']}): mAP {scores['mAP']:.4f}, Rank-1 {scores['rank1']:.4f}")
+
+
+if __name__ == "__main__":
+    run_stage(main)

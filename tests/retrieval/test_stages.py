@@ -1,0 +1,114 @@
+"""The distances, fuse, rerank and score stages end to end on tiny synthetic features."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from soccerreid.errors import DataError
+from soccerreid.evaluation.ranking import ground_truth_from_blocks, official_scores
+from soccerreid.retrieval import features_to_blocks
+from soccerreid.retrieval.synthetic import synthetic_feature_set, synthetic_split
+from soccerreid.schema import FeatureSet, read_blocks, write_features
+
+ROOT = Path(__file__).resolve().parents[2]
+MODELS = {"resnet50_ibn": (32, 5.0), "dinov2_lora": (24, 4.5), "osnet_ain": (16, 3.5)}
+SPLIT_SIZES = {"valid": (20, 120, 360), "test": (15, 90, 280), "challenge": (12, 70, 220)}
+
+
+def load_stage(name):
+    spec = importlib.util.spec_from_file_location(f"stage_{name}", ROOT / "stages" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+def unlabelled(fs):
+    return FeatureSet(fs.features, fs.bbox_idx, fs.action_idx, fs.role, None, np.full(len(fs.role), ""), fs.model, fs.split, fs.normalized)
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dag")
+    for seed, (split, sizes) in enumerate(SPLIT_SIZES.items()):
+        labels = synthetic_split(*sizes, seed=seed)
+        for m, (model, (dim, noise)) in enumerate(MODELS.items()):
+            fs = synthetic_feature_set(labels, dim, noise, seed=10 * seed + m, model=model, name=split)
+            if split == "challenge":
+                truth = ground_truth_from_blocks(features_to_blocks(fs))
+                fs = unlabelled(fs)
+            write_features(root / "features" / model / f"{split}.h5", fs)
+    (root / "challenge_groundtruth.json").write_text(json.dumps(truth))
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["fusion"]["grid_step"] = 0.25
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    return root
+
+
+def run_dag(root, params="params.yaml", reranked="reranked"):
+    p = str(root / params)
+    for model in MODELS:
+        load_stage("distances")(["--params", p, "--features", str(root / "features" / model), "--out", str(root / "distances" / model)])
+    load_stage("fuse")(["--params", p, "--distances", str(root / "distances"), "--features", str(root / "features"), "--out", str(root / "fused")])
+    load_stage("rerank")(["--params", p, "--fused", str(root / "fused"), "--out", str(root / reranked)])
+    load_stage("score")([
+        "--params", p, "--distances", str(root / "distances"), "--fused", str(root / "fused"),
+        "--reranked", str(root / reranked), "--challenge-groundtruth", str(root / "challenge_groundtruth.json"),
+        "--scores", str(root / "scores.json"), "--cmc", str(root / "cmc.csv"), "--rankings", str(root / "rankings"),
+    ])  # fmt: skip
+    return json.loads((root / "scores.json").read_text())
+
+
+def test_dag_writes_scores_rankings_and_cmc(workspace):
+    scores = run_dag(workspace)
+    assert scores["split"] == "valid" and scores["method"] == "rerank:20/6/0.3"
+    for key in ("mAP", "rank1", "rank5", "rank10", "rank20"):
+        assert 0.0 <= scores[key] <= 1.0
+    assert scores["official"]["agrees"] is True
+    assert set(scores["models"]) == set(MODELS)
+    assert set(scores["fusion"]) == {"concat", "mean", "weighted", "grid"}
+    assert set(scores["rerank"]) == {"standard", "aggressive", "broad", "lambda_0.5"}
+    assert scores["rerank"]["standard"]["mAP"] == scores["mAP"]  # final = weighted fusion + standard preset
+    assert set(scores["classes"]) <= {"players", "goalkeepers", "referees_staff"}
+    challenge = scores["challenge"]
+    assert challenge["official"]["mAP"] == pytest.approx(challenge["mAP"], abs=1e-12)
+    for split in SPLIT_SIZES:
+        ranking = json.loads((workspace / "rankings" / f"{split}.json").read_text())
+        assert len(ranking) == SPLIT_SIZES[split][1]
+    cmc = np.genfromtxt(workspace / "cmc.csv", delimiter=",", names=True)
+    assert len(cmc) == 50 and cmc["final"][0] == pytest.approx(scores["rank1"], abs=1e-6)
+    assert np.all(np.diff(cmc["final"]) >= 0)
+    grid = (workspace / "fused" / "grid.csv").read_text().splitlines()
+    assert grid[0] == "resnet50_ibn,dinov2_lora,osnet_ain,mAP,rank1" and len(grid) == 16
+
+
+def test_official_scorer_accepts_the_exported_valid_ranking(workspace):
+    final = read_blocks(workspace / "reranked" / "valid.h5")
+    scores = json.loads((workspace / "scores.json").read_text())
+    official = official_scores(ground_truth_from_blocks(final), workspace / "rankings" / "valid.json")
+    assert official["mAP"] == scores["mAP"]
+
+
+def test_rerank_disabled_keeps_the_fused_distances(workspace):
+    params = yaml.safe_load((workspace / "params.yaml").read_text())
+    params["rerank"]["enabled"] = False
+    params["fusion"]["method"] = "grid"
+    (workspace / "off.yaml").write_text(yaml.safe_dump(params))
+    scores = run_dag(workspace, "off.yaml", reranked="plain")
+    assert scores["method"] == "fusion:grid"
+    assert scores["mAP"] == scores["fusion"]["grid"]["mAP"]
+
+
+def test_missing_inputs_are_one_line_errors(workspace, tmp_path):
+    p = str(workspace / "params.yaml")
+    with pytest.raises(DataError, match=f"{tmp_path}: no features file for any of valid, test, challenge"):
+        load_stage("distances")(["--params", p, "--features", str(tmp_path), "--out", str(tmp_path / "o")])
+    (tmp_path / "osnet_ain").mkdir()
+    (tmp_path / "osnet_ain" / "valid.h5").write_bytes(b"")
+    with pytest.raises(DataError, match="resnet50_ibn/valid.h5: missing, while other models have valid"):
+        load_stage("fuse")(["--params", p, "--distances", str(tmp_path), "--features", str(tmp_path), "--out", str(tmp_path / "f")])
+    with pytest.raises(DataError, match=f"{tmp_path}: no fused distances"):
+        load_stage("rerank")(["--params", p, "--fused", str(tmp_path), "--out", str(tmp_path / "r")])
