@@ -25,17 +25,22 @@ class SplitActions:
 class SyntheticConfig:
     """The embedded SoccerNet-format generator.
 
+    ``games`` is the number of games per split, ``teams`` the league's clubs (each with
+    ``real_players_per_team`` outfield players and two keepers) that play them.
     ``people_per_action`` and ``frames_per_action`` are inclusive [low, high] ranges;
-    ``crop_height`` is the [low, high] range of crop heights in pixels.
+    ``crop_height`` is the [low, high] range of crop heights in pixels; ``occlusion`` is the
+    chance that a crop shows a second person overlapping the first.
     """
 
     seed: int = 0
     actions: SplitActions = field(default_factory=SplitActions)
     games: int = bounded(8, ge=1)
-    real_players_per_team: int = bounded(18, ge=11)
-    people_per_action: tuple[int, int] = bounded((15, 25), ge=3)
+    teams: int = bounded(10, ge=2)
+    real_players_per_team: int = bounded(18, ge=11, le=39)
+    people_per_action: tuple[int, int] = bounded((15, 25), ge=3, le=26)
     frames_per_action: tuple[int, int] = bounded((2, 4), ge=2)
     crop_height: tuple[int, int] = bounded((30, 300), ge=16)
+    occlusion: float = bounded(0.3, ge=0.0, le=1.0)
     workers: int = bounded(2, ge=1)
 
     def __post_init__(self) -> None:

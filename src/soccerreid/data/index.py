@@ -1,0 +1,280 @@
+"""The crop index: one CSV table per split, the only way later stages see the data.
+
+``<index_dir>/<split>.csv`` has one row per usable crop and these columns (see docs/data.md):
+
+=========== ====== ===============================================================
+path        str    crop file; relative to the repo root when under it, else absolute
+split       str    train | valid | test | challenge
+role        str    train | query | gallery
+bbox_idx    int    SoccerNet bbox_idx, unique within a split
+action_idx  int    the action (identities are only valid within one action)
+person_uid  int    identity within the action; -1 when unlabelled (challenge)
+frame_idx   int    the frame (action frame or replay); -1 when unlabelled
+clazz       str    Player_team_left, Main_referee, ...; '' when unlabelled
+jersey      str    jersey number, a letter, or 'None'; '' when unlabelled
+uai         str    SoccerNet UAI; '' when unlabelled
+height      int    crop height in pixels (from the file name)
+width       int    crop width in pixels
+game        str    <championship>/<season>/<game>; '' for the flat challenge split
+label       int    train: one contiguous int per (action_idx, person_uid); -1 elsewhere
+=========== ====== ===============================================================
+
+Rows are sorted by role (train, query, gallery) then bbox_idx.
+
+Examples::
+
+    train = read_index("data/index", "train")
+    small = select_train_fraction(train, 0.1, seed=0)    # 10% of train actions, labels 0..n-1
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from soccerreid.data.metadata import ROLES, check_names, find_bbox_info, read_bbox_info
+from soccerreid.data.naming import UNLABELLED, CropName, parse_challenge_name, parse_name
+from soccerreid.data.validate import find_invalid_images
+from soccerreid.errors import ConfigError, DataError
+from soccerreid.io import atomic_path
+
+SPLITS = ("train", "valid", "test", "challenge")
+COLUMNS = (
+    "path", "split", "role", "bbox_idx", "action_idx", "person_uid", "frame_idx",
+    "clazz", "jersey", "uai", "height", "width", "game", "label",
+)  # fmt: skip
+INT_COLUMNS = ("bbox_idx", "action_idx", "person_uid", "frame_idx", "height", "width", "label")
+_NAME_COLUMNS = ("bbox_idx", "action_idx", "person_uid", "frame_idx", "clazz", "jersey", "uai", "height", "width")
+_ROLE_ORDER = {"train": 0, "query": 1, "gallery": 2}
+
+
+@dataclass(frozen=True)
+class CropFile:
+    """A crop found on disk: its path, role (train/query/gallery) and game folder."""
+
+    path: Path
+    role: str
+    game: str
+
+
+@dataclass
+class SplitIndex:
+    """One split's index table, its undecodable crops ``{path: reason}`` and notes for the user."""
+
+    split: str
+    frame: pd.DataFrame
+    invalid: dict[Path, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def index_split(split_dir: str | os.PathLike, split: str, workers: int = 1) -> SplitIndex:
+    """Scan, parse, cross-check and decode one SoccerNet split folder into its index table.
+
+    Malformed names, a missing folder and metadata disagreeing with names raise a one-line
+    DataError before any image is decoded; undecodable crops are dropped into ``invalid``.
+
+    Examples::
+
+        valid = index_split("data/raw/reid/valid", "valid", workers=2)
+        valid.frame.role.value_counts()       # query / gallery counts
+    """
+    split_dir = Path(split_dir)
+    crops = list_crops(split_dir, split)
+    parse = parse_challenge_name if split == "challenge" else parse_name
+    names = [parse(crop.path) for crop in crops]
+    _check_unique(crops, names)
+    notes = cross_check_metadata(split_dir, crops, names)
+    invalid = find_invalid_images([crop.path for crop in crops], workers)
+    kept = [(c, n) for c, n in zip(crops, names) if c.path not in invalid]
+    if not kept:
+        raise DataError(f"{split_dir}: none of the {len(crops)} crops could be decoded")
+    frame = make_frame([c for c, _ in kept], [n for _, n in kept], split)
+    return SplitIndex(split, frame, invalid, notes)
+
+
+def list_crops(split_dir: Path, split: str) -> list[CropFile]:
+    """Every ``*.png`` under a split folder, in a stable order, with role and game.
+
+    Train crops sit under ``train/<championship>/<season>/<game>/<action>/``; the other
+    splits have ``query/`` and ``gallery/`` sub-folders (flat for challenge).
+
+    Examples::
+
+        list_crops(Path("data/raw/reid/valid"), "valid")[0].role     # 'query'
+    """
+    if split not in SPLITS:
+        raise DataError(f"{split_dir}: unknown split {split!r} (expected one of {', '.join(SPLITS)})")
+    if not split_dir.is_dir():
+        raise DataError(f"{split_dir}: split folder not found (expected the unzipped SoccerNet {split} split)")
+    roots = [("train", split_dir)] if split == "train" else [(role, split_dir / role) for role in ROLES]
+    crops = []
+    for role, root in roots:
+        if not root.is_dir():
+            raise DataError(f"{root}: folder not found (expected {split}/query/ and {split}/gallery/)")
+        crops += _walk_pngs(root, role)
+    if not crops:
+        raise DataError(f"{split_dir}: no .png crops found")
+    return crops
+
+
+def _walk_pngs(root: Path, role: str) -> list[CropFile]:
+    crops = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        parts = Path(folder).relative_to(root).parts
+        game = "/".join(parts[:-1])
+        crops += [CropFile(Path(folder) / f, role, game) for f in sorted(files) if _is_crop(f)]
+    return crops
+
+
+def _is_crop(filename: str) -> bool:
+    return filename.endswith(".png") and not filename.startswith(".")
+
+
+def _check_unique(crops: Sequence[CropFile], names: Sequence[CropName]) -> None:
+    seen: dict[int, Path] = {}
+    for crop, name in zip(crops, names):
+        other = seen.setdefault(name.bbox_idx, crop.path)
+        if other != crop.path:
+            raise DataError(f"{crop.path}: bbox_idx {name.bbox_idx} is also used by {other}")
+
+
+def cross_check_metadata(split_dir: Path, crops: Sequence[CropFile], names: Sequence[CropName]) -> list[str]:
+    """Compare every bbox_info JSON under ``split_dir`` with the file names.
+
+    A disagreement raises a DataError; crops missing from the JSON (or JSON entries without a
+    crop) are returned as notes. No JSON at all is a note too: the names carry every label.
+
+    Examples::
+
+        cross_check_metadata(Path("valid"), crops, names)   # ['valid/bbox_info.json: 3 entries have no crop']
+    """
+    sources = find_bbox_info(split_dir)
+    if not sources:
+        return [f"{split_dir}: no bbox_info JSON found; labels come from file names only"]
+    by_bbox = {name.bbox_idx: (crop.role, name) for crop, name in zip(crops, names)}
+    notes = []
+    for source in sources:
+        entries = read_bbox_info(source)
+        check_names(entries, by_bbox, source)
+        unlisted = len(by_bbox.keys() - entries.keys())
+        orphans = len(entries.keys() - by_bbox.keys())
+        if unlisted or orphans:
+            notes.append(f"{source}: {unlisted} crops are not listed, {orphans} entries have no crop")
+    return notes
+
+
+def make_frame(crops: Sequence[CropFile], names: Sequence[CropName], split: str) -> pd.DataFrame:
+    """Build the index table (columns :data:`COLUMNS`) from crops and their parsed names.
+
+    Examples::
+
+        make_frame(crops, [parse_name(c.path) for c in crops], "train").label.max()
+    """
+    frame = pd.DataFrame(
+        {
+            "path": _repo_paths([c.path for c in crops]),
+            "split": split,
+            "role": [c.role for c in crops],
+            **{col: [getattr(n, col) for n in names] for col in _NAME_COLUMNS},
+            "game": [c.game for c in crops],
+        }
+    )
+    frame["label"] = UNLABELLED
+    order = frame["role"].map(_ROLE_ORDER)
+    frame = frame.assign(_order=order).sort_values(["_order", "bbox_idx"], kind="stable").drop(columns="_order")
+    frame = frame.reset_index(drop=True)
+    if split == "train":
+        frame["label"] = assign_labels(frame)
+    return frame[list(COLUMNS)].astype({col: np.int64 for col in INT_COLUMNS})
+
+
+def assign_labels(frame: pd.DataFrame) -> np.ndarray:
+    """One contiguous int per (action_idx, person_uid), numbered in sorted order: (N,) int64.
+
+    Examples::
+
+        assign_labels(pd.DataFrame({"action_idx": [5, 5, 2], "person_uid": [9, 9, 1]}))  # [1, 1, 0]
+    """
+    groups = frame.groupby(["action_idx", "person_uid"], sort=True).ngroup()
+    return groups.to_numpy(dtype=np.int64)
+
+
+def _repo_paths(paths: Sequence[Path]) -> list[str]:
+    cwd = os.path.abspath(os.getcwd()) + os.sep
+    out = []
+    for path in paths:
+        absolute = os.path.abspath(path)
+        out.append(Path(absolute[len(cwd) :]).as_posix() if absolute.startswith(cwd) else absolute)
+    return out
+
+
+def write_index(frame: pd.DataFrame, index_dir: str | os.PathLike, split: str) -> Path:
+    """Write ``frame`` atomically to ``<index_dir>/<split>.csv`` and return that path.
+
+    Examples::
+
+        write_index(index_split("data/raw/reid/train", "train").frame, "data/index", "train")
+    """
+    path = Path(index_dir) / f"{split}.csv"
+    with atomic_path(path) as tmp:
+        frame[list(COLUMNS)].to_csv(tmp, index=False)
+    return path
+
+
+def read_index(index_dir: str | os.PathLike, split: str) -> pd.DataFrame:
+    """Read and validate ``<index_dir>/<split>.csv``; a one-line DataError names the file.
+
+    String columns stay strings (jersey ``'None'`` and empty game are kept as written);
+    integer columns are int64.
+
+    Examples::
+
+        gallery = read_index("data/index", "valid").query("role == 'gallery'")
+    """
+    path = Path(index_dir) / f"{split}.csv"
+    if not path.is_file():
+        raise DataError(f"{path}: index file not found (run the prepare stage first)")
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise DataError(f"{path}: cannot read index CSV ({' '.join(str(err).split())})") from None
+    missing = [col for col in COLUMNS if col not in frame.columns]
+    if missing:
+        raise DataError(f"{path}: missing column {missing[0]!r} (expected columns: {', '.join(COLUMNS)})")
+    for col in INT_COLUMNS:
+        try:
+            frame[col] = frame[col].astype(np.int64)
+        except ValueError:
+            raise DataError(f"{path}: column {col!r} holds a non-integer value") from None
+    wrong = frame.index[frame["split"] != split]
+    if len(wrong):
+        raise DataError(f"{path}: row {wrong[0] + 2} has split {frame['split'].iat[wrong[0]]!r}, expected {split!r}")
+    return frame[list(COLUMNS)]
+
+
+def select_train_fraction(frame: pd.DataFrame, fraction: float, seed: int) -> pd.DataFrame:
+    """A deterministic subset of train ACTIONS, with labels re-made contiguous (0..n-1).
+
+    Actions are shuffled once by ``seed`` and the first ``ceil(fraction * n_actions)`` kept,
+    so subsets are nested: the 0.1 subset lies inside the 0.3 subset. Row order is kept.
+
+    Examples::
+
+        tenth = select_train_fraction(read_index("data/index", "train"), 0.1, seed=0)
+        tenth.label.max() + 1        # number of identities in the subset
+    """
+    if not 0.0 < fraction <= 1.0:
+        raise ConfigError(f"train_fraction: expected a value in (0, 1], got {fraction!r}")
+    actions = np.sort(frame["action_idx"].unique())
+    order = np.random.default_rng(seed).permutation(actions)
+    keep = order[: max(1, math.ceil(fraction * len(actions) - 1e-9))]
+    subset = frame[frame["action_idx"].isin(keep)].copy()
+    subset["label"] = assign_labels(subset)
+    return subset
