@@ -82,6 +82,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if not self.phases:
             raise ConfigError("phases: expected at least one phase")
+        if self.phases[0].init == "best":
+            raise ConfigError("phases[0].init: 'best' needs a previous phase; the first phase must use 'last'")
         if self.ids_per_action > self.ids_per_batch:
             raise ConfigError(
                 f"ids_per_action: expected <= ids_per_batch ({self.ids_per_batch}), got {self.ids_per_action}"
@@ -90,7 +92,10 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class ExtractConfig:
-    """Feature extraction: eval resize, flip TTA and L2 normalisation."""
+    """Feature extraction: eval resize, flip TTA and L2 normalisation.
+
+    ``amp`` is the autocast dtype on CUDA; on CPU extraction always runs in float32.
+    """
 
     height: int = bounded(256, ge=16)
     width: int = bounded(128, ge=16)
@@ -98,6 +103,7 @@ class ExtractConfig:
     workers: int = bounded(2, ge=0)
     flip: bool = True
     normalize: bool = True
+    amp: Literal["none", "bf16", "fp16"] = "bf16"
     splits: tuple[Literal["train", "valid", "test", "challenge"], ...] = ("valid", "test", "challenge")
 
 

@@ -1,0 +1,29 @@
+"""Training: losses, action-aware PK sampling, uint8 augmentation, phases, checkpoints, DDP.
+
+Examples::
+
+    from soccerreid.training import init_distributed, train_model
+    ctx = init_distributed()                       # one process, or a torchrun rank
+    result = train_model(cfg, train_df, valid_df, "checkpoints/osnet_ain", live_dir="dvclive/osnet_ain", ctx=ctx)
+    result.summary["final_val_mAP"]
+
+See docs/training.md.
+"""
+
+from soccerreid.training.distributed import DistContext, init_distributed, shutdown_distributed
+from soccerreid.training.losses import CenterLoss, ReidLoss, batch_hard_triplet
+from soccerreid.training.optim import lr_factor, make_optimizer, make_scheduler
+from soccerreid.training.sampler import ActionPKSampler
+
+__all__ = [
+    "ActionPKSampler",
+    "CenterLoss",
+    "DistContext",
+    "ReidLoss",
+    "batch_hard_triplet",
+    "init_distributed",
+    "lr_factor",
+    "make_optimizer",
+    "make_scheduler",
+    "shutdown_distributed",
+]
