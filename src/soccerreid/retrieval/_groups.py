@@ -13,9 +13,13 @@ Examples::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
+
+_THREADPOOLS = ThreadpoolController()
 
 CHUNK_ELEMENTS = 1 << 22
 """Upper bound on B * n**3 per chunk: bounds the temporaries of the O(n**3) steps (~16 MB each)."""
@@ -58,3 +62,18 @@ def member_index(member_offsets: np.ndarray, actions: np.ndarray, n: int) -> np.
 def block_offsets(sizes: np.ndarray) -> np.ndarray:
     """(A+1,) int64 offsets of square blocks of the given (A,) ``sizes`` in a flat array."""
     return np.concatenate(([0], np.cumsum(np.asarray(sizes, dtype=np.int64) ** 2))).astype(np.int64)
+
+
+def single_threaded_blas(func: Callable) -> Callable:
+    """Run ``func`` with BLAS limited to one thread.
+
+    The blocks are many small matrices: BLAS threads gain nothing on them, and on a shared CPU
+    their spin-waiting made the distances up to 20x slower (see docs/retrieval.md).
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with _THREADPOOLS.limit(limits=1, user_api="blas"):
+            return func(*args, **kwargs)
+
+    return wrapper

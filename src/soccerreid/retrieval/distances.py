@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from soccerreid.errors import DataError
-from soccerreid.retrieval._groups import block_offsets, member_index, size_groups
+from soccerreid.retrieval._groups import block_offsets, member_index, single_threaded_blas, size_groups
 from soccerreid.schema import DistanceBlocks, FeatureSet, sort_order
 
 METRICS = ("cosine", "euclidean")
@@ -27,7 +27,7 @@ def l2_normalize(x: np.ndarray) -> np.ndarray:
 def pairwise_distances(x: np.ndarray, metric: str = "cosine") -> np.ndarray:
     """(B, n, n) float32 exactly symmetric distances between the rows of each (B, n, D) ``x``.
 
-    ``cosine`` is 1 - cos (rows are L2-normalised here); ``euclidean`` is the squared euclidean
+    ``cosine`` is 1 - cos (the Gram matrix scaled by inverse norms); ``euclidean`` is the squared euclidean
     distance, clipped at 0, as torchreid's ``compute_distance_matrix`` defines both.
 
     Examples::
@@ -36,13 +36,14 @@ def pairwise_distances(x: np.ndarray, metric: str = "cosine") -> np.ndarray:
     """
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {list(METRICS)}, got {metric!r}")
+    x = np.asarray(x, dtype=np.float32)
+    gram = x @ x.transpose(0, 2, 1)
+    sq = np.einsum("bnd,bnd->bn", x, x)
     if metric == "cosine":
-        x = l2_normalize(x)
-        dist = np.float32(1.0) - x @ x.transpose(0, 2, 1)
+        inv = np.float32(1) / np.maximum(np.sqrt(sq), np.float32(1e-12))
+        dist = np.float32(1) - gram * inv[:, :, None] * inv[:, None, :]
     else:
-        x = np.asarray(x, dtype=np.float32)
-        sq = np.einsum("bnd,bnd->bn", x, x)
-        dist = np.maximum(sq[:, :, None] + sq[:, None, :] - 2 * (x @ x.transpose(0, 2, 1)), 0)
+        dist = np.maximum(sq[:, :, None] + sq[:, None, :] - 2 * gram, 0)
     return (dist + dist.transpose(0, 2, 1)) * np.float32(0.5)
 
 
@@ -62,6 +63,7 @@ def action_layout(action_idx: np.ndarray, is_query: np.ndarray, source: str = "f
     return actions.astype(np.int64), n_query.astype(np.int64), n_gallery.astype(np.int64)
 
 
+@single_threaded_blas
 def embeddings_to_blocks(
     features: np.ndarray,
     action_idx: np.ndarray,
@@ -107,6 +109,8 @@ def embeddings_to_blocks(
 def features_to_blocks(fs: FeatureSet, metric: str = "cosine") -> DistanceBlocks:
     """Distance blocks of the query and gallery rows of a :class:`FeatureSet` (train rows ignored)."""
     rows = np.flatnonzero(fs.role != "train")
+    if rows.size == len(fs.role):
+        rows = slice(None)  # no copy of the (N, D) features
     return embeddings_to_blocks(
         fs.features[rows],
         fs.action_idx[rows],

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from soccerreid.errors import DataError
-from soccerreid.retrieval._groups import block_index, size_groups
+from soccerreid.retrieval._groups import block_index, single_threaded_blas, size_groups
 from soccerreid.retrieval.distances import features_to_blocks, l2_normalize
 from soccerreid.schema import DistanceBlocks, FeatureSet
 
@@ -43,6 +43,7 @@ def check_aligned(blocks: Sequence[DistanceBlocks], names: Sequence[str]) -> Non
             raise DataError(f"{name}: its actions or members differ from those of {names[0]}; fusion needs the same rows")
 
 
+@single_threaded_blas
 def normalize_rows(blocks: DistanceBlocks, method: str) -> np.ndarray:
     """(sum n_a**2,) float32 values with every row rescaled by its gallery statistics (see module doc)."""
     if method not in NORMALIZATIONS:

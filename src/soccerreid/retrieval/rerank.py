@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from soccerreid.retrieval._groups import block_index, size_groups
+from soccerreid.retrieval._groups import block_index, single_threaded_blas, size_groups
 from soccerreid.schema import DistanceBlocks
 
 
+@single_threaded_blas
 def k_reciprocal_rerank(
     q_g: np.ndarray, q_q: np.ndarray, g_g: np.ndarray, k1: int = 20, k2: int = 6, lambda_value: float = 0.3
 ) -> np.ndarray:
@@ -50,6 +51,7 @@ def k_reciprocal_rerank(
     return rerank_stack(block[None], k1, k2, lambda_value)[0, :n_query, n_query:]
 
 
+@single_threaded_blas
 def rerank_blocks(blocks: DistanceBlocks, k1: int = 20, k2: int = 6, lambda_value: float = 0.3) -> DistanceBlocks:
     """Re-rank every action of ``blocks`` on its own query+gallery set.
 
