@@ -69,3 +69,37 @@ def test_figures_are_written_as_png(tmp_path):
         with Image.open(tmp_path / "fig" / f"{name}.png") as image:
             assert image.format == "PNG" and image.size[0] > 100
     assert not list((tmp_path / "fig").glob("*.tmp"))
+
+
+def _section(m: float) -> dict:
+    return {**_scores(m, m - 0.1), "num_queries": 10, "queries_without_positive": 0}
+
+
+def test_table_rows_cover_models_fusions_and_rerank_presets():
+    from soccerreid.reporting.report import table_rows
+
+    scores = {
+        "models": {"osnet_ain": _section(0.6), "resnet50_ibn": _section(0.5)},
+        "fusion": {"concat": _section(0.55), "weighted": _section(0.58), "grid": _section(0.61)},
+        "rerank": {"standard": _section(0.62), "broad": _section(0.57)},
+    }
+    info = {"models": ["resnet50_ibn", "osnet_ain"], "method": "weighted", "weights": [0.25, 0.75], "grid_weights": [0.1, 0.9]}
+    rows = table_rows(scores, info)
+    assert [r.method for r in rows] == [
+        "ResNet50-IBN", "OSNet-AIN", "Concatenation", "Weighted (0.25/0.75)", "Grid best (0.1/0.9)",
+        "Weighted + re-rank standard (20/6/0.3)", "Weighted + re-rank broad (60/10/0.3)",
+    ]
+    assert [r.group for r in rows] == ["single"] * 2 + ["fusion"] * 3 + ["rerank"] * 2
+    assert rows[best_row(rows)].method == "Weighted + re-rank standard (20/6/0.3)"
+
+
+def test_read_histories_from_dvclive_tsv(tmp_path):
+    from soccerreid.reporting.report import read_histories
+
+    folder = tmp_path / "m" / "plots" / "metrics"
+    folder.mkdir(parents=True)
+    (folder / "loss.tsv").write_text("step\tloss\n0\t3.5\n1\t2.25\n")
+    (folder / "val_mAP.tsv").write_text("step\tval_mAP\n0\t0.3\n1\t0.45\n")
+    histories = read_histories(tmp_path, ["m"])
+    assert histories["m"]["loss"].tolist() == [3.5, 2.25]
+    assert histories["m"]["val_mAP"].tolist() == [0.3, 0.45]

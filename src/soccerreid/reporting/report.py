@@ -1,0 +1,125 @@
+"""Assemble the report folder from a run's own outputs: ``results.md`` and ``figures/*.png``.
+
+Every number comes from ``metrics/scores.json`` (written by the score stage, which scores
+every Table 1 row from cached distances), the CMC table, the final ranking and the dvclive
+training logs. Nothing is typed in.
+
+Examples::
+
+    rows = table_rows(scores, fusion_info)
+    write_report(ReportInputs(...), out_dir="reports", top_k=10, count=6, seed=0)
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from soccerreid.io import write_text
+from soccerreid.reporting.figures import plot_cmc, plot_method_bars, plot_retrievals, plot_training_curves
+from soccerreid.reporting.qualitative import pick_retrievals
+from soccerreid.reporting.table import METRIC_COLUMNS, TableRow, render_results
+
+MODEL_NAMES = {"osnet_ain": "OSNet-AIN", "resnet50_ibn": "ResNet50-IBN", "dinov2_lora": "DINOv2+LoRA"}
+FUSION_NAMES = {"concat": "Concatenation", "mean": "Distance mean (equal)", "weighted": "Weighted", "grid": "Grid best"}
+RERANK_NAMES = {"standard": "20/6/0.3", "aggressive": "10/3/0.3", "broad": "60/10/0.3", "lambda_0.5": "20/6/0.5"}
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """What the report reads: scores JSON dict, fuse stage's ``fusion.json`` dict, CMC CSV text,
+    the final ranking of ``split``, that split's index (bbox_idx, path, person_uid), and the
+    training histories ``{model: {metric: (E,) array}}``."""
+
+    scores: dict
+    fusion_info: dict
+    cmc_csv: str
+    ranking: dict
+    index: pd.DataFrame
+    histories: dict
+    dataset: str
+
+
+def _weights_label(weights) -> str:
+    return "/".join(f"{w:g}" for w in weights)
+
+
+def table_rows(scores: dict, fusion_info: dict) -> list[TableRow]:
+    """Table 1 rows: single models, the fusion methods, then re-ranking presets of the fused method."""
+    models = fusion_info["models"]
+    rows = [TableRow(MODEL_NAMES.get(m, m), "single", scores["models"][m]) for m in models]
+    weights = {"weighted": fusion_info["weights"], "grid": fusion_info["grid_weights"]}
+    for method, section in scores["fusion"].items():
+        label = FUSION_NAMES.get(method, method)
+        label += f" ({_weights_label(weights[method])})" if method in weights else ""
+        rows.append(TableRow(label, "fusion", section))
+    base = FUSION_NAMES.get(fusion_info["method"], fusion_info["method"])
+    for preset, section in scores["rerank"].items():
+        rows.append(TableRow(f"{base} + re-rank {preset} ({RERANK_NAMES.get(preset, preset)})", "rerank", section))
+    return rows
+
+
+def _notes(scores: dict, fusion_info: dict) -> list[str]:
+    order = ", ".join(MODEL_NAMES.get(m, m) for m in fusion_info["models"])
+    notes = [
+        f"Final method of this run: `{scores['method']}` (mAP {100 * scores['mAP']:.2f}, Rank-1 {100 * scores['rank1']:.2f}).",
+        f"Fusion weights are in the order {order}; grid search best on valid: {_weights_label(fusion_info['grid_weights'])}.",
+        f"Queries: {scores['num_queries']}; queries without a gallery positive: {scores['queries_without_positive']}.",
+    ]
+    for group, section in scores.get("classes", {}).items():
+        notes.append(f"Final method on {group}: mAP {100 * section['mAP']:.2f}, Rank-1 {100 * section['rank1']:.2f} ({section['num_queries']} queries).")
+    if "challenge" in scores:
+        ch = scores["challenge"]
+        notes.append(f"Challenge split, scored locally against the held-aside ground truth: mAP {100 * ch['mAP']:.2f}, Rank-1 {100 * ch['rank1']:.2f}.")
+    return notes
+
+
+def read_cmc(text: str, columns: list[str]) -> dict[str, np.ndarray]:
+    """The named columns of the CMC CSV (rank, then one accuracy column per method) as (R,) arrays."""
+    table = pd.read_csv(io.StringIO(text))
+    return {name: table[name].to_numpy() for name in columns if name in table}
+
+
+def read_histories(live_root: Path, models: list[str]) -> dict[str, dict[str, np.ndarray]]:
+    """``{model: {metric: (E,) array}}`` from dvclive's ``<live_root>/<model>/plots/metrics/*.tsv``."""
+    histories = {}
+    for model in models:
+        folder = live_root / model / "plots" / "metrics"
+        tables = {p.stem: pd.read_csv(p, sep="\t") for p in sorted(folder.glob("*.tsv"))}
+        histories[model] = {name: t[name].to_numpy() for name, t in tables.items() if name in t}
+    return histories
+
+
+def write_report(inputs: ReportInputs, out_dir: str | Path, top_k: int, count: int, seed: int) -> list[TableRow]:
+    """Write ``results.md``, ``methods.csv`` and the figures into ``out_dir``; returns the rows."""
+    out = Path(out_dir)
+    rows = table_rows(inputs.scores, inputs.fusion_info)
+    write_text(out / "results.md", render_results(rows, inputs.dataset, _notes(inputs.scores, inputs.fusion_info)))
+    write_text(out / "methods.csv", _methods_csv(rows))
+    plot_method_bars([r.method for r in rows], [r.scores["mAP"] for r in rows], [r.scores["rank1"] for r in rows],
+                     out / "figures" / "fig2_methods.png")
+    models = inputs.fusion_info["models"]
+    curves = read_cmc(inputs.cmc_csv, [f"models_{m}" for m in models] + ["final"])
+    plot_cmc({_cmc_label(name): values for name, values in curves.items()}, out / "figures" / "fig3_cmc.png")
+    picks = pick_retrievals(inputs.ranking, inputs.index, top_k, count, seed)
+    for name, chosen, title in (("fig4_successes", picks.successes, "Rank-1 correct"),
+                                ("fig5_failures", picks.failures, "Rank-1 wrong")):
+        if chosen.query_paths:
+            plot_retrievals(chosen.query_paths, chosen.ranked_paths, chosen.matches, title, out / "figures" / f"{name}.png")
+    plot_training_curves(inputs.histories, out / "figures" / "training_curves.png")
+    return rows
+
+
+def _cmc_label(column: str) -> str:
+    return MODEL_NAMES.get(column.removeprefix("models_"), "final method")
+
+
+def _methods_csv(rows: list[TableRow]) -> str:
+    keys = [key for key, _ in METRIC_COLUMNS]
+    lines = ["method,group," + ",".join(keys)]
+    lines += [f"\"{r.method}\",{r.group}," + ",".join(f"{r.scores[k]:.6f}" for k in keys) for r in rows]
+    return "\n".join(lines) + "\n"

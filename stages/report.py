@@ -1,0 +1,70 @@
+"""Stage report: Table 1 (``results.md``) and the figures, from this run's own metrics.
+
+Reads the scores JSON, the fuse stage's ``fusion.json``, the CMC CSV, the final ranking of
+``score.split`` with that split's index, and the dvclive logs of every model. Writes into
+``--out``: ``results.md``, ``methods.csv`` (for ``dvc plots``) and ``figures/*.png``.
+Params: ``report.*``, ``score.split`` and ``data.source`` (to name the dataset).
+
+    python stages/report.py --params params.yaml --scores metrics/scores.json \
+        --fused artifacts/fused --cmc metrics/cmc.csv --rankings artifacts/rankings \
+        --index data/index --live dvclive --out reports
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from soccerreid.cli import run_stage
+from soccerreid.config import load_params
+from soccerreid.data.index import read_index
+from soccerreid.errors import DataError
+from soccerreid.io import atomic_dir
+from soccerreid.reporting.report import ReportInputs, read_histories, write_report
+
+DATASETS = {"synthetic": "embedded synthetic SoccerNet", "soccernet": "SoccerNet ReID v3"}
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--scores", required=True, help="scores JSON of the score stage")
+    parser.add_argument("--fused", required=True, help="output folder of the fuse stage (fusion.json)")
+    parser.add_argument("--cmc", required=True, help="CMC CSV of the score stage")
+    parser.add_argument("--rankings", required=True, help="folder of <split>.json final rankings")
+    parser.add_argument("--index", required=True, help="index folder (<split>.csv)")
+    parser.add_argument("--live", required=True, help="folder of dvclive/<model> training logs")
+    parser.add_argument("--out", required=True, help="report folder to write")
+    return parser.parse_args(argv)
+
+
+def read_json(path: str | Path) -> dict:
+    """A JSON file, or a one-line DataError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: not found; run the upstream stages first (dvc repro)")
+    return json.loads(path.read_text())
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
+    params = load_params(args.params)
+    cfg, split = params.report, params.score.split
+    fusion_info = read_json(Path(args.fused) / "fusion.json")
+    inputs = ReportInputs(
+        scores=read_json(args.scores),
+        fusion_info=fusion_info,
+        cmc_csv=Path(args.cmc).read_text(),
+        ranking=read_json(Path(args.rankings) / f"{split}.json"),
+        index=read_index(args.index, split),
+        histories=read_histories(Path(args.live), fusion_info["models"]),
+        dataset=f"{DATASETS[params.data.source]} ({split} split)",
+    )
+    with atomic_dir(args.out) as out:
+        rows = write_report(inputs, out, cfg.top_k, cfg.qualitative_queries, cfg.seed)
+    print(f"{args.out}/results.md: {len(rows)} rows; figures in {args.out}/figures")
+
+
+if __name__ == "__main__":
+    run_stage(main)
