@@ -63,6 +63,17 @@ class CropFile:
     game: str
 
 
+@dataclass(frozen=True)
+class ScannedSplit:
+    """A split whose crops are listed, parsed and cross-checked, but not yet decoded."""
+
+    split: str
+    split_dir: Path
+    crops: list[CropFile]
+    names: list[CropName]
+    notes: list[str]
+
+
 @dataclass
 class SplitIndex:
     """One split's index table, its undecodable crops ``{path: reason}`` and notes for the user."""
@@ -76,26 +87,45 @@ class SplitIndex:
 def index_split(split_dir: str | os.PathLike, split: str, workers: int = 1) -> SplitIndex:
     """Scan, parse, cross-check and decode one SoccerNet split folder into its index table.
 
-    Malformed names, a missing folder and metadata disagreeing with names raise a one-line
-    DataError before any image is decoded; undecodable crops are dropped into ``invalid``.
-
     Examples::
 
         valid = index_split("data/raw/reid/valid", "valid", workers=2)
         valid.frame.role.value_counts()       # query / gallery counts
+    """
+    return decode_split(scan_split(split_dir, split), workers)
+
+
+def scan_split(split_dir: str | os.PathLike, split: str) -> ScannedSplit:
+    """List, parse and cross-check a split (cheap: no image is decoded).
+
+    A missing folder, a malformed name, a duplicate bbox_idx or metadata disagreeing with a
+    name raises a one-line DataError naming the path.
+
+    Examples::
+
+        scan_split("data/raw/reid/challenge", "challenge").names[0].action_idx
     """
     split_dir = Path(split_dir)
     crops = list_crops(split_dir, split)
     parse = parse_challenge_name if split == "challenge" else parse_name
     names = [parse(crop.path) for crop in crops]
     _check_unique(crops, names)
-    notes = cross_check_metadata(split_dir, crops, names)
-    invalid = find_invalid_images([crop.path for crop in crops], workers)
-    kept = [(c, n) for c, n in zip(crops, names) if c.path not in invalid]
+    return ScannedSplit(split, split_dir, crops, names, cross_check_metadata(split_dir, crops, names))
+
+
+def decode_split(scanned: ScannedSplit, workers: int = 1) -> SplitIndex:
+    """Decode every crop of a scanned split; undecodable ones are left out and reported.
+
+    Examples::
+
+        decode_split(scan_split("data/raw/reid/test", "test"), workers=2).invalid    # {}
+    """
+    invalid = find_invalid_images([crop.path for crop in scanned.crops], workers)
+    kept = [(c, n) for c, n in zip(scanned.crops, scanned.names) if c.path not in invalid]
     if not kept:
-        raise DataError(f"{split_dir}: none of the {len(crops)} crops could be decoded")
-    frame = make_frame([c for c, _ in kept], [n for _, n in kept], split)
-    return SplitIndex(split, frame, invalid, notes)
+        raise DataError(f"{scanned.split_dir}: none of the {len(scanned.crops)} crops could be decoded")
+    frame = make_frame([c for c, _ in kept], [n for _, n in kept], scanned.split)
+    return SplitIndex(scanned.split, frame, invalid, scanned.notes)
 
 
 def list_crops(split_dir: Path, split: str) -> list[CropFile]:

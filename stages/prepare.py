@@ -1,0 +1,38 @@
+"""Stage prepare: get the SoccerNet ReID crops (params ``data``) and index every split.
+
+    python stages/prepare.py --params params.yaml --raw data/raw --index data/index
+
+``data.source: synthetic`` generates the embedded dataset into ``--raw``; ``soccernet`` uses
+``data.soccernet_dir`` (downloading there when ``data.download``) and writes only a pointer
+file into ``--raw``. Writes ``<index>/{train,valid,test,challenge}.csv``,
+``invalid_images.json``, ``summary.json`` and, when the source has one,
+``challenge_groundtruth.json`` (see docs/data.md), then prints a summary table.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from soccerreid.cli import run_stage
+from soccerreid.config import load_params
+from soccerreid.data.prepare import build_index, format_summary, generate_source
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--params", required=True)
+    parser.add_argument("--raw", required=True, help="raw data folder (synthetic tree or SOURCE.json)")
+    parser.add_argument("--index", required=True, help="index output folder")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
+    data = load_params(args.params).data
+    source = generate_source(data, args.raw)
+    summary = build_index(source, args.index, workers=data.synthetic.workers)
+    print(format_summary(summary))
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,43 @@
+"""Shared tiny synthetic SoccerNet tree for the data-layer tests (generated once per session)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from soccerreid.config.data import SplitActions, SyntheticConfig
+from soccerreid.data.synthetic import generate_synthetic
+
+TINY = SyntheticConfig(
+    seed=3,
+    actions=SplitActions(train=3, valid=2, test=2, challenge=2),
+    games=2,
+    teams=3,
+    real_players_per_team=11,
+    people_per_action=(5, 8),
+    frames_per_action=(2, 3),
+    crop_height=(30, 90),
+    workers=1,
+)
+
+
+@pytest.fixture(scope="session")
+def tiny_config() -> SyntheticConfig:
+    """The generator config of :func:`tiny_raw` (9 actions of 5-8 people)."""
+    return TINY
+
+
+@pytest.fixture(scope="session")
+def tiny_raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A read-only tiny synthetic raw folder (``reid/`` + ``challenge_groundtruth.json``)."""
+    raw = tmp_path_factory.mktemp("tiny") / "raw"
+    generate_synthetic(TINY, raw)
+    return raw
+
+
+@pytest.fixture
+def raw_copy(tiny_raw: Path, tmp_path: Path) -> Path:
+    """A private copy of the tiny raw folder that a test may damage."""
+    return Path(shutil.copytree(tiny_raw, tmp_path / "raw"))
