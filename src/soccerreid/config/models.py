@@ -92,7 +92,10 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class ExtractConfig:
-    """Feature extraction: eval resize, flip TTA and L2 normalisation."""
+    """Feature extraction: eval resize, flip TTA and L2 normalisation.
+
+    ``amp`` is the autocast dtype on CUDA; on CPU extraction always runs in float32.
+    """
 
     height: int = bounded(256, ge=16)
     width: int = bounded(128, ge=16)
@@ -100,6 +103,7 @@ class ExtractConfig:
     workers: int = bounded(2, ge=0)
     flip: bool = True
     normalize: bool = True
+    amp: Literal["none", "bf16", "fp16"] = "bf16"
     splits: tuple[Literal["train", "valid", "test", "challenge"], ...] = ("valid", "test", "challenge")
 
 

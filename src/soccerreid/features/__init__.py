@@ -1,0 +1,23 @@
+"""Feature extraction: crops -> embeddings -> the features HDF5 of :mod:`soccerreid.schema`."""
+
+from soccerreid.features.extract import (
+    CropDataset,
+    check_images_exist,
+    embed_batch,
+    eval_transform,
+    extract_embeddings,
+    extract_split,
+    make_loader,
+    select_device,
+)
+
+__all__ = [
+    "CropDataset",
+    "check_images_exist",
+    "embed_batch",
+    "eval_transform",
+    "extract_embeddings",
+    "extract_split",
+    "make_loader",
+    "select_device",
+]
