@@ -16,6 +16,10 @@ attrs           str / bool   ``model``, ``split``, ``normalized``, ``schema`` (=
 
 Rows are sorted by (action_idx, role query-before-gallery, bbox_idx).
 
+Distance blocks HDF5 (``artifacts/distances/<model>/<split>.h5``, ``artifacts/fused/...``,
+``artifacts/reranked/...``): one square block per action; see :class:`DistanceBlocks` and the
+table above ``DISTANCES_SCHEMA`` below.
+
 Examples::
 
     fs = FeatureSet(features, bbox_idx, action_idx, role, person_uid, clazz,
