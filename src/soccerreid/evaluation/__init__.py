@@ -39,7 +39,12 @@ __all__ = [
 
 
 def score_blocks(blocks, ranks: tuple[int, ...] = RANKS) -> dict:
-    """:func:`summarize` of every query of labelled distance ``blocks``."""
+    """:func:`summarize` of every query of labelled distance ``blocks``.
+
+    Examples::
+
+        score_blocks(read_blocks("artifacts/reranked/valid.h5"))["rank1"]
+    """
     return summarize(score_queries(blocks), ranks)
 
 

@@ -66,7 +66,12 @@ def grid_search(blocks: Sequence[DistanceBlocks], step: float = 0.1, normalize: 
 def rerank_presets(
     blocks: DistanceBlocks, presets: Mapping[str, tuple[int, int, float]] = RERANK_PRESETS
 ) -> dict[str, DistanceBlocks]:
-    """``{preset: re-ranked blocks}`` for each (k1, k2, lambda) preset, all on the same distance space."""
+    """``{preset: re-ranked blocks}`` for each (k1, k2, lambda) preset, all on the same distance space.
+
+    Examples::
+
+        rerank_presets(fused)["aggressive"]       # k1=10, k2=3, lambda=0.3
+    """
     return {name: rerank_blocks(blocks, *params) for name, params in presets.items()}
 
 
@@ -99,7 +104,12 @@ def score_sections(named: Mapping[str, DistanceBlocks], ranks: Sequence[int] = R
 
 
 def cmc_table(curves: Mapping[str, np.ndarray]) -> str:
-    """CSV text ``rank,<name>,...``: one row per rank 1..R, accuracies as fractions (for dvc plots)."""
+    """CSV text ``rank,<name>,...``: one row per rank 1..R, accuracies as fractions (for dvc plots).
+
+    Examples::
+
+        cmc_table({"final": np.array([0.5, 0.8])})   # "rank,final\n1,0.500000\n2,0.800000\n"
+    """
     names = list(curves)
     length = len(next(iter(curves.values())))
     lines = [",".join(["rank", *names])]
@@ -138,6 +148,10 @@ def official_section(blocks: DistanceBlocks, ranking: dict, ours: Mapping[str, f
     The official scorer rejects queries without a positive; then the section says so instead.
     ``ours`` (our summary of the same blocks) adds ``agrees``: mAP equal and Rank-1 equal at the
     official's float32 precision.
+
+    Examples::
+
+        official_section(final, ranking_from_blocks(final), summarize(score_queries(final)))
     """
     if ours["queries_without_positive"]:
         return {"skipped": f"{ours['queries_without_positive']} queries have no positive; the official scorer rejects them"}

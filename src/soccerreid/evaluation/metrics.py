@@ -70,7 +70,12 @@ def rank_queries(blocks: DistanceBlocks) -> Iterator[tuple[np.ndarray, np.ndarra
 
 
 def query_rows(n_query: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(q_action, q_local)``, each (Q,) int64: the action and in-block row of every query of ``actions``."""
+    """``(q_action, q_local)``, each (Q,) int64: the action and in-block row of every query of ``actions``.
+
+    Examples::
+
+        query_rows(np.array([2, 1]), np.array([0, 1]))   # ([0, 0, 1], [0, 1, 0])
+    """
     counts = n_query[actions]
     q_action = np.repeat(actions, counts)
     q_local = np.arange(q_action.size) - np.repeat(np.cumsum(counts) - counts, counts)
@@ -105,7 +110,12 @@ def _score_ranked(uid: np.ndarray, query: np.ndarray, ranked: np.ndarray) -> tup
 
 
 def cmc_curve(results: QueryResults, max_rank: int = 50) -> np.ndarray:
-    """(max_rank,) float64: fraction of queries with a positive whose first hit is at rank <= k."""
+    """(max_rank,) float64: fraction of queries with a positive whose first hit is at rank <= k.
+
+    Examples::
+
+        cmc_curve(score_queries(blocks), max_rank=20)[4]   # Rank-5
+    """
     hits = results.first_hit[results.has_positive]
     if hits.size == 0:
         return np.zeros(max_rank)
@@ -131,7 +141,12 @@ def summarize(results: QueryResults, ranks: tuple[int, ...] = RANKS) -> dict:
 
 
 def class_group(clazz: np.ndarray) -> np.ndarray:
-    """(N,) str group of each SoccerNet class: players, goalkeepers, referees_staff or other."""
+    """(N,) str group of each SoccerNet class: players, goalkeepers, referees_staff or other.
+
+    Examples::
+
+        class_group(np.array(["Player_team_left", "Main_referee"]))   # players, referees_staff
+    """
     clazz = np.asarray(clazz).astype(str)
     group = np.full(clazz.shape, "other", dtype=object)
     group[np.char.startswith(clazz, "Player")] = "players"
@@ -141,7 +156,12 @@ def class_group(clazz: np.ndarray) -> np.ndarray:
 
 
 def summarize_by_class(blocks: DistanceBlocks, results: QueryResults, ranks: tuple[int, ...] = RANKS) -> dict:
-    """``{group: summarize(...)}`` for each class group present among the queries."""
+    """``{group: summarize(...)}`` for each class group present among the queries.
+
+    Examples::
+
+        summarize_by_class(blocks, score_queries(blocks))["goalkeepers"]["mAP"]
+    """
     group = class_group(blocks.clazz[results.query])
     present = [g for g in (*CLASS_GROUPS, "other") if np.any(group == g)]
     return {g: summarize(results.subset(group == g), ranks) for g in present}

@@ -33,6 +33,10 @@ def ranking_from_blocks(blocks: DistanceBlocks) -> dict[str, list[int]]:
     """``{str(query bbox_idx): [gallery bbox_idx, ...]}``, queries in block order, nearest first.
 
     Ties keep gallery (bbox_idx) order, the order the scorer in :mod:`.metrics` uses.
+
+    Examples::
+
+        ranking_from_blocks(blocks)["54404"][:3]   # three nearest gallery bbox_idx
     """
     parts = [(query, blocks.bbox_idx[ranked].tolist()) for query, ranked in rank_queries(blocks)]
     query = np.concatenate([q for q, _ in parts])
@@ -46,6 +50,10 @@ def validate_ranking(ranking: dict, blocks: DistanceBlocks, source: str = "ranki
 
     Every query has an entry; entries hold ints only, each once, all from the query's action,
     and the action's whole gallery. Unknown query keys are rejected too.
+
+    Examples::
+
+        validate_ranking(json.loads(Path("submission.json").read_text()), challenge_blocks)
     """
     galleries = _action_galleries(blocks)
     queries = _query_actions(blocks)
@@ -88,13 +96,23 @@ def _action_galleries(blocks: DistanceBlocks) -> dict[int, set[int]]:
 
 
 def write_ranking(path: str | os.PathLike, ranking: dict, blocks: DistanceBlocks) -> None:
-    """Validate ``ranking`` against ``blocks`` and write it atomically as compact JSON."""
+    """Validate ``ranking`` against ``blocks`` and write it atomically as compact JSON.
+
+    Examples::
+
+        write_ranking("artifacts/rankings/challenge.json", ranking_from_blocks(blocks), blocks)
+    """
     validate_ranking(ranking, blocks, str(path))
     write_json(path, ranking, indent=None)
 
 
 def ground_truth_from_blocks(blocks: DistanceBlocks) -> dict:
-    """The official ground-truth layout ``{"query": {...}, "gallery": {...}}`` of labelled ``blocks``."""
+    """The official ground-truth layout ``{"query": {...}, "gallery": {...}}`` of labelled ``blocks``.
+
+    Examples::
+
+        json.dumps(ground_truth_from_blocks(blocks))   # what the official scorer reads
+    """
     if not blocks.labelled:
         raise DataError(f"{blocks.split or 'blocks'}: cannot build a ground truth from unlabelled data")
     query_end = np.repeat(blocks.member_offsets[:-1] + blocks.n_query, blocks.sizes)
@@ -115,6 +133,10 @@ def official_scores(ground_truth: dict | str | os.PathLike, ranking: dict | str 
 
     Each argument is a mapping or the path of its JSON file. The scorer's printout is swallowed;
     its ``ValueError``/``TypeError`` on a bad ranking becomes a one-line :class:`DataError`.
+
+    Examples::
+
+        official_scores("data/index/challenge_groundtruth.json", "artifacts/rankings/challenge.json")
     """
     from SoccerNet.Evaluation.ReIdentification import evaluate
 
@@ -140,6 +162,10 @@ def attach_labels(blocks: DistanceBlocks, ground_truth: dict, source: str = "gro
     """``blocks`` with ``person_uid`` and ``clazz`` taken from a bbox_info-layout ``ground_truth``.
 
     Every member must appear in it (:class:`DataError` naming ``source`` otherwise).
+
+    Examples::
+
+        labelled = attach_labels(challenge_blocks, json.loads(Path(gt_path).read_text()), gt_path)
     """
     table = {**ground_truth.get("gallery", {}), **ground_truth.get("query", {})}
     missing = [b for b in blocks.bbox_idx.tolist() if str(b) not in table]

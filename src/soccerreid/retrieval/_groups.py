@@ -45,22 +45,42 @@ def size_groups(sizes: np.ndarray, *, cube: bool = True) -> Iterator[tuple[int, 
 
 
 def block_index(offsets: np.ndarray, actions: np.ndarray, n: int) -> np.ndarray:
-    """(B, n, n) int64 positions in the flat ``values`` of the blocks of ``actions`` (all of size n)."""
+    """(B, n, n) int64 positions in the flat ``values`` of the blocks of ``actions`` (all of size n).
+
+    Examples::
+
+        values[block_index(offsets, np.array([0, 4]), 3)]   # (2, 3, 3) blocks of actions 0 and 4
+    """
     return (offsets[actions][:, None] + np.arange(n * n, dtype=np.int64)).reshape(-1, n, n)
 
 
 def gather_blocks(values: np.ndarray, offsets: np.ndarray, actions: np.ndarray, n: int) -> np.ndarray:
-    """(B, n, n) copy of the blocks of ``actions``, all of size n, from flat ``values``."""
+    """(B, n, n) copy of the blocks of ``actions``, all of size n, from flat ``values``.
+
+    Examples::
+
+        gather_blocks(blocks.values, blocks.offsets, np.array([0, 4]), 3).shape   # (2, 3, 3)
+    """
     return values[block_index(offsets, actions, n)]
 
 
 def member_index(member_offsets: np.ndarray, actions: np.ndarray, n: int) -> np.ndarray:
-    """(B, n) int64 member rows of ``actions``, all of size n."""
+    """(B, n) int64 member rows of ``actions``, all of size n.
+
+    Examples::
+
+        blocks.bbox_idx[member_index(blocks.member_offsets, np.array([0, 4]), 3)]   # (2, 3)
+    """
     return member_offsets[actions][:, None] + np.arange(n, dtype=np.int64)
 
 
 def block_offsets(sizes: np.ndarray) -> np.ndarray:
-    """(A+1,) int64 offsets of square blocks of the given (A,) ``sizes`` in a flat array."""
+    """(A+1,) int64 offsets of square blocks of the given (A,) ``sizes`` in a flat array.
+
+    Examples::
+
+        block_offsets(np.array([2, 3]))   # [0, 4, 13]
+    """
     return np.concatenate(([0], np.cumsum(np.asarray(sizes, dtype=np.int64) ** 2))).astype(np.int64)
 
 
@@ -69,6 +89,11 @@ def single_threaded_blas(func: Callable) -> Callable:
 
     The blocks are many small matrices: BLAS threads gain nothing on them, and on a shared CPU
     their spin-waiting made the distances up to 20x slower (see docs/retrieval.md).
+
+    Examples::
+
+        @single_threaded_blas
+        def rerank_blocks(blocks, k1, k2, lambda_value): ...
     """
 
     @functools.wraps(func)

@@ -18,7 +18,12 @@ METRICS = ("cosine", "euclidean")
 
 
 def l2_normalize(x: np.ndarray) -> np.ndarray:
-    """Rows of ``x`` (..., D) scaled to unit L2 norm (zero rows stay zero), as float32."""
+    """Rows of ``x`` (..., D) scaled to unit L2 norm (zero rows stay zero), as float32.
+
+    Examples::
+
+        l2_normalize(np.array([[3.0, 4.0]]))   # [[0.6, 0.8]]
+    """
     x = np.asarray(x, dtype=np.float32)
     norm = np.linalg.norm(x, axis=-1, keepdims=True)
     return x / np.maximum(norm, np.float32(1e-12))
@@ -53,6 +58,10 @@ def action_layout(action_idx: np.ndarray, is_query: np.ndarray, source: str = "f
     ``action_idx`` (N,) int64 and ``is_query`` (N,) bool, already sorted. Returns
     ``(actions, n_query, n_gallery)``, each (A,) int64. An action without gallery is a
     :class:`DataError` naming ``source``.
+
+    Examples::
+
+        action_layout(np.array([5, 5, 5, 9, 9]), np.array([1, 0, 0, 1, 0], bool))   # ([5, 9], [1, 1], [2, 1])
     """
     actions, starts, counts = np.unique(action_idx, return_index=True, return_counts=True)
     n_query = np.add.reduceat(is_query.astype(np.int64), starts) if actions.size else counts
@@ -107,7 +116,12 @@ def embeddings_to_blocks(
 
 
 def features_to_blocks(fs: FeatureSet, metric: str = "cosine") -> DistanceBlocks:
-    """Distance blocks of the query and gallery rows of a :class:`FeatureSet` (train rows ignored)."""
+    """Distance blocks of the query and gallery rows of a :class:`FeatureSet` (train rows ignored).
+
+    Examples::
+
+        features_to_blocks(read_features("artifacts/features/osnet_ain/valid.h5"), "cosine")
+    """
     rows = np.flatnonzero(fs.role != "train")
     if rows.size == len(fs.role):
         rows = slice(None)  # no copy of the (N, D) features

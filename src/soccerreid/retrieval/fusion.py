@@ -30,7 +30,12 @@ NORMALIZATIONS = ("none", "minmax", "zscore")
 
 
 def check_aligned(blocks: Sequence[DistanceBlocks], names: Sequence[str]) -> None:
-    """Raise :class:`DataError` unless all ``blocks`` have the same split, actions and members."""
+    """Raise :class:`DataError` unless all ``blocks`` have the same split, actions and members.
+
+    Examples::
+
+        check_aligned([resnet, osnet], ["distances/resnet50_ibn/valid.h5", "distances/osnet_ain/valid.h5"])
+    """
     first = blocks[0]
     for other, name in zip(blocks[1:], names[1:]):
         same = (
@@ -45,7 +50,12 @@ def check_aligned(blocks: Sequence[DistanceBlocks], names: Sequence[str]) -> Non
 
 @single_threaded_blas
 def normalize_rows(blocks: DistanceBlocks, method: str) -> np.ndarray:
-    """(sum n_a**2,) float32 values with every row rescaled by its gallery statistics (see module doc)."""
+    """(sum n_a**2,) float32 values with every row rescaled by its gallery statistics (see module doc).
+
+    Examples::
+
+        blocks.with_values(normalize_rows(blocks, "zscore"), blocks.source)
+    """
     if method not in NORMALIZATIONS:
         raise ValueError(f"normalize must be one of {list(NORMALIZATIONS)}, got {method!r}")
     if method == "none":
@@ -94,12 +104,22 @@ def fuse_weighted(
 
 
 def fuse_mean(blocks: Sequence[DistanceBlocks], normalize: str = "none") -> DistanceBlocks:
-    """Equal-weight mean of the models' (optionally normalised) blocks."""
+    """Equal-weight mean of the models' (optionally normalised) blocks.
+
+    Examples::
+
+        fuse_mean([resnet, dino, osnet], normalize="minmax")
+    """
     return fuse_weighted(blocks, [1.0] * len(blocks), normalize, method="mean")
 
 
 def check_weights(weights: Sequence[float], num_models: int) -> np.ndarray:
-    """(M,) float64 ``weights`` after checking length, signs and sum (``ValueError`` otherwise)."""
+    """(M,) float64 ``weights`` after checking length, signs and sum (``ValueError`` otherwise).
+
+    Examples::
+
+        check_weights([1, 1, 2], 3)     # array([1., 1., 2.])
+    """
     weights = np.asarray(weights, dtype=np.float64)
     if weights.shape != (num_models,):
         raise ValueError(f"weights: expected {num_models} weights, one per model, got {weights.size}")
@@ -121,6 +141,10 @@ def concat_features(feature_sets: Sequence[FeatureSet]) -> FeatureSet:
 
     Each model's rows are L2-normalised, concatenated, and the result re-normalised. The sets
     must hold the same rows in the same order (:class:`DataError` naming the model otherwise).
+
+    Examples::
+
+        concat_features([fs_resnet, fs_dino, fs_osnet]).features.shape   # (N, 2048 + 384 + 512)
     """
     first = feature_sets[0]
     for other in feature_sets[1:]:
@@ -132,7 +156,12 @@ def concat_features(feature_sets: Sequence[FeatureSet]) -> FeatureSet:
 
 
 def fuse_concat(feature_sets: Sequence[FeatureSet], metric: str = "cosine") -> DistanceBlocks:
-    """Distance blocks of the concatenated, normalised features of several models."""
+    """Distance blocks of the concatenated, normalised features of several models.
+
+    Examples::
+
+        fuse_concat([fs_resnet, fs_dino, fs_osnet], metric="cosine")
+    """
     blocks = features_to_blocks(concat_features(feature_sets), metric)
     return blocks.with_values(blocks.values, source="fusion:concat")
 

@@ -68,12 +68,12 @@ def rerank_blocks(blocks: DistanceBlocks, k1: int = 20, k2: int = 6, lambda_valu
     values = np.empty_like(blocks.values)
     for n, actions in size_groups(blocks.sizes):
         index = block_index(blocks.offsets, actions, n)
-        stack = mirror_query_gallery(blocks.values[index], blocks.n_query[actions])
+        stack = _mirror_query_gallery(blocks.values[index], blocks.n_query[actions])
         values[index] = rerank_stack(stack, k1, k2, lambda_value)
     return blocks.with_values(values, source=f"rerank:{k1}/{k2}/{lambda_value:g}")
 
 
-def mirror_query_gallery(stack: np.ndarray, n_query: np.ndarray) -> np.ndarray:
+def _mirror_query_gallery(stack: np.ndarray, n_query: np.ndarray) -> np.ndarray:
     """(B, n, n) copy of ``stack`` whose gallery-query corners are the transposed query-gallery ones."""
     n = stack.shape[1]
     rows = np.arange(n)
@@ -82,45 +82,50 @@ def mirror_query_gallery(stack: np.ndarray, n_query: np.ndarray) -> np.ndarray:
 
 
 def rerank_stack(dist: np.ndarray, k1: int, k2: int, lambda_value: float) -> np.ndarray:
-    """(B, n, n) float32 re-ranked distances of a stack of (B, n, n) full-set distance blocks."""
-    original = normalized_squared(dist)
+    """(B, n, n) float32 re-ranked distances of a stack of (B, n, n) full-set distance blocks.
+
+    Examples::
+
+        rerank_stack(np.stack([block_a, block_b]), 20, 6, 0.3)   # two actions of the same size
+    """
+    original = _normalized_squared(dist)
     rank = np.argsort(original)
-    expanded = expand_reciprocal(rank, k1)
+    expanded = _expand_reciprocal(rank, k1)
     weights = np.where(expanded, np.exp(-original), np.float32(0))
     vectors = weights / weights.sum(axis=2, keepdims=True)
     if k2 != 1:
-        vectors = expand_query(vectors, rank, k2)
-    jaccard = jaccard_distance(vectors)
+        vectors = _expand_query(vectors, rank, k2)
+    jaccard = _jaccard_distance(vectors)
     return jaccard * np.float32(1 - lambda_value) + original * np.float32(lambda_value)
 
 
-def normalized_squared(dist: np.ndarray) -> np.ndarray:
+def _normalized_squared(dist: np.ndarray) -> np.ndarray:
     """(B, n, n) float32: squared distances over their column maximum, transposed (as torchreid)."""
     squared = np.power(dist, 2).astype(np.float32)
     column_max = squared.max(axis=1, keepdims=True)
     return (squared / np.where(column_max > 0, column_max, np.float32(1))).transpose(0, 2, 1)
 
 
-def top_k_mask(rank: np.ndarray, k: int) -> np.ndarray:
+def _top_k_mask(rank: np.ndarray, k: int) -> np.ndarray:
     """(B, n, n) bool: entry (i, j) is true when j is among the first ``k`` of ``rank[:, i]``."""
     mask = np.zeros(rank.shape, dtype=bool)
     np.put_along_axis(mask, rank[:, :, :k], True, axis=2)
     return mask
 
 
-def reciprocal_mask(rank: np.ndarray, k: int) -> np.ndarray:
+def _reciprocal_mask(rank: np.ndarray, k: int) -> np.ndarray:
     """(B, n, n) bool k-reciprocal neighbours: j in top-(k+1) of i and i in top-(k+1) of j."""
-    top = top_k_mask(rank, k + 1)
+    top = _top_k_mask(rank, k + 1)
     return top & top.transpose(0, 2, 1)
 
 
-def expand_reciprocal(rank: np.ndarray, k1: int) -> np.ndarray:
+def _expand_reciprocal(rank: np.ndarray, k1: int) -> np.ndarray:
     """(B, n, n) bool k1-reciprocal sets, each expanded by its members' round(k1/2)-reciprocal sets.
 
     A member c of R(i) adds its half-size set H(c) when |H(c) & R(i)| > 2/3 |H(c)|.
     """
-    full = reciprocal_mask(rank, k1)
-    half = reciprocal_mask(rank, int(np.around(k1 / 2.0)))
+    full = _reciprocal_mask(rank, k1)
+    half = _reciprocal_mask(rank, int(np.around(k1 / 2.0)))
     full_f, half_f = full.astype(np.float32), half.astype(np.float32)
     overlap = full_f @ half_f.transpose(0, 2, 1)
     half_size = half.sum(axis=2, dtype=np.int64)[:, None, :]
@@ -128,13 +133,13 @@ def expand_reciprocal(rank: np.ndarray, k1: int) -> np.ndarray:
     return full | (accepted.astype(np.float32) @ half_f > 0)
 
 
-def expand_query(vectors: np.ndarray, rank: np.ndarray, k2: int) -> np.ndarray:
+def _expand_query(vectors: np.ndarray, rank: np.ndarray, k2: int) -> np.ndarray:
     """(B, n, n) float32: each row replaced by the mean of the rows of its ``k2`` nearest members."""
     count = min(k2, rank.shape[2])
-    return (top_k_mask(rank, k2).astype(np.float32) @ vectors) / np.float32(count)
+    return (_top_k_mask(rank, k2).astype(np.float32) @ vectors) / np.float32(count)
 
 
-def jaccard_distance(vectors: np.ndarray) -> np.ndarray:
+def _jaccard_distance(vectors: np.ndarray) -> np.ndarray:
     """(B, n, n) float32 Jaccard distance 1 - S/(2 - S), S(i, j) = sum_k min(V[i, k], V[j, k])."""
     shared = np.minimum(vectors[:, :, None, :], vectors[:, None, :, :]).sum(axis=3)
     return np.float32(1) - shared / (np.float32(2) - shared)

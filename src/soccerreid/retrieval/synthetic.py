@@ -35,7 +35,12 @@ class SyntheticSplit:
 
 
 def split_counts(total: int, num_actions: int, weights: np.ndarray, rng: np.random.Generator, minimum: int = 1) -> np.ndarray:
-    """(A,) int64 counts summing to ``total``, each >= ``minimum``, spread in proportion to ``weights``."""
+    """(A,) int64 counts summing to ``total``, each >= ``minimum``, spread in proportion to ``weights``.
+
+    Examples::
+
+        split_counts(10, 3, np.ones(3), np.random.default_rng(0))   # [4, 2, 4]
+    """
     extra = total - minimum * num_actions
     if extra < 0:
         raise ValueError(f"cannot give {num_actions} actions {minimum} each from a total of {total}")
@@ -71,7 +76,12 @@ def _action_labels(action: int, n_query: int, n_gallery: int, rng: np.random.Gen
 
 
 def clustered_features(person_uid: np.ndarray, dim: int, noise: float, seed: int = 0) -> np.ndarray:
-    """(N, dim) float32 embeddings: a random unit centre per identity plus N(0, noise**2/dim) noise."""
+    """(N, dim) float32 embeddings: a random unit centre per identity plus N(0, noise**2/dim) noise.
+
+    Examples::
+
+        clustered_features(np.array([7, 7, 8]), dim=16, noise=1.0).shape   # (3, 16)
+    """
     rng = np.random.default_rng(seed)
     ids, inverse = np.unique(person_uid, return_inverse=True)
     centres = rng.standard_normal((ids.size, dim), dtype=np.float32)
@@ -83,7 +93,12 @@ def clustered_features(person_uid: np.ndarray, dim: int, noise: float, seed: int
 
 
 def synthetic_feature_set(split: SyntheticSplit, dim: int, noise: float, seed: int = 0, model: str = "synthetic", name: str = "valid") -> FeatureSet:
-    """A labelled :class:`FeatureSet` of ``split`` with clustered features of width ``dim``."""
+    """A labelled :class:`FeatureSet` of ``split`` with clustered features of width ``dim``.
+
+    Examples::
+
+        synthetic_feature_set(synthetic_split(20, 130, 400), dim=64, noise=4.0, model="toy")
+    """
     return FeatureSet(
         features=clustered_features(split.person_uid, dim, noise, seed),
         bbox_idx=split.bbox_idx,
