@@ -100,6 +100,18 @@ def test_attach_labels_scores_an_unlabelled_split(blocks):
     with pytest.raises(DataError, match="cannot score unlabelled data"):
         score_blocks(unlabelled)
     assert score_blocks(attach_labels(unlabelled, gt)) == score_blocks(blocks)
+
+
+def test_queries_missing_from_the_ground_truth_count_as_without_positive(blocks):
+    gt = ground_truth_from_blocks(blocks)
+    dropped = next(iter(gt["query"]))
+    gt["query"].pop(dropped)
+    unlabelled = type(blocks)(**{**blocks.__dict__, "person_uid": None})
+    labelled = attach_labels(unlabelled, gt)
+    ours = score_blocks(labelled)
+    assert ours["queries_without_positive"] == 1 and ours["num_queries"] == 260
+    official = official_scores(gt, ranking_from_blocks(labelled))  # the official ignores extra queries
+    assert official["mAP"] == pytest.approx(ours["mAP"], abs=1e-12)
     gt["gallery"].pop(next(iter(gt["gallery"])))
-    with pytest.raises(DataError, match="challenge_groundtruth.json: no entry for bbox_idx"):
+    with pytest.raises(DataError, match="challenge_groundtruth.json: no gallery entry for bbox_idx"):
         attach_labels(unlabelled, gt, "challenge_groundtruth.json")

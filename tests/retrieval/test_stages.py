@@ -39,6 +39,7 @@ def workspace(tmp_path_factory):
             fs = synthetic_feature_set(labels, dim, noise, seed=10 * seed + m, model=model, name=split)
             if split == "challenge":
                 truth = ground_truth_from_blocks(features_to_blocks(fs))
+                truth["query"].pop(next(iter(truth["query"])))  # as prepare drops queries without positive
                 fs = unlabelled(fs)
             write_features(root / "features" / model / f"{split}.h5", fs)
     (root / "challenge_groundtruth.json").write_text(json.dumps(truth))
@@ -75,6 +76,7 @@ def test_dag_writes_scores_rankings_and_cmc(workspace):
     assert set(scores["classes"]) <= {"players", "goalkeepers", "referees_staff"}
     challenge = scores["challenge"]
     assert challenge["official"]["mAP"] == pytest.approx(challenge["mAP"], abs=1e-12)
+    assert challenge["queries_without_positive"] == 1
     for split in SPLIT_SIZES:
         ranking = json.loads((workspace / "rankings" / f"{split}.json").read_text())
         assert len(ranking) == SPLIT_SIZES[split][1]

@@ -161,17 +161,23 @@ def _as_json_file(obj: dict | str | os.PathLike, path: Path) -> Path:
 def attach_labels(blocks: DistanceBlocks, ground_truth: dict, source: str = "ground truth") -> DistanceBlocks:
     """``blocks`` with ``person_uid`` and ``clazz`` taken from a bbox_info-layout ``ground_truth``.
 
-    Every member must appear in it (:class:`DataError` naming ``source`` otherwise).
+    A gallery member missing from it is a :class:`DataError` naming ``source``. A query missing
+    from it (ground truths drop queries that have no gallery positive) gets an identity of its
+    own, so it is counted in ``queries_without_positive`` and, as in the official scorer, left
+    out of the averages.
 
     Examples::
 
         labelled = attach_labels(challenge_blocks, json.loads(Path(gt_path).read_text()), gt_path)
     """
-    table = {**ground_truth.get("gallery", {}), **ground_truth.get("query", {})}
-    missing = [b for b in blocks.bbox_idx.tolist() if str(b) not in table]
+    gallery, queries = ground_truth.get("gallery", {}), ground_truth.get("query", {})
+    is_query = np.arange(blocks.bbox_idx.size) < np.repeat(blocks.member_offsets[:-1] + blocks.n_query, blocks.sizes)
+    keys = [str(b) for b in blocks.bbox_idx.tolist()]
+    missing = [k for k, q in zip(keys, is_query) if not q and k not in gallery]
     if missing:
-        raise DataError(f"{source}: no entry for bbox_idx {missing[0]} of split {blocks.split or '?'}")
-    entries = [table[str(b)] for b in blocks.bbox_idx.tolist()]
-    uid = np.array([int(e["person_uid"]) for e in entries], dtype=np.int64)
-    clazz = np.array([str(e.get("clazz", "")) for e in entries])
+        raise DataError(f"{source}: no gallery entry for bbox_idx {missing[0]} of split {blocks.split or '?'}")
+    entries = [(queries if q else gallery).get(k) for k, q in zip(keys, is_query)]
+    unknown = -1 - np.arange(len(entries))  # never equal to a real person_uid (>= 0) or each other
+    uid = np.array([int(e["person_uid"]) if e else u for e, u in zip(entries, unknown)], dtype=np.int64)
+    clazz = np.array([str(e.get("clazz", "")) if e else "" for e in entries])
     return replace(blocks, person_uid=uid, clazz=clazz)
