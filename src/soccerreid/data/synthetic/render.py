@@ -160,7 +160,7 @@ def degrade(rng: np.random.Generator, crop: np.ndarray, height: int, camera: Cam
     sigma = camera.blur * rng.uniform(0.5, 1.5) * min(1.0, height / 60)
     if sigma > 0.3:
         image = image.filter(ImageFilter.GaussianBlur(sigma))
-    if camera.motion:
+    if camera.motion and height >= 50:
         image = image.filter(ImageFilter.BoxBlur((camera.motion, 0)))
     noisy = np.asarray(image, np.float32) + rng.normal(0, camera.noise, size=(height, width, 1))
     image = Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8))
