@@ -26,7 +26,7 @@ def check_image(path: Path) -> str | None:
     try:
         read_rgb(path)
     except DataError as err:
-        return str(err).split(": ", 1)[-1]
+        return str(err).removeprefix(f"{Path(path)}: ")
     return None
 
 

@@ -87,7 +87,7 @@ def skeleton(pose: Pose, build: float, cx: float, top: float, u: float) -> dict[
             joints[name].append(point)
         for name, point in (("shoulders", shoulder), ("elbows", elbow), ("hands", hand)):
             joints[name].append(point)
-    joints["facing"] = facing
+    joints["facing"], joints["side"] = facing, side
     return joints
 
 
@@ -126,7 +126,7 @@ def _draw_leg(draw: ImageDraw.ImageDraw, person: Person, joints: dict, k: int, u
         if look.tape is not None:
             _segment(draw, shin_top, _lerp(shin_top, ankle, 0.15), _dim(look.tape, dim), shin_w * 1.08)
     _segment(draw, hip, _lerp(hip, knee, 0.45), _dim(kit.shorts, dim), thigh_w * 1.3)
-    toe = (ankle[0] + joints["facing"] * 0.05 * u * (joints["sw"] < 0.08 * u), ankle[1] + 0.025 * u)
+    toe = (ankle[0] + joints["facing"] * 0.05 * u * joints["side"], ankle[1] + 0.025 * u)
     _segment(draw, ankle, toe, _dim(look.boots, dim), shin_w * 0.95)
 
 

@@ -229,8 +229,17 @@ def _frame_scale(rng: np.random.Generator, crop_height: tuple[int, int], first: 
     return math.exp(rng.uniform(low, mid) if first else rng.uniform(mid - 0.3 * (mid - low), high))
 
 
-def _plan_shot(rng, config: SyntheticConfig, people: list[Person], p: int, seen: np.ndarray,
-               camera: Camera, median: float, counters: Counters) -> Shot:  # fmt: skip
+def _plan_shot(
+    rng: np.random.Generator,
+    config: SyntheticConfig,
+    people: list[Person],
+    p: int,
+    seen: np.ndarray,
+    camera: Camera,
+    median: float,
+    counters: Counters,
+) -> Shot:
+    """Person ``p`` seen by ``camera``: view, gait, height around ``median`` px, maybe an occluder."""
     person = people[p]
     height = median * person.look.height * math.exp(rng.normal(0.0, 0.2))
     height = int(np.clip(round(height), config.crop_height[0], config.crop_height[1]))
