@@ -62,6 +62,23 @@ def test_metadata_disagreeing_with_a_file_name_names_both(raw_copy):
         scan_split(raw_copy / "reid" / "valid", "valid")
 
 
+def test_minor_disagreements_are_notes(raw_copy):
+    path = raw_copy / "reid" / "train" / "train_bbox_info.json"
+    keys = sorted(json.loads(path.read_text()), key=int)[:2]
+
+    def bump(data):
+        for key in keys:
+            data[key]["height"] += 1
+        data[keys[0]]["UAI"] = "999x999_000000000000"
+
+    _rewrite(path, bump)
+    scanned = scan_split(raw_copy / "reid" / "train", "train")
+    assert scanned.notes == [
+        f"{path}: 1 entries disagree with their file names on UAI (first: bbox {keys[0]}); file names win",
+        f"{path}: 2 entries disagree with their file names on height (first: bbox {keys[0]}); file names win",
+    ]
+
+
 def test_metadata_role_disagreeing_with_folder(raw_copy):
     path = raw_copy / "reid" / "test" / "bbox_info.json"
     data = json.loads(path.read_text())

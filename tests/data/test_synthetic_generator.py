@@ -99,6 +99,14 @@ def test_actions_look_like_soccernet(tiny_config):
     assert any(j.isdigit() for j in jerseys) and any(j.isalpha() and j != "None" for j in jerseys) and "None" in jerseys
 
 
+@pytest.mark.parametrize("people", [(3, 3), (4, 6), (24, 26)])
+def test_people_per_action_is_respected(tiny_config, people):
+    config = dataclasses.replace(tiny_config, actions=SplitActions(4, 1, 1, 1), people_per_action=people, frames_per_action=(4, 4))
+    for action in plan_dataset(config):
+        uids = {s.person.person_uid for s in action.shots}
+        assert people[0] <= len(uids) <= people[1]
+
+
 def test_real_players_recur_under_new_uids(tiny_config):
     config = dataclasses.replace(tiny_config, actions=SplitActions(8, 1, 1, 1))
     seen: dict[tuple, set[int]] = {}

@@ -178,8 +178,9 @@ def _check_unique(crops: Sequence[CropFile], names: Sequence[CropName]) -> None:
 def cross_check_metadata(split_dir: Path, crops: Sequence[CropFile], names: Sequence[CropName]) -> list[str]:
     """Compare every bbox_info JSON under ``split_dir`` with the file names.
 
-    A disagreement raises a DataError; crops missing from the JSON (or JSON entries without a
-    crop) are returned as notes. No JSON at all is a note too: the names carry every label.
+    A disagreement on identity (role, action, person) raises a DataError; other disagreements,
+    crops missing from the JSON and JSON entries without a crop are returned as notes. No JSON
+    at all is a note too: the names carry every label.
 
     Examples::
 
@@ -192,7 +193,7 @@ def cross_check_metadata(split_dir: Path, crops: Sequence[CropFile], names: Sequ
     notes = []
     for source in sources:
         entries = read_bbox_info(source)
-        check_names(entries, by_bbox, source)
+        notes += check_names(entries, by_bbox, source)
         unlisted = len(by_bbox.keys() - entries.keys())
         orphans = len(entries.keys() - by_bbox.keys())
         if unlisted or orphans:

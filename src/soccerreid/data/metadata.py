@@ -24,6 +24,7 @@ from soccerreid.data.naming import CropName
 from soccerreid.errors import DataError
 
 ROLES = ("query", "gallery")
+_IDENTITY_FIELDS = ("action_idx", "person_uid")
 # bbox_info key -> CropName attribute, for the cross-check with file names
 _NAME_FIELDS = {
     "action_idx": "action_idx",
@@ -92,16 +93,19 @@ def _read_group(path: Path, role: str | None, group: Any) -> dict[int, BboxEntry
     return entries
 
 
-def check_names(entries: dict[int, BboxEntry], crops: dict[int, tuple[str, CropName]], source: Path) -> None:
-    """Raise a DataError naming ``source`` and the file when an entry disagrees with its file name.
+def check_names(entries: dict[int, BboxEntry], crops: dict[int, tuple[str, CropName]], source: Path) -> list[str]:
+    """Cross-check bbox_info entries with the crops' file names.
 
     ``crops`` maps bbox_idx to (role, parsed name). Only fields present on both sides are
-    compared, as strings (so ``9`` and ``"9"`` agree).
+    compared, as strings (so ``9`` and ``"9"`` agree). A disagreement on what defines an
+    identity (query/gallery role, action_idx, person_uid) raises a DataError naming ``source``
+    and the bbox; other disagreements (frame, class, id, UAI, size) are returned as notes.
 
     Examples::
 
-        check_names(read_bbox_info(json_path), {12: ("query", parse_name(p))}, json_path)
+        check_names(read_bbox_info(json_path), {12: ("query", parse_name(p))}, json_path)   # []
     """
+    minor: dict[str, list[int]] = {}
     for bbox_idx, (role, crop) in crops.items():
         entry = entries.get(bbox_idx)
         if entry is None:
@@ -111,9 +115,15 @@ def check_names(entries: dict[int, BboxEntry], crops: dict[int, tuple[str, CropN
         for key, attr in _NAME_FIELDS.items():
             value = getattr(crop, attr)
             if key in entry.fields and value not in ("", -1) and str(entry.fields[key]) != str(value):
-                raise DataError(
-                    f"{source}: bbox {bbox_idx} has {key}={entry.fields[key]!r} but its file name says {value!r}"
-                )
+                if key in _IDENTITY_FIELDS:
+                    raise DataError(
+                        f"{source}: bbox {bbox_idx} has {key}={entry.fields[key]!r} but its file name says {value!r}"
+                    )
+                minor.setdefault(key, []).append(bbox_idx)
+    return [
+        f"{source}: {len(boxes)} entries disagree with their file names on {key} (first: bbox {boxes[0]}); file names win"
+        for key, boxes in minor.items()
+    ]
 
 
 def _one_line(err: Exception) -> str:

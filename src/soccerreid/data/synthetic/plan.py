@@ -162,17 +162,23 @@ def cast_people(rng: np.random.Generator, game: Game, count: int, counters: Coun
 
     Examples::
 
-        len(cast_people(np.random.default_rng(0), game, 20, Counters()))   # 20 (at most 26)
+        len(cast_people(np.random.default_rng(0), game, 20, Counters()))   # 20 (3 <= count <= 26)
     """
     referees = game.lineups["referees"]
-    cast = [("Main_referee", referees[0], "referee")] if rng.random() < 0.85 else []
-    cast += [("Side_referee", r, "referee") for r in referees[1:] if rng.random() < 0.3]
-    for side in ("left", "right"):
-        if rng.random() < 0.5:
-            cast.append((f"Goalkeeper_team_{side}", game.lineups[f"keeper_{side}"][0], f"keeper_{side}"))
-        if rng.random() < 0.04:
-            cast.append(("Staff_members", game.lineups[f"staff_{side}"][0], f"staff_{side}"))
-    outfield = int(np.clip(count - len(cast), 2, 2 * MAX_OUTFIELD))
+    officials = [
+        ("Main_referee", referees[0], "referee", 0.85),
+        ("Side_referee", referees[1], "referee", 0.3),
+        ("Side_referee", referees[2], "referee", 0.3),
+        ("Goalkeeper_team_left", game.lineups["keeper_left"][0], "keeper_left", 0.5),
+        ("Goalkeeper_team_right", game.lineups["keeper_right"][0], "keeper_right", 0.5),
+        ("Staff_members", game.lineups["staff_left"][0], "staff_left", 0.04),
+        ("Staff_members", game.lineups["staff_right"][0], "staff_right", 0.04),
+    ]
+    chances = np.array([o[3] for o in officials])
+    draws = rng.random(len(officials)) / chances  # < 1: drawn in; sorting keeps the likeliest first
+    wanted = int(np.clip((draws < 1).sum(), count - 2 * MAX_OUTFIELD, count - 2))
+    cast = [officials[i][:3] for i in sorted(np.argsort(draws)[:wanted])]
+    outfield = count - len(cast)
     left = int(np.clip(rng.binomial(outfield, 0.5), outfield - MAX_OUTFIELD, MAX_OUTFIELD))
     for side, n in (("left", left), ("right", outfield - left)):
         chosen = rng.choice(MAX_OUTFIELD, size=n, replace=False)
