@@ -14,7 +14,7 @@ from SoccerNet.Evaluation.ReIdentification import evaluate
 from soccerreid.cli import run_stage
 from soccerreid.config.data import DataConfig
 from soccerreid.data.index import read_index
-from soccerreid.data.prepare import Source, build_index, generate_source
+from soccerreid.data.prepare import Source, build_index, format_summary, generate_source
 from soccerreid.errors import DataError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -145,4 +145,6 @@ def test_soccernet_source_with_local_copy(tiny_raw, tmp_path):
     assert pointer["reid_dir"] == str((local / "reid").resolve())
     summary = build_index(source, tmp_path / "index")
     assert any("SoccerNet publishes 45,993" in note for note in summary["valid"]["notes"])
+    printed = format_summary(summary).splitlines()
+    assert any(line.startswith("note: valid: ") and "SoccerNet publishes 45,993" in line for line in printed)
     assert (tmp_path / "index" / "challenge_groundtruth.json").is_file()

@@ -15,13 +15,13 @@ from soccerreid.errors import DataError
 SPLITS = ("train", "valid", "test", "challenge")
 
 
-def _zip_split(reid: Path, split: str, dest: Path, wrapper: bool = True) -> Path:
-    """Zip ``reid/<split>`` the way the SDK's zips hold it (optionally inside a ``<split>/`` folder)."""
+def _zip_split(reid: Path, split: str, dest: Path, wrapper: str | None = "split") -> Path:
+    """Zip ``reid/<split>``, its members inside ``<split>/`` (default), ``reid/<split>/`` or at the top."""
+    prefix = {"split": Path(split), "task": Path("reid", split), None: Path()}[wrapper]
     path = dest / f"{split}.zip"
     with zipfile.ZipFile(path, "w") as archive:
         for file in sorted((reid / split).rglob("*")):
-            inner = file.relative_to(reid / split)
-            archive.write(file, str(Path(split, inner) if wrapper else inner))
+            archive.write(file, str(prefix / file.relative_to(reid / split)))
     return path
 
 
@@ -36,8 +36,9 @@ def test_unzipped_local_copy_is_used_as_is(tiny_raw):
 def test_zips_are_unzipped_in_place_whatever_their_wrapper(tiny_raw, tmp_path):
     reid = tmp_path / "SoccerNet" / "reid"
     reid.mkdir(parents=True)
+    wrappers = {"train": "split", "valid": "task", "test": None, "challenge": "split"}
     for split in SPLITS:
-        _zip_split(tiny_raw / "reid", split, reid, wrapper=split != "test")
+        _zip_split(tiny_raw / "reid", split, reid, wrapper=wrappers[split])
     assert locate_soccernet(tmp_path / "SoccerNet", "reid") == reid
     for split in SPLITS:
         assert _tree(reid / split) == _tree(tiny_raw / "reid" / split)
