@@ -35,7 +35,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--images", type=int, default=256)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=2, help="best of this many timed passes per row")
+    parser.add_argument("--repeats", type=int, default=2, help="best of this many interleaved rounds per row")
     return parser.parse_args()
 
 
@@ -87,14 +87,19 @@ def run_variant(model, paths: list[str], cfg: ExtractConfig, channels_last: bool
     return torch.cat(chunks).numpy()
 
 
-def time_best(run: Callable[[], np.ndarray], repeats: int) -> tuple[float, np.ndarray]:
-    """Best wall time of ``repeats`` passes (a shared 2-core box is noisy) and the last output."""
-    best, out = float("inf"), None
+def time_rows(rows: list[tuple[str, Callable[[], np.ndarray]]], repeats: int) -> list[tuple[str, float, np.ndarray]]:
+    """Best wall time of each row over ``repeats`` rounds, rows interleaved within each round.
+
+    Interleaving spreads the load of a shared 2-core box evenly over the rows being compared.
+    """
+    best = {name: float("inf") for name, _ in rows}
+    outputs = {}
     for _ in range(repeats):
-        start = time.perf_counter()
-        out = run()
-        best = min(best, time.perf_counter() - start)
-    return best, out
+        for name, run in rows:
+            start = time.perf_counter()
+            outputs[name] = run()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return [(name, best[name], outputs[name]) for name, _ in rows]
 
 
 def main() -> None:
@@ -115,7 +120,7 @@ def main() -> None:
         ]
         run_anchor(anchor, paths[: args.batch_size], args.batch_size)  # warm-up: oneDNN primitives
         run_variant(ours, paths[: args.batch_size], base, True, False)
-        results = [(name, *time_best(run, args.repeats)) for name, run in rows]
+        results = time_rows(rows, args.repeats)
     report(results, args)
 
 

@@ -93,9 +93,9 @@ def extract_embeddings(
     with torch.inference_mode(), _autocast(target, cfg.amp):
         for images in _batches(loader):
             images = images.to(target, non_blocking=True).contiguous(memory_format=layout)
-            chunks.append(embed_batch(model, images, flip=cfg.flip, normalize=cfg.normalize))
+            chunks.append(embed_batch(model, images, flip=cfg.flip, normalize=cfg.normalize).cpu())
     dim = getattr(model, "embed_dim", 0)
-    return torch.cat(chunks).cpu().numpy() if chunks else np.zeros((0, dim), np.float32)
+    return torch.cat(chunks).numpy() if chunks else np.zeros((0, dim), np.float32)
 
 
 def _is_convolutional(model: nn.Module) -> bool:
