@@ -145,3 +145,8 @@ def test_extract_section_covers_every_model(raw):
         "params.yaml: extract: expected one entry per model "
         "['dinov2_lora', 'osnet_ain', 'resnet50_ibn'], got ['dinov2_lora', 'resnet50_ibn']"
     )
+
+
+def test_launcher_must_be_python_or_torchrun(raw):
+    raw["launcher"]["train"] = "mpirun -n 4"
+    assert _error(raw) == "params.yaml: launcher.train: expected 'python' or 'torchrun --nproc_per_node=N', got 'mpirun -n 4'"

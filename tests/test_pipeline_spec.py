@@ -77,7 +77,7 @@ def test_stage_order_and_per_model_stages():
 
 
 def _script_of(stage: dict) -> Path:
-    match = re.search(r"python (stages/\w+\.py)", stage["cmd"])
+    match = re.search(r"(?:python|\$\{launcher\.train\}) (stages/\w+\.py)", stage["cmd"])
     assert match, f"stage command must run a script in stages/: {stage['cmd']}"
     return ROOT / match.group(1)
 

@@ -48,9 +48,21 @@ __all__ = [
 
 
 @dataclass(frozen=True)
+class LauncherConfig:
+    """How dvc.yaml starts ``train@<model>``: ``python`` (one process) or ``torchrun --nproc_per_node=N`` (DDP)."""
+
+    train: str = "python"
+
+    def __post_init__(self) -> None:
+        if self.train.split()[:1] not in (["python"], ["torchrun"]):
+            raise ConfigError(f"train: expected 'python' or 'torchrun --nproc_per_node=N', got {self.train!r}")
+
+
+@dataclass(frozen=True)
 class Params:
     """All of params.yaml."""
 
+    launcher: LauncherConfig = field(default_factory=LauncherConfig)
     data: DataConfig = field(default_factory=DataConfig)
     models: dict[str, ModelConfig] = field(default_factory=dict)
     extract: dict[str, ExtractConfig] = field(default_factory=dict)
