@@ -1,8 +1,9 @@
 """A tiny learnable re-id set for training tests: PNG crops plus train/valid index CSVs.
 
-Each identity is a person-shaped crop with its own shirt and shorts colours and a stripe; its
-images differ by size, shift and noise. Teammates share nothing, so a few optimiser steps
-separate identities, while an untrained network (random weights) ranks them poorly.
+Each identity is a person-shaped crop: a team kit shared with teammates plus its own hair,
+shirt band and socks, on a random two-colour backdrop drawn anew for every image, with size,
+shift, brightness and noise jitter. An untrained network's features follow the backdrop and
+rank poorly; a few optimiser steps learn to look at the person.
 """
 
 from __future__ import annotations
@@ -19,26 +20,36 @@ from soccerreid.data.index import COLUMNS, assign_labels, write_index
 def person(rng: np.random.Generator, look: dict, height: int) -> np.ndarray:
     """(height, ~height/2, 3) uint8 RGB crop of one identity's ``look`` with random jitter."""
     width = max(12, height // 2)
-    img = np.full((height, width, 3), look["grass"], np.float32)
-    top, mid, low = int(0.15 * height), int(0.55 * height), int(0.8 * height)
+    img = np.empty((height, width, 3), np.float32)
+    img[:] = rng.integers(0, 256, 3)  # a random backdrop per image: the nuisance to learn to ignore
+    img[: height // 2] = rng.integers(0, 256, 3)
+    head, top, mid, low = int(0.02 * height), int(0.18 * height), int(0.55 * height), int(0.8 * height)
     left, right = int(0.2 * width), int(0.8 * width)
+    img[head:top, int(0.35 * width) : int(0.65 * width)] = look["hair"]
     img[top:mid, left:right] = look["shirt"]
     img[mid:low, left:right] = look["shorts"]
-    stripe = top + int(look["stripe"] * (mid - top - 2))
-    img[stripe : stripe + max(1, height // 20), left:right] = look["trim"]
-    img += rng.normal(0, 8, img.shape)
-    shift = int(rng.integers(-2, 3))
-    return np.clip(np.roll(img, shift, axis=1), 0, 255).astype(np.uint8)
+    band = top + int(look["band"] * (mid - top - height // 8))
+    img[band : band + height // 8, left:right] = look["trim"]
+    img[low:, left : int(0.45 * width)] = look["socks"]
+    img[low:, int(0.55 * width) : right] = look["socks"]
+    img *= rng.uniform(0.8, 1.2)
+    img += rng.normal(0, 25, img.shape)
+    return np.clip(np.roll(img, int(rng.integers(-2, 3)), axis=1), 0, 255).astype(np.uint8)
 
 
 def make_split(folder: Path, split: str, actions: range, ids_per_action: int, images: tuple, seed: int) -> pd.DataFrame:
-    """Write one split's crops under ``folder`` and return its index frame (columns ``COLUMNS``)."""
+    """Write one split's crops under ``folder`` and return its index frame (columns ``COLUMNS``).
+
+    Each action has two teams: teammates share shirt and shorts colours and differ only by
+    hair, a band across the shirt (colour and height) and socks, the way kits make SoccerNet hard.
+    """
     rng = np.random.default_rng(seed)
     rows = []
     for action in actions:
+        kits = [{k: rng.integers(0, 256, 3) for k in ("shirt", "shorts")} for _ in range(2)]
         for uid in range(ids_per_action):
-            look = {k: rng.integers(0, 256, 3) for k in ("shirt", "shorts", "trim")}
-            look.update(grass=np.array([40, 120, 40]), stripe=rng.uniform())
+            look = {k: rng.integers(0, 256, 3) for k in ("hair", "trim", "socks")}
+            look.update(kits[uid % 2], band=rng.uniform())
             count = int(rng.integers(images[0], images[1] + 1))
             for frame in range(count):
                 rows.append(_write_crop(folder, split, rng, look, action, uid, frame, len(rows)))

@@ -78,6 +78,7 @@ class TrainConfig:
     amp: Literal["none", "bf16", "fp16"] = "bf16"
     workers: int = bounded(2, ge=0)
     val_queries: int = bounded(500, ge=1)
+    bn_batches: int = bounded(20, ge=0)
 
     def __post_init__(self) -> None:
         if not self.phases:

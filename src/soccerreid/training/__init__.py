@@ -14,6 +14,7 @@ from soccerreid.training.distributed import DistContext, init_distributed, shutd
 from soccerreid.training.losses import CenterLoss, ReidLoss, batch_hard_triplet
 from soccerreid.training.optim import lr_factor, make_optimizer, make_scheduler
 from soccerreid.training.sampler import ActionPKSampler
+from soccerreid.training.trainer import TrainNet, TrainResult, plan_phases, train_model, train_step
 
 __all__ = [
     "ActionPKSampler",
@@ -26,4 +27,9 @@ __all__ = [
     "make_optimizer",
     "make_scheduler",
     "shutdown_distributed",
+    "TrainNet",
+    "TrainResult",
+    "plan_phases",
+    "train_model",
+    "train_step",
 ]

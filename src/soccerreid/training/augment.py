@@ -32,10 +32,11 @@ GREY_WEIGHTS = (0.299, 0.587, 0.114)
 
 
 def resize(img: np.ndarray, height: int, width: int) -> np.ndarray:
-    """(h, w, 3) uint8 -> (height, width, 3) uint8, bilinear (area when shrinking a lot)."""
+    """(h, w, 3) uint8 -> (height, width, 3) uint8: area averaging when shrinking (close to the
+    antialiased PIL resize of the eval transform), bilinear when enlarging."""
     if img.shape[:2] == (height, width):
         return img
-    shrink = img.shape[0] > 2 * height
+    shrink = img.shape[0] > height or img.shape[1] > width
     return cv2.resize(img, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
 

@@ -1,0 +1,438 @@
+"""Train one model through its phases, with per-epoch validation, checkpoints and resume.
+
+A run is a list of phases (progressive resizing and/or progressive data). Each phase gets a
+fresh optimiser and warmup + cosine/step schedule; ``init: best`` first loads the previous
+phase's best weights (by validation mAP); the classifier (and center-loss centers) are reset
+when the identity set changes. After every epoch the BatchNorm statistics are recomputed on
+``bn_batches`` training batches (precise BN), then rank 0 validates, writes ``last.pt`` (full
+state: model, optimiser, scheduler, grad scaler, RNG states, history) and, on a new best,
+``best-phase<i>.pt``. A restarted run resumes after the last finished epoch when the
+checkpoint's fingerprint (model config + training data) matches, else starts fresh.
+
+On CPU with a fixed seed a resumed run ends bit-identical to an uninterrupted one: sampling and
+augmentation are pure functions of (seed, phase, epoch, step, slot), and the global RNG states
+are restored.
+
+Examples::
+
+    result = train_model(cfg, train_df, valid_df, "checkpoints/osnet_ain", live_dir="dvclive/osnet_ain")
+    save_embedder(result.model, "artifacts/models/osnet_ain/model.pt")
+    result.summary["phases"][-1]["best_val_mAP"]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import itertools
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import update_bn
+from tqdm import tqdm
+
+from soccerreid.config.models import ModelConfig, PhaseConfig
+from soccerreid.data.index import select_train_fraction
+from soccerreid.models import create_model, validate_input_size
+from soccerreid.training.augment import to_float
+from soccerreid.training.checkpoint import (
+    capture_rng,
+    fingerprint,
+    load_checkpoint,
+    restore_rng,
+    save_checkpoint,
+    save_weights,
+)
+from soccerreid.training.data import make_train_loader
+from soccerreid.training.distributed import DistContext, barrier, broadcast_object
+from soccerreid.training.logging import EpochLogger
+from soccerreid.training.losses import ReidLoss
+from soccerreid.training.optim import make_optimizer, make_scheduler
+from soccerreid.training.validate import select_val_actions, validation_scores
+
+
+@dataclass
+class TrainResult:
+    """The exported model (final phase's best epoch, eval mode) and a JSON-able summary."""
+
+    model: nn.Module
+    summary: dict
+
+
+@dataclass
+class _Phase:
+    """One phase's config and training rows (labels contiguous within the phase)."""
+
+    index: int
+    config: PhaseConfig
+    rows: pd.DataFrame
+    num_classes: int
+    identities: frozenset = field(repr=False)
+
+
+@dataclass
+class _State:
+    """Everything a checkpoint restores besides the nets."""
+
+    phase: int = 0
+    epoch: int = -1
+    history: list = field(default_factory=list)
+    best: dict = field(default_factory=dict)
+    untrained: dict = field(default_factory=dict)
+
+
+class TrainNet(nn.Module):
+    """Model plus loss (the center-loss centers are parameters), wrapped by DDP as one module."""
+
+    def __init__(self, model: nn.Module, loss: ReidLoss) -> None:
+        super().__init__()
+        self.model, self.loss = model, loss
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        out = self.model(x)
+        return self.loss(out.logits, out.features, labels)
+
+
+def train_model(
+    cfg: ModelConfig,
+    train: pd.DataFrame,
+    valid: pd.DataFrame,
+    checkpoint_dir: str | Path,
+    *,
+    live_dir: str | Path | None = None,
+    ctx: DistContext = DistContext(),
+    progress: bool = True,
+) -> TrainResult:
+    """Train ``cfg``'s model on the ``train`` index rows, validating on ``valid`` index rows.
+
+    Checks every phase's input size and the data before any heavy work; writes only on rank 0.
+    """
+    phases = plan_phases(cfg, train)
+    val_rows = select_val_actions(valid, cfg.train.val_queries, cfg.train.seed)
+    folder = Path(checkpoint_dir)
+    fp = fingerprint(_config_dict(cfg), train[["path", "label"]].to_numpy())
+    _seed_everything(cfg.train.seed)
+    model = create_model(cfg, phases[0].num_classes).to(ctx.device)
+    state, nets = _resume(folder, fp, model, ctx)
+    logger = EpochLogger(live_dir, enabled=ctx.is_main)
+    logger.replay(state.history)
+    run = _Run(cfg, phases, val_rows, folder, fp, model, ctx, logger, progress)
+    if not state.untrained:
+        state.untrained = run.validate(phases[0])
+    run.fit(state, nets)
+    logger.close()
+    return TrainResult(run.export(), run.summary(state))
+
+
+def plan_phases(cfg: ModelConfig, train: pd.DataFrame) -> list[_Phase]:
+    """Each phase's training rows; validates every phase's input size for the model first."""
+    for i, phase in enumerate(cfg.train.phases):
+        validate_input_size(cfg, phase.height, phase.width, key=f"train.phases[{i}] height x width")
+    planned = []
+    for i, phase in enumerate(cfg.train.phases):
+        rows = train if phase.train_fraction >= 1.0 else select_train_fraction(train, phase.train_fraction, cfg.train.seed)
+        ids = frozenset(zip(rows["action_idx"].tolist(), rows["person_uid"].tolist()))
+        planned.append(_Phase(i, phase, rows.reset_index(drop=True), int(rows["label"].max()) + 1, ids))
+    return planned
+
+
+def _config_dict(cfg: ModelConfig) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _derive_seed(*keys: int) -> int:
+    """A 63-bit seed that is a pure function of ``keys``."""
+    return int(np.random.SeedSequence(list(keys)).generate_state(2, np.uint64)[0] >> np.uint64(1))
+
+
+def _resume(folder: Path, fp: str, model: nn.Module, ctx: DistContext) -> tuple[_State, dict | None]:
+    """State and net/optimiser states of a matching ``last.pt``; a fresh state otherwise."""
+    saved = load_checkpoint(folder / "last.pt")
+    if saved is None:
+        return _State(), None
+    if saved["fingerprint"] != fp:
+        _say(ctx, f"checkpoint {folder / 'last.pt'} was made with another config or data: starting fresh")
+        return _State(), None
+    model.reset_classifier(saved["num_classes"])
+    model.load_state_dict(saved["model"])
+    model.to(ctx.device)
+    restore_rng(saved["rng"])
+    _say(ctx, f"resuming from {folder / 'last.pt'}: phase {saved['state']['phase']}, epoch {saved['state']['epoch']}")
+    return _State(**saved["state"]), saved["nets"]
+
+
+def _say(ctx: DistContext, message: str) -> None:
+    if ctx.is_main:
+        print(message, file=sys.stderr, flush=True)
+
+
+class _Run:
+    """The phase/epoch loop of :func:`train_model` (one instance per call)."""
+
+    def __init__(self, cfg, phases, val_rows, folder, fp, model, ctx, logger, progress) -> None:
+        self.cfg, self.phases, self.val_rows, self.folder, self.fp = cfg, phases, val_rows, folder, fp
+        self.model, self.ctx, self.logger, self.progress = model, ctx, logger, progress
+        self.layout = train_layout(model)
+        model.to(memory_format=self.layout)
+
+    def fit(self, state: _State, nets: dict | None) -> None:
+        """Run the remaining epochs of every phase from ``state`` (``nets``: saved states or None)."""
+        phase, epoch = state.phase, state.epoch + 1
+        if nets is not None and epoch == self.phases[phase].config.epochs:
+            phase, epoch, nets = phase + 1, 0, None
+        for p in range(phase, len(self.phases)):
+            if epoch == 0 and nets is None and p > 0:
+                self._enter_phase(self.phases[p], self.phases[p - 1])
+            self._fit_phase(self.phases[p], state, epoch, nets)
+            epoch, nets = 0, None
+
+    def _enter_phase(self, phase: _Phase, previous: _Phase) -> None:
+        """``init: best`` loads the previous phase's best weights; new identities reset the classifier."""
+        if phase.config.init == "best":
+            best = torch.load(self._best_path(previous.index), map_location=self.ctx.device, weights_only=True)
+            self.model.load_state_dict(best)
+        if phase.identities != previous.identities:
+            self.model.reset_classifier(phase.num_classes)
+        self.model.to(memory_format=self.layout)
+
+    def _fit_phase(self, phase: _Phase, state: _State, start_epoch: int, nets: dict | None) -> None:
+        cfg = self.cfg.train
+        loss = ReidLoss(
+            phase.num_classes,
+            self.model.embed_dim,
+            label_smoothing=cfg.label_smoothing,
+            margin=cfg.triplet_margin,
+            triplet_weight=cfg.triplet_weight,
+            center_weight=cfg.center_weight,
+        )
+        net = TrainNet(self.model, loss).to(self.ctx.device)
+        loader = self._loader(phase)
+        optimizer = make_optimizer(net.parameters(), cfg)
+        scheduler = make_scheduler(optimizer, cfg, phase.config.epochs, len(loader))
+        scaler = torch.amp.GradScaler("cuda", enabled=self._amp_dtype() == torch.float16)
+        if nets is not None:
+            loss.load_state_dict(nets["loss"])
+            optimizer.load_state_dict(nets["optimizer"])
+            scheduler.load_state_dict(nets["scheduler"])
+            scaler.load_state_dict(nets["scaler"])
+        wrapped = self._wrap(net)
+        for epoch in range(start_epoch, phase.config.epochs):
+            stats = self._train_epoch(wrapped, loader, optimizer, scheduler, scaler, phase, epoch)
+            self._recalibrate_bn(loader)
+            stats.update(self._score(phase, state, epoch))
+            state.phase, state.epoch = phase.index, epoch
+            state.history.append(stats)
+            self.logger.log_epoch(stats)
+            self._checkpoint(state, net, optimizer, scheduler, scaler)
+
+    def _wrap(self, net: nn.Module) -> nn.Module:
+        """DDP (with SyncBatchNorm on CUDA) when distributed, the net itself otherwise."""
+        if self.ctx.world_size == 1:
+            return net
+        if self.ctx.device.type == "cuda":
+            net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
+            return DistributedDataParallel(net, device_ids=[self.ctx.device.index])
+        return DistributedDataParallel(net)
+
+    def _loader(self, phase: _Phase):
+        rows = phase.rows
+        return make_train_loader(
+            rows["path"].tolist(),
+            rows["label"].to_numpy(),
+            rows["action_idx"].to_numpy(),
+            phase.config.height,
+            phase.config.width,
+            self.cfg.augment,
+            self.cfg.train,
+            seed=_derive_seed(self.cfg.train.seed, phase.index),
+            mean=self.cfg.mean,
+            rank=self.ctx.rank,
+            world_size=self.ctx.world_size,
+            pin_memory=self.ctx.device.type == "cuda",
+        )
+
+    def _amp_dtype(self) -> torch.dtype | None:
+        """bf16/fp16 autocast on CUDA only; CPU trains in fp32."""
+        if self.ctx.device.type != "cuda" or self.cfg.train.amp == "none":
+            return None
+        return torch.bfloat16 if self.cfg.train.amp == "bf16" else torch.float16
+
+    def _train_epoch(self, net, loader, optimizer, scheduler, scaler, phase: _Phase, epoch: int) -> dict:
+        """One pass over the PK batches; returns mean losses, last lr and images/s (global)."""
+        net.train()
+        loader.batch_sampler.set_epoch(epoch)
+        sums, steps, images = {}, 0, 0
+        bar = _progress_bar(len(loader), f"phase {phase.index} epoch {epoch}", self.ctx.is_main and self.progress)
+        start = time.perf_counter()
+        for step, (batch, labels) in enumerate(loader):
+            parts = self._step(net, batch, labels, optimizer, scheduler, scaler)
+            for key, value in parts.items():
+                sums[key] = sums.get(key, 0.0) + value
+            steps, images = steps + 1, images + len(batch) * self.ctx.world_size
+            bar.update(1)
+            bar.set_postfix(loss=f"{parts['loss']:.3f}", img_s=f"{images / (time.perf_counter() - start):.0f}")
+        bar.close()
+        seconds = time.perf_counter() - start
+        stats = {key: value / max(steps, 1) for key, value in sums.items()}
+        stats.update(phase=phase.index, epoch=epoch, lr=optimizer.param_groups[0]["lr"], img_per_s=images / seconds)
+        return stats
+
+    @torch.no_grad()
+    def _recalibrate_bn(self, loader) -> None:
+        """Precise BN: recompute BatchNorm running statistics (cumulative average) on the first
+        ``bn_batches`` training batches of the epoch, so eval-mode embeddings match what training
+        optimised (EMA statistics lag far behind in short runs). Training itself never reads them."""
+        count = self.cfg.train.bn_batches
+        if count == 0:
+            return
+        device, mean, std = self.ctx.device, self.cfg.mean, self.cfg.std
+        batches = (
+            to_float(x.to(device), mean, std).contiguous(memory_format=self.layout)
+            for x, _ in itertools.islice(loader, count)
+        )
+        update_bn(batches, self.model)
+
+    def _step(self, net, batch, labels, optimizer, scheduler, scaler) -> dict[str, float]:
+        device = self.ctx.device
+        x = to_float(batch.to(device, non_blocking=True), self.cfg.mean, self.cfg.std).contiguous(memory_format=self.layout)
+        labels = labels.to(device, non_blocking=True)
+        return train_step(net, x, labels, optimizer, scheduler, scaler, self.cfg.train.grad_clip, self._amp_dtype())
+
+    def validate(self, phase: _Phase) -> dict:
+        """Validation scores at ``phase``'s input size (rank 0 computes, every rank receives)."""
+        scores = None
+        if self.ctx.is_main:
+            scores = validation_scores(
+                self.model,
+                self.val_rows,
+                height=phase.config.height,
+                width=phase.config.width,
+                mean=self.cfg.mean,
+                std=self.cfg.std,
+                workers=min(self.cfg.train.workers, 2),
+                device=self.ctx.device,
+            )
+            scores = {"mAP": float(scores["mAP"]), "rank1": float(scores["rank1"])}
+            self.model.to(memory_format=self.layout)
+        return broadcast_object(scores)
+
+    def _score(self, phase: _Phase, state: _State, epoch: int) -> dict:
+        """Validate, track the phase's best epoch and save its weights on improvement."""
+        scores = self.validate(phase)
+        key = str(phase.index)
+        if key not in state.best or scores["mAP"] > state.best[key]["mAP"]:
+            state.best[key] = {"mAP": scores["mAP"], "epoch": epoch}
+            if self.ctx.is_main:
+                save_weights(self._best_path(phase.index), self.model.state_dict())
+        return {"val_mAP": scores["mAP"], "val_rank1": scores["rank1"]}
+
+    def _checkpoint(self, state: _State, net, optimizer, scheduler, scaler) -> None:
+        if self.ctx.is_main:
+            save_checkpoint(
+                self.folder / "last.pt",
+                {
+                    "fingerprint": self.fp,
+                    "num_classes": self.model.num_classes,
+                    "model": self.model.state_dict(),
+                    "state": dataclasses.asdict(state),
+                    "rng": capture_rng(),
+                    "nets": {
+                        "loss": net.loss.state_dict(),
+                        "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict(),
+                        "scaler": scaler.state_dict(),
+                    },
+                },
+            )
+        barrier()
+
+    def _best_path(self, phase: int) -> Path:
+        return self.folder / f"best-phase{phase}.pt"
+
+    def export(self) -> nn.Module:
+        """The final phase's best weights, loaded into the model, in eval mode."""
+        barrier()
+        best = torch.load(self._best_path(len(self.phases) - 1), map_location=self.ctx.device, weights_only=True)
+        self.model.load_state_dict(best)
+        return self.model.eval()
+
+    def summary(self, state: _State) -> dict:
+        """Per-phase best epoch and val mAP, the untrained model's val mAP, and the epoch history."""
+        phases = []
+        for phase in self.phases:
+            best = state.best[str(phase.index)]
+            phases.append(
+                {
+                    **dataclasses.asdict(phase.config),
+                    "identities": phase.num_classes,
+                    "images": len(phase.rows),
+                    "best_epoch": best["epoch"],
+                    "best_val_mAP": best["mAP"],
+                }
+            )
+        return {
+            "arch": self.cfg.arch,
+            "variant": self.cfg.variant,
+            "untrained_val_mAP": state.untrained["mAP"],
+            "final_val_mAP": phases[-1]["best_val_mAP"],
+            "val_queries": int((self.val_rows["role"] == "query").sum()),
+            "phases": phases,
+            "history": state.history,
+        }
+
+
+def train_layout(model: nn.Module) -> torch.memory_format:
+    """channels_last for CNNs (faster oneDNN/cuDNN kernels, the layout extraction uses), else contiguous."""
+    convs = sum(isinstance(m, nn.Conv2d) for m in model.modules())
+    return torch.channels_last if convs > 1 else torch.contiguous_format
+
+
+def train_step(
+    net: nn.Module,
+    x: torch.Tensor,
+    labels: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    scaler: torch.amp.GradScaler,
+    grad_clip: float,
+    amp_dtype: torch.dtype | None = None,
+) -> dict[str, float]:
+    """One optimisation step of ``net(x, labels) -> {"loss", ...}``: autocast (CUDA), backward,
+    fp16 loss scaling, gradient clipping (``grad_clip > 0``), optimiser and scheduler step.
+
+    ``x`` (B, 3, H, W) float32, ``labels`` (B,) int64. Returns the loss terms as floats.
+
+    Examples::
+
+        parts = train_step(TrainNet(model, loss), x, y, opt, sched, torch.amp.GradScaler(enabled=False), 5.0)
+    """
+    autocast = torch.autocast("cuda", dtype=amp_dtype) if amp_dtype is not None else contextlib.nullcontext()
+    with autocast:
+        parts = net(x, labels)
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(parts["loss"]).backward()
+    if grad_clip > 0:
+        scaler.unscale_(optimizer)
+        nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]], grad_clip)
+    scaler.step(optimizer)
+    scaler.update()
+    scheduler.step()
+    return {key: float(value.detach()) for key, value in parts.items()}
+
+
+def _progress_bar(total: int, desc: str, enabled: bool) -> tqdm:
+    return tqdm(total=total, desc=desc, unit="step", disable=not enabled, mininterval=2.0, file=sys.stderr)

@@ -1,0 +1,65 @@
+"""Per-epoch validation: SoccerNet-protocol mAP of the model on a fixed subsample of valid actions.
+
+Examples::
+
+    subset = select_val_actions(valid_df, n_queries=500, seed=0)
+    scores = validation_scores(model, subset, height=256, width=128, mean=cfg.mean, std=cfg.std)
+    scores["mAP"]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from soccerreid.errors import DataError
+from soccerreid.evaluation import score_embeddings
+from soccerreid.config.models import ExtractConfig
+from soccerreid.features import extract_embeddings
+
+
+def select_val_actions(valid: pd.DataFrame, n_queries: int, seed: int) -> pd.DataFrame:
+    """Rows of whole valid actions, drawn in a seeded order until they hold >= ``n_queries`` queries.
+
+    ``valid`` is the valid index (columns action_idx, person_uid, role). Row order is kept.
+
+    Examples::
+
+        subset = select_val_actions(read_index("data/index", "valid"), 500, seed=0)
+    """
+    queries = valid[valid["role"] == "query"]
+    if queries.empty:
+        raise DataError("valid index: no query rows, cannot validate during training")
+    counts = queries.groupby("action_idx").size()
+    order = np.random.default_rng(seed).permutation(counts.index.to_numpy())
+    cumulative = counts.loc[order].cumsum().to_numpy()
+    keep = order[: int(np.searchsorted(cumulative, n_queries)) + 1]
+    return valid[valid["action_idx"].isin(keep)]
+
+
+def validation_scores(
+    model: torch.nn.Module,
+    subset: pd.DataFrame,
+    *,
+    height: int,
+    width: int,
+    mean: tuple[float, float, float],
+    std: tuple[float, float, float],
+    batch_size: int = 64,
+    workers: int = 0,
+    device: torch.device | str = "cpu",
+) -> dict:
+    """Embed ``subset`` (valid rows) at ``height`` x ``width`` and score it (cosine, no flip TTA).
+
+    Returns the dict of :func:`soccerreid.evaluation.score_embeddings` ("mAP", "rank1", ...).
+    The model is left in eval mode (and, for CNNs, in channels_last: see ``extract_embeddings``).
+    """
+    settings = ExtractConfig(height=height, width=width, batch_size=batch_size, workers=workers, flip=False)
+    features = extract_embeddings(model, subset["path"].tolist(), settings, mean, std, device=str(device))
+    return score_embeddings(
+        features,
+        subset["action_idx"].to_numpy(),
+        subset["person_uid"].to_numpy(),
+        (subset["role"] == "query").to_numpy(),
+    )

@@ -1,0 +1,58 @@
+"""Stage train@<model>: train one model (params ``models.<model>``) and export its embedder.
+
+    python stages/train.py --params params.yaml --model osnet_ain --index data/index \\
+        --out artifacts/models/osnet_ain --checkpoints checkpoints/osnet_ain --live dvclive/osnet_ain
+
+Also runs under ``torchrun --nproc_per_node=N`` (DDP: NCCL on CUDA, gloo on CPU; rank 0 writes).
+Writes ``<out>/model.pt`` (:func:`soccerreid.models.save_embedder`) and ``<out>/summary.json``
+(val mAP per phase, best epochs, history). ``--checkpoints`` must survive a re-run (resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from soccerreid.cli import run_stage
+from soccerreid.config import load_params
+from soccerreid.data.index import read_index
+from soccerreid.errors import ConfigError
+from soccerreid.io import atomic_dir, write_json
+from soccerreid.models import save_embedder
+from soccerreid.training import init_distributed, shutdown_distributed, train_model
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--params", required=True)
+    parser.add_argument("--model", required=True, help="a key of params models")
+    parser.add_argument("--index", required=True, help="folder with train.csv and valid.csv")
+    parser.add_argument("--out", required=True, help="output folder (model.pt, summary.json)")
+    parser.add_argument("--checkpoints", required=True, help="checkpoint folder kept across runs")
+    parser.add_argument("--live", default=None, help="dvclive folder")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--no-progress", action="store_true", help="no tqdm bars")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
+    params = load_params(args.params)
+    if args.model not in params.models:
+        raise ConfigError(f"{args.params}: models.{args.model}: no such model (have {list(params.models)})")
+    cfg = params.models[args.model]
+    train, valid = read_index(args.index, "train"), read_index(args.index, "valid")
+    ctx = init_distributed(args.device)
+    try:
+        result = train_model(
+            cfg, train, valid, args.checkpoints, live_dir=args.live, ctx=ctx, progress=not args.no_progress
+        )
+        if ctx.is_main:
+            with atomic_dir(args.out) as tmp:
+                save_embedder(result.model, tmp / "model.pt")
+                write_json(tmp / "summary.json", {"model": args.model, **result.summary})
+    finally:
+        shutdown_distributed()
+
+
+if __name__ == "__main__":
+    run_stage(main)
