@@ -87,6 +87,16 @@ def gather_with_grad(x: torch.Tensor) -> torch.Tensor:
     return torch.cat(dist_fn.all_gather(x))
 
 
+def mean_over_ranks(values: dict[str, float]) -> dict[str, float]:
+    """Average each float over the ranks (identity in one process); every rank gets the result."""
+    if not is_distributed():
+        return values
+    keys = sorted(values)
+    t = torch.tensor([values[k] for k in keys], dtype=torch.float64)
+    dist.all_reduce(t)
+    return dict(zip(keys, (t / dist.get_world_size()).tolist()))
+
+
 def broadcast_object(obj: object) -> object:
     """Rank 0's ``obj`` on every rank (identity in one process)."""
     if not is_distributed():

@@ -52,7 +52,7 @@ from soccerreid.training.checkpoint import (
     save_weights,
 )
 from soccerreid.training.data import make_train_loader
-from soccerreid.training.distributed import DistContext, barrier, broadcast_object
+from soccerreid.training.distributed import DistContext, barrier, broadcast_object, mean_over_ranks
 from soccerreid.training.logging import EpochLogger
 from soccerreid.training.losses import ReidLoss
 from soccerreid.training.optim import make_optimizer, make_scheduler
@@ -287,7 +287,7 @@ class _Run:
             bar.set_postfix(loss=f"{parts['loss']:.3f}", img_s=f"{images / (time.perf_counter() - start):.0f}")
         bar.close()
         seconds = time.perf_counter() - start
-        stats = {key: value / max(steps, 1) for key, value in sums.items()}
+        stats = mean_over_ranks({key: value / max(steps, 1) for key, value in sums.items()})
         stats.update(phase=phase.index, epoch=epoch, lr=optimizer.param_groups[0]["lr"], img_per_s=images / seconds)
         return stats
 

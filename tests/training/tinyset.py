@@ -1,4 +1,5 @@
-"""A tiny learnable re-id set for training tests: PNG crops plus train/valid index CSVs.
+"""Training-test helpers: a tiny learnable re-id set (PNG crops + index CSVs), params files and
+a runner for the train stage.
 
 Each identity is a person-shaped crop: a team kit shared with teammates plus its own hair,
 shirt band and socks, on a random two-colour backdrop drawn anew for every image, with size,
@@ -8,13 +9,20 @@ rank poorly; a few optimiser steps learn to look at the person.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pandas as pd
+import yaml
 
 from soccerreid.data.index import COLUMNS, assign_labels, write_index
+
+ROOT = Path(__file__).resolve().parents[2]
+STAGE = ROOT / "stages" / "train.py"
 
 
 def person(rng: np.random.Generator, look: dict, height: int) -> np.ndarray:
@@ -80,3 +88,37 @@ def write_tiny_set(root: Path, train_actions: int = 6, valid_actions: int = 3, i
     write_index(train, index, "train")
     write_index(valid, index, "valid")
     return index
+
+
+def write_params(folder: Path, model: dict, name: str = "tiny") -> Path:
+    """A copy of the repo's params.yaml whose only model is ``model`` (a ``models.<name>`` mapping)."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["models"] = {name: model}
+    params["extract"] = {name: {"height": 64, "width": 32}}
+    params["fusion"].update(models=[name], weights=[1.0])
+    path = folder / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    return path
+
+
+def stage_command(params: Path, index: Path, out: Path, name: str = "tiny", launcher: tuple = (sys.executable,)) -> list:
+    """The train stage's command line with every output under ``out``."""
+    return [
+        *launcher, str(STAGE), "--params", str(params), "--model", name, "--index", str(index),
+        "--out", str(out / "model"), "--checkpoints", str(out / "checkpoints"), "--live", str(out / "live"),
+        "--device", "cpu", "--no-progress",
+    ]  # fmt: skip
+
+
+def stage_env() -> dict:
+    """Environment of a stage subprocess: offline hubs, quiet warnings, 1 torch thread per process."""
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1")
+    env.pop("WORLD_SIZE", None)
+    return env
+
+
+def run_stage(command: list, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run a stage command to completion; fail the test with its stderr if it fails."""
+    done = subprocess.run(command, cwd=cwd, env=stage_env(), capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
