@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import tempfile
 import time
 import warnings
@@ -104,6 +105,7 @@ def time_rows(rows: list[tuple[str, Callable[[], np.ndarray]]], repeats: int) ->
 
 def main() -> None:
     args = parse()
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         paths = write_crops(folder, args.images)
@@ -121,14 +123,14 @@ def main() -> None:
         run_anchor(anchor, paths[: args.batch_size], args.batch_size)  # warm-up: oneDNN primitives
         run_variant(ours, paths[: args.batch_size], base, True, False)
         results = time_rows(rows, args.repeats)
-    report(results, args)
+    report(results, args, (load_before, os.getloadavg()[0]))
 
 
-def report(results, args) -> None:
+def report(results, args, load: tuple[float, float]) -> None:
     """Print the table of images/s, speed-up over the anchor and max |diff| to the anchor features."""
     anchor_s, anchor_out = results[0][1], results[0][2]
     print(f"\nosnet_ain_x1_0, {HEIGHT}x{WIDTH}, {args.images} PNG crops, batch {args.batch_size}, "
-          f"CPU threads {torch.get_num_threads()}\n")
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads, 1-min load average {load[0]:.1f} -> {load[1]:.1f}\n")
     print(f"| {'method':47s} | images/s | speed-up | max abs diff |")
     print(f"|{'-' * 49}|---------:|---------:|-------------:|")
     figures = {}
