@@ -19,7 +19,7 @@ from soccerreid.data.index import read_index
 from soccerreid.errors import ConfigError
 from soccerreid.features import check_images_exist, extract_split
 from soccerreid.io import atomic_dir
-from soccerreid.models import load_embedder, validate_input_size
+from soccerreid.models import check_model_config, load_embedder, validate_input_size
 from soccerreid.schema import write_features
 
 
@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.model not in params.models:
         raise ConfigError(f"{args.params}: models.{args.model}: no such model (have {', '.join(params.models)})")
     model_cfg, cfg = params.models[args.model], params.extract[args.model]
+    check_model_config(model_cfg, key=f"{args.params}: models.{args.model}")
     validate_input_size(model_cfg, cfg.height, cfg.width, key=f"{args.params}: extract.{args.model}")
     frames = {split: read_index(args.index, split) for split in cfg.splits}
     for split, frame in frames.items():

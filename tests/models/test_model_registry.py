@@ -9,7 +9,7 @@ import torch
 
 from soccerreid.config.models import ModelConfig
 from soccerreid.errors import ConfigError
-from soccerreid.models import ReidOutput, create_model, list_models, validate_input_size
+from soccerreid.models import ReidOutput, check_model_config, create_model, list_models, validate_input_size
 
 
 def test_every_registered_model_has_a_tiny_config(tiny):
@@ -83,6 +83,10 @@ def test_unknown_variant_is_one_line_config_error():
     with pytest.raises(ConfigError) as info:
         create_model(ModelConfig(arch="osnet_ain", variant="x2_0"), num_classes=1)
     assert str(info.value) == "variant: expected one of ['x1_0', 'x0_75', 'x0_5', 'x0_25'] for osnet_ain, got 'x2_0'"
+    with pytest.raises(ConfigError) as info:
+        check_model_config(ModelConfig(arch="dinov2_lora", variant="giant"), key="params.yaml: models.vit")
+    assert str(info.value) == "params.yaml: models.vit.variant: expected one of ['small', 'base'] for dinov2_lora, got 'giant'"
+    check_model_config(ModelConfig(arch="resnet50_ibn"), key="models.r50")
 
 
 def test_patch_incompatible_size_is_rejected():

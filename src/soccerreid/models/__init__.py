@@ -19,7 +19,15 @@ Examples::
 
 from soccerreid.models import _backbones  # noqa: F401  (registers the archs)
 from soccerreid.models._embedder import EMBEDDER_FORMAT, create_model, load_embedder, save_embedder
-from soccerreid.models._registry import Backbone, ModelSpec, get_spec, list_models, register_model, validate_input_size
+from soccerreid.models._registry import (
+    Backbone,
+    ModelSpec,
+    check_model_config,
+    get_spec,
+    list_models,
+    register_model,
+    validate_input_size,
+)
 from soccerreid.models._reid import ReidModel, ReidOutput
 from soccerreid.models._weights import LoadReport, load_matching, read_state_dict
 
@@ -30,6 +38,7 @@ __all__ = [
     "ModelSpec",
     "ReidModel",
     "ReidOutput",
+    "check_model_config",
     "create_model",
     "get_spec",
     "list_models",

@@ -79,6 +79,19 @@ def resolve_variant(cfg: ModelConfig) -> str:
     return variant
 
 
+def check_model_config(cfg: ModelConfig, key: str) -> None:
+    """Check ``cfg.arch`` and ``cfg.variant`` against the registry; a :class:`ConfigError` names ``key``.
+
+    Examples::
+
+        check_model_config(params.models["osnet_ain"], key="params.yaml: models.osnet_ain")
+    """
+    try:
+        resolve_variant(cfg)
+    except ConfigError as err:
+        raise ConfigError(f"{key}.{err}") from None
+
+
 def validate_input_size(cfg: ModelConfig, height: int, width: int, key: str = "input size") -> None:
     """Raise a one-line :class:`ConfigError` naming ``key`` if ``cfg.arch`` cannot take (height, width).
 
