@@ -45,19 +45,22 @@ def person(rng: np.random.Generator, look: dict, height: int) -> np.ndarray:
     return np.clip(np.roll(img, int(rng.integers(-2, 3)), axis=1), 0, 255).astype(np.uint8)
 
 
-def make_split(folder: Path, split: str, actions: range, ids_per_action: int, images: tuple, seed: int) -> pd.DataFrame:
+def make_split(
+    folder: Path, split: str, actions: range, ids_per_action: int, images: tuple, seed: int, teams: bool = True
+) -> pd.DataFrame:
     """Write one split's crops under ``folder`` and return its index frame (columns ``COLUMNS``).
 
     Each action has two teams: teammates share shirt and shorts colours and differ only by
     hair, a band across the shirt (colour and height) and socks, the way kits make SoccerNet hard.
+    ``teams=False`` gives every identity its own kit (an easier set that trains in a few steps).
     """
     rng = np.random.default_rng(seed)
     rows = []
     for action in actions:
-        kits = [{k: rng.integers(0, 256, 3) for k in ("shirt", "shorts")} for _ in range(2)]
+        kits = [{k: rng.integers(0, 256, 3) for k in ("shirt", "shorts")} for _ in range(2 if teams else ids_per_action)]
         for uid in range(ids_per_action):
             look = {k: rng.integers(0, 256, 3) for k in ("hair", "trim", "socks")}
-            look.update(kits[uid % 2], band=rng.uniform())
+            look.update(kits[uid % len(kits)], band=rng.uniform())
             count = int(rng.integers(images[0], images[1] + 1))
             for frame in range(count):
                 rows.append(_write_crop(folder, split, rng, look, action, uid, frame, len(rows)))

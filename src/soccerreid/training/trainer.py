@@ -126,7 +126,7 @@ def train_model(
     logger.replay(state.history)
     run = _Run(cfg, phases, val_rows, folder, fp, model, ctx, logger, progress)
     if not state.untrained:
-        state.untrained = run.validate(phases[0])
+        state.untrained = run.validate_untrained(phases[0])
     run.fit(state, nets)
     logger.close()
     return TrainResult(run.export(), run.summary(state))
@@ -311,6 +311,11 @@ class _Run:
         x = to_float(batch.to(device, non_blocking=True), self.cfg.mean, self.cfg.std).contiguous(memory_format=self.layout)
         labels = labels.to(device, non_blocking=True)
         return train_step(net, x, labels, optimizer, scheduler, scaler, self.cfg.train.grad_clip, self._amp_dtype())
+
+    def validate_untrained(self, phase: _Phase) -> dict:
+        """Validation scores of the initial model, its BN statistics estimated like every epoch's."""
+        self._recalibrate_bn(self._loader(phase))
+        return self.validate(phase)
 
     def validate(self, phase: _Phase) -> dict:
         """Validation scores at ``phase``'s input size (rank 0 computes, every rank receives)."""
