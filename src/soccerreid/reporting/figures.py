@@ -17,6 +17,7 @@ import os
 from collections.abc import Sequence
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -101,6 +102,7 @@ def plot_training_curves(histories: dict[str, dict[str, np.ndarray]], path) -> N
         if "val_mAP" in history:
             ax_map.plot(np.arange(1, len(history["val_mAP"]) + 1), 100 * history["val_mAP"], marker="o", label=model)
     for axis, label in ((ax_loss, "training loss"), (ax_map, "validation mAP (%)")):
+        axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         axis.set_xlabel("epoch")
         axis.set_ylabel(label)
         axis.grid(alpha=0.3)
