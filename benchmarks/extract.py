@@ -37,6 +37,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2, help="best of this many interleaved rounds per row")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads for both (0: torch's default)")
     return parser.parse_args()
 
 
@@ -105,6 +106,8 @@ def time_rows(rows: list[tuple[str, Callable[[], np.ndarray]]], repeats: int) ->
 
 def main() -> None:
     args = parse()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
