@@ -1,7 +1,8 @@
 """Stage fuse: fuse the models' distance blocks for every split; grid-search weights on valid.
 
 For each of valid, test and challenge that every model of ``fusion.models`` has, reads
-``<distances>/<model>/<split>.h5`` (and ``<features>/<model>/<split>.h5``, for concat) and
+``<distances>/<model>/<split>.h5`` (and ``<features>/<model>/<split>.h5`` for concat with the
+euclidean metric; with cosine, concat is computed exactly from the blocks) and
 writes to ``<out>``:
 
 - ``<split>.h5``: the ``fusion.method`` fusion (input of rerank);
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
     weights = {"weighted": cfg.weights, "grid": grid.best_weights}.get(cfg.method)
     with atomic_dir(args.out) as out:
         for split in splits:
-            blocks, features = load_split(args, cfg.models, split, need_features=True)
+            blocks, features = load_split(args, cfg.models, split, need_features=metric != "cosine")
             if blocks[0].labelled:
                 variants = fuse_all(blocks, features, cfg.weights, grid.best_weights, cfg.normalize, metric)
                 for method, variant in variants.items():

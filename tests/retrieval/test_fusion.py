@@ -7,7 +7,14 @@ from soccerreid.errors import DataError
 from soccerreid.evaluation import score_blocks
 from soccerreid.evaluation.methods import grid_search
 from soccerreid.retrieval import features_to_blocks
-from soccerreid.retrieval.fusion import check_aligned, concat_features, fuse_blocks, normalize_rows, simplex_grid
+from soccerreid.retrieval.fusion import (
+    check_aligned,
+    concat_features,
+    concat_from_cosine_blocks,
+    fuse_blocks,
+    normalize_rows,
+    simplex_grid,
+)
 from soccerreid.retrieval.synthetic import synthetic_feature_set, synthetic_split
 
 NAMES = ("resnet", "dino", "osnet")
@@ -76,6 +83,21 @@ def test_concat_normalises_each_model_then_the_whole(models):
     np.testing.assert_allclose(fused.values, sum(per_model) / 3, atol=1e-5)
 
 
+def test_cosine_concat_from_blocks_equals_concat_of_features(models):
+    sets, blocks = models
+    from_features = fuse_blocks("concat", blocks, feature_sets=sets)
+    from_blocks = fuse_blocks("concat", blocks)
+    assert from_blocks.source == from_features.source == "fusion:concat"
+    np.testing.assert_allclose(from_blocks.values, from_features.values, atol=2e-6)
+
+
+def test_concat_from_blocks_rejects_euclidean_blocks(models):
+    sets, _ = models
+    euclidean = [features_to_blocks(fs, "euclidean") for fs in sets]
+    with pytest.raises(ValueError, match=r"needs cosine blocks, got \['euclidean'"):
+        concat_from_cosine_blocks(euclidean)
+
+
 def test_grid_covers_the_simplex_and_finds_the_best(models):
     _, blocks = models
     grid = simplex_grid(3, 0.25)
@@ -103,8 +125,8 @@ def test_bad_grid_step_and_method_are_errors(models):
         simplex_grid(3, 0.3)
     with pytest.raises(ValueError, match="method must be one of"):
         fuse_blocks("max", models[1])
-    with pytest.raises(ValueError, match="method concat needs the models' feature_sets"):
-        fuse_blocks("concat", models[1])
+    with pytest.raises(ValueError, match="method concat with a euclidean metric needs the models' feature_sets"):
+        fuse_blocks("concat", models[1], metric="euclidean")
 
 
 def test_misaligned_models_are_errors(models):

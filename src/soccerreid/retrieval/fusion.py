@@ -155,6 +155,25 @@ def concat_features(feature_sets: Sequence[FeatureSet]) -> FeatureSet:
     return FeatureSet(joined, first.bbox_idx, first.action_idx, first.role, first.person_uid, first.clazz, name, first.split, True)
 
 
+def concat_from_cosine_blocks(blocks: Sequence[DistanceBlocks]) -> DistanceBlocks:
+    """Cosine concat fusion straight from the models' cosine blocks, without their features.
+
+    With unit rows ``a_m`` and the re-normalised concatenation ``[a_1 .. a_M] / sqrt(M)``,
+    ``cos(concat) = mean_m cos(a_m, b_m)``, so the concat distance is exactly the mean of the
+    per-model cosine distances (up to float32 rounding). This is why the report's concat and
+    equal-weight rows coincide.
+
+    Examples::
+
+        concat_from_cosine_blocks([resnet, dino, osnet])      # == fuse_concat(features, "cosine")
+    """
+    not_cosine = [b.metric for b in blocks if b.metric != "cosine"]
+    if not blocks or not_cosine:
+        raise ValueError(f"concat from blocks needs cosine blocks, got {not_cosine or 'none'}")
+    mean = fuse_weighted(blocks, [1.0] * len(blocks), "none", method="mean")
+    return mean.with_values(mean.values, source="fusion:concat")
+
+
 def fuse_concat(feature_sets: Sequence[FeatureSet], metric: str = "cosine") -> DistanceBlocks:
     """Distance blocks of the concatenated, normalised features of several models.
 
@@ -191,7 +210,10 @@ def fuse_blocks(
     feature_sets: Sequence[FeatureSet] | None = None,
     metric: str = "cosine",
 ) -> DistanceBlocks:
-    """Fuse with ``method``: concat (needs ``feature_sets``), mean, or weighted / grid (``weights``).
+    """Fuse with ``method``: concat, mean, or weighted / grid (``weights``).
+
+    concat uses ``feature_sets`` when given, else (cosine only) the exact identity of
+    :func:`concat_from_cosine_blocks`.
 
     ``grid`` is the weighted fusion at the grid search's best weights, passed as ``weights``.
 
@@ -202,8 +224,10 @@ def fuse_blocks(
     if method not in FUSION_METHODS:
         raise ValueError(f"method must be one of {list(FUSION_METHODS)}, got {method!r}")
     if method == "concat":
+        if feature_sets is None and metric == "cosine":
+            return concat_from_cosine_blocks(blocks)
         if feature_sets is None:
-            raise ValueError("method concat needs the models' feature_sets")
+            raise ValueError("method concat with a euclidean metric needs the models' feature_sets")
         return fuse_concat(feature_sets, metric)
     if method == "mean":
         return fuse_mean(blocks, normalize)
@@ -214,7 +238,7 @@ def fuse_blocks(
 
 def fuse_all(
     blocks: Sequence[DistanceBlocks],
-    feature_sets: Sequence[FeatureSet],
+    feature_sets: Sequence[FeatureSet] | None,
     weights: Sequence[float],
     grid_weights: Sequence[float],
     normalize: str = "none",
