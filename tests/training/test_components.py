@@ -10,7 +10,7 @@ import pytest
 import torch
 import yaml
 
-from soccerreid.config import parse_params
+from soccerreid.config import load_params, parse_params
 from soccerreid.config.models import IMAGENET_MEAN, IMAGENET_STD, AugmentConfig, TrainConfig
 from soccerreid.errors import ConfigError, DataError
 from soccerreid.training.augment import augment_sample, to_float
@@ -275,3 +275,32 @@ def test_bad_phases_are_clear_errors(raw):
     assert _error(raw) == (
         "params.yaml: models.osnet_ain.train.phases[0].init: expected one of ['best', 'last'], got 'first'"
     )
+
+
+def test_patch_incompatible_phase_size_fails_before_training(tiny_index):
+    from soccerreid.config.models import LoraConfig, ModelConfig, PhaseConfig
+    from soccerreid.data.index import read_index
+    from soccerreid.training import plan_phases
+
+    phases = (PhaseConfig(epochs=1, height=112, width=56), PhaseConfig(epochs=1, height=100, width=50))
+    cfg = ModelConfig(arch="dinov2_lora", variant="small", lora=LoraConfig(), train=TrainConfig(phases=phases))
+    with pytest.raises(ConfigError) as info:
+        plan_phases(cfg, read_index(tiny_index, "train"))
+    assert str(info.value) == (
+        "train.phases[1] height x width: dinov2_lora needs height and width that are multiples of its "
+        "patch size 14, got 100x50 (nearest: 98x56)"
+    )
+
+
+def test_train_stage_rejects_an_unknown_model(tmp_path, tiny_index):
+    import subprocess
+    import sys
+
+    from tinyset import STAGE, stage_env
+
+    args = ["--params", str(ROOT / "params.yaml"), "--model", "nope", "--index", str(tiny_index)]
+    args += ["--out", str(tmp_path / "o"), "--checkpoints", str(tmp_path / "c")]
+    done = subprocess.run([sys.executable, str(STAGE), *args], env=stage_env(), capture_output=True, text=True)
+    assert done.returncode == 2
+    models = list(load_params(ROOT / "params.yaml").models)
+    assert done.stderr.strip().splitlines()[-1] == f"error: {ROOT / 'params.yaml'}: models.nope: no such model (have {models})"
