@@ -93,18 +93,23 @@ def write_features(path: str | os.PathLike, fs: FeatureSet) -> None:
         f.attrs.update(model=fs.model, split=fs.split, normalized=bool(fs.normalized), schema=FEATURES_SCHEMA)
 
 
-def read_features(path: str | os.PathLike) -> FeatureSet:
-    """Read and validate a features file; any defect is a one-line :class:`DataError` naming it."""
+def _read_h5(path: str | os.PathLike, kind: str, load, check):
+    """``load(file, path)`` then ``check(result, path)``; a missing or unreadable file is a DataError."""
     path = str(path)
     if not os.path.isfile(path):
-        raise DataError(f"{path}: features file not found")
+        raise DataError(f"{path}: {kind} file not found")
     try:
         with h5py.File(path, "r") as f:
-            fs = _load_feature_set(f, path)
+            result = load(f, path)
     except OSError as err:
         raise DataError(f"{path}: not a readable HDF5 file ({err})") from None
-    _check_feature_set(fs, path)
-    return fs
+    check(result, path)
+    return result
+
+
+def read_features(path: str | os.PathLike) -> FeatureSet:
+    """Read and validate a features file; any defect is a one-line :class:`DataError` naming it."""
+    return _read_h5(path, "features", _load_feature_set, _check_feature_set)
 
 
 def validate_features(path: str | os.PathLike) -> None:
@@ -255,16 +260,7 @@ def write_blocks(path: str | os.PathLike, blocks: DistanceBlocks) -> None:
 
 def read_blocks(path: str | os.PathLike) -> DistanceBlocks:
     """Read and validate a distance-blocks file; any defect is a one-line :class:`DataError` naming it."""
-    path = str(path)
-    if not os.path.isfile(path):
-        raise DataError(f"{path}: distances file not found")
-    try:
-        with h5py.File(path, "r") as f:
-            blocks = _load_blocks(f, path)
-    except OSError as err:
-        raise DataError(f"{path}: not a readable HDF5 file ({err})") from None
-    _check_blocks(blocks, path)
-    return blocks
+    return _read_h5(path, "distances", _load_blocks, _check_blocks)
 
 
 def validate_blocks(path: str | os.PathLike) -> None:
