@@ -1,0 +1,107 @@
+"""End to end: the smoke preset through the whole DAG, then a fusion-only experiment.
+
+Runs in a copy of the repo (its own git and DVC), so it never touches the work tree.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+UPSTREAM_STAGES = ("prepare", "train@", "extract@", "distances@")
+FAST_STAGES = {"fuse", "rerank", "score", "report"}
+
+pytestmark = pytest.mark.slow
+
+
+def _run(cmd: list[str], cwd: Path, stdout_only: bool = False) -> str:
+    env = dict(os.environ, DVC_NO_ANALYTICS="1", PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, f"{' '.join(cmd)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    return done.stdout if stdout_only else done.stdout + done.stderr
+
+
+def _copy_repo(dest: Path) -> None:
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout.split()
+    for name in files:
+        source = ROOT / name
+        if source.is_file() and not name.startswith((".venv/", "metrics/")):
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)
+
+
+def _stages_run(output: str) -> set[str]:
+    return set(re.findall(r"Running stage '([^']+)'", output))
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    repo = tmp_path_factory.mktemp("e2e")
+    _copy_repo(repo)
+    shutil.copy(repo / "presets" / "smoke.yaml", repo / "params.yaml")
+    _run(["git", "init", "-q", "-b", "main"], repo)
+    _run(["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci", "add", "-A"], repo)
+    _run(["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci", "commit", "-qm", "smoke"], repo)
+    output = _run(["dvc", "repro"], repo)
+    assert {"prepare", "fuse", "rerank", "score", "report"} <= _stages_run(output)
+    _run(["git", "add", "-A"], repo)
+    _run(["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci", "commit", "-qm", "repro"], repo)
+    return repo
+
+
+def _scores(repo: Path) -> dict:
+    return json.loads((repo / "metrics" / "scores.json").read_text())
+
+
+def test_repro_writes_every_artifact(repo):
+    for split in ("train", "valid", "test", "challenge"):
+        assert (repo / "data" / "index" / f"{split}.csv").is_file()
+    for model in ("osnet_ain", "resnet50_ibn", "dinov2_lora"):
+        assert (repo / "artifacts" / "models" / model / "model.pt").is_file()
+        for split in ("valid", "test", "challenge"):
+            assert (repo / "artifacts" / "features" / model / f"{split}.h5").is_file()
+            assert (repo / "artifacts" / "distances" / model / f"{split}.h5").is_file()
+    for split in ("valid", "test", "challenge"):
+        assert (repo / "artifacts" / "rankings" / f"{split}.json").is_file()
+    assert (repo / "reports" / "results.md").is_file()
+    assert len(list((repo / "reports" / "figures").glob("*.png"))) >= 5
+
+
+def test_scores_are_sane(repo):
+    scores = _scores(repo)
+    ranks = [scores[k] for k in ("rank1", "rank5", "rank10", "rank20")]
+    assert 0.0 < scores["mAP"] <= 1.0
+    assert ranks == sorted(ranks) and 0.0 < ranks[0] and ranks[-1] <= 1.0
+    for model in ("osnet_ain", "resnet50_ibn", "dinov2_lora"):
+        assert 0.0 < scores["models"][model]["mAP"] <= 1.0
+
+
+def test_official_scorer_agrees_with_metrics(repo):
+    from SoccerNet.Evaluation.ReIdentification import evaluate
+
+    truth = next((repo / "data" / "raw").rglob("valid/bbox_info.json"))
+    official = evaluate(str(truth), str(repo / "artifacts" / "rankings" / "valid.json"))
+    scores = _scores(repo)
+    assert official["mAP"] == pytest.approx(scores["mAP"], abs=1e-9)
+    assert official["rank-1"] == pytest.approx(scores["rank1"], abs=1e-6)
+
+
+def test_fusion_experiment_reruns_only_downstream(repo):
+    before = _scores(repo)
+    output = _run(["dvc", "exp", "run", "-S", "fusion.weights=[0.6,0.3,0.1]"], repo)
+    ran = _stages_run(output)
+    assert ran and ran <= FAST_STAGES, f"unexpected stages ran: {sorted(ran)}"
+    assert not [s for s in ran if s.startswith(UPSTREAM_STAGES)]
+    after = _scores(repo)
+    assert (after["mAP"], after["rank1"]) != (before["mAP"], before["rank1"])
+    diff = json.loads(_run(["dvc", "metrics", "diff", "--json"], repo, stdout_only=True))
+    assert "mAP" in diff["metrics/scores.json"]
