@@ -238,6 +238,7 @@ class _Run:
             state.history.append(stats)
             self.logger.log_epoch(stats)
             self._checkpoint(state, net, optimizer, scheduler, scaler)
+        _close_workers(loader)
 
     def _wrap(self, net: nn.Module) -> nn.Module:
         """DDP (with SyncBatchNorm on CUDA) when distributed, the net itself otherwise."""
@@ -437,6 +438,13 @@ def train_step(
     scaler.update()
     scheduler.step()
     return {key: float(value.detach()) for key, value in parts.items()}
+
+
+def _close_workers(loader) -> None:
+    """Stop a finished phase's persistent DataLoader workers now rather than at garbage collection."""
+    iterator = getattr(loader, "_iterator", None)
+    if iterator is not None and hasattr(iterator, "_shutdown_workers"):
+        iterator._shutdown_workers()
 
 
 def _progress_bar(total: int, desc: str, enabled: bool) -> tqdm:
