@@ -144,6 +144,7 @@ def _run_stage(tmp_path: Path, params: Path, weights: Path) -> subprocess.Comple
                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
 
 
+@pytest.mark.slow
 def test_extract_stage_writes_valid_feature_files(tmp_path, crops, model):
     _index(tmp_path, "valid", crops, labelled=True)
     _index(tmp_path, "challenge", crops[:5], labelled=False)
@@ -160,6 +161,7 @@ def test_extract_stage_writes_valid_feature_files(tmp_path, crops, model):
     assert not read_features(tmp_path / "features" / "challenge.h5").labelled
 
 
+@pytest.mark.slow
 def test_extract_stage_rejects_bad_input_before_work(tmp_path, crops, model):
     _index(tmp_path, "valid", crops, labelled=True)
     _index(tmp_path, "challenge", crops, labelled=False)

@@ -108,6 +108,7 @@ OFFLINE_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_offline_imagenet_fails_fast_with_how_to_fix(tmp_path):
     """No network (a dead proxy) and no cache: each arch fails in well under 10 s, on one line."""
     dead = "http://127.0.0.1:9"
