@@ -17,9 +17,7 @@ from soccerreid.config import load_params
 from soccerreid.errors import DataError
 from soccerreid.io import atomic_dir
 from soccerreid.retrieval import features_to_blocks
-from soccerreid.schema import read_features, write_blocks
-
-SPLITS = ("valid", "test", "challenge")
+from soccerreid.schema import EVAL_SPLITS, read_features, write_blocks
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -33,10 +31,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
     metric = load_params(args.params).distances.metric
-    paths = [Path(args.features) / f"{split}.h5" for split in SPLITS]
+    paths = [Path(args.features) / f"{split}.h5" for split in EVAL_SPLITS]
     paths = [p for p in paths if p.is_file()]
     if not paths:
-        raise DataError(f"{args.features}: no features file for any of {', '.join(SPLITS)} (<split>.h5)")
+        raise DataError(f"{args.features}: no features file for any of {', '.join(EVAL_SPLITS)} (<split>.h5)")
     feature_sets = [read_features(p) for p in paths]  # validate all before any work
     with atomic_dir(args.out) as out:
         for path, fs in zip(paths, feature_sets):

@@ -27,9 +27,7 @@ from soccerreid.errors import DataError
 from soccerreid.evaluation.methods import grid_search
 from soccerreid.io import atomic_dir, write_json, write_text
 from soccerreid.retrieval.fusion import check_aligned, fuse_all, fuse_blocks
-from soccerreid.schema import read_blocks, read_features, write_blocks
-
-SPLITS = ("valid", "test", "challenge")
+from soccerreid.schema import EVAL_SPLITS, read_blocks, read_features, write_blocks
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -44,7 +42,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 def present_splits(root: Path, models: tuple[str, ...]) -> list[str]:
     """Splits every model has under ``root``; a split only some models have is an error."""
     splits = []
-    for split in SPLITS:
+    for split in EVAL_SPLITS:
         have = [(root / m / f"{split}.h5").is_file() for m in models]
         if any(have) and not all(have):
             missing = models[have.index(False)]

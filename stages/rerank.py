@@ -17,9 +17,7 @@ from soccerreid.config import load_params
 from soccerreid.errors import DataError
 from soccerreid.io import atomic_dir
 from soccerreid.retrieval import rerank_blocks
-from soccerreid.schema import read_blocks, write_blocks
-
-SPLITS = ("valid", "test", "challenge")
+from soccerreid.schema import EVAL_SPLITS, read_blocks, write_blocks
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -33,9 +31,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
     cfg = load_params(args.params).rerank
-    paths = [p for p in (Path(args.fused) / f"{s}.h5" for s in SPLITS) if p.is_file()]
+    paths = [p for p in (Path(args.fused) / f"{s}.h5" for s in EVAL_SPLITS) if p.is_file()]
     if not paths:
-        raise DataError(f"{args.fused}: no fused distances for any of {', '.join(SPLITS)} (<split>.h5)")
+        raise DataError(f"{args.fused}: no fused distances for any of {', '.join(EVAL_SPLITS)} (<split>.h5)")
     fused = [read_blocks(p) for p in paths]
     with atomic_dir(args.out) as out:
         for path, blocks in zip(paths, fused):

@@ -6,7 +6,9 @@ fused ``<fused>/<split>.h5`` (re-ranked here with the four report presets). Writ
 
 - ``--scores`` JSON: the final method's mAP, rank1, rank5, rank10, rank20 (fractions) at top
   level, per-class scores, the official scorer's check, and sections ``models``, ``fusion``,
-  ``rerank`` (and ``challenge`` when ``--challenge-groundtruth`` exists);
+  ``rerank``; ``heldout``, the same on test when scoring valid (every choice of the run, the
+  best epoch and the grid weights, was made on valid); ``challenge`` when
+  ``--challenge-groundtruth`` exists;
 - ``--cmc`` CSV: rank vs. accuracy, one column per method (for ``dvc plots``);
 - ``--rankings`` folder: ``<split>.json`` in the official format for every split re-ranked.
 
@@ -31,9 +33,7 @@ from soccerreid.evaluation.methods import build_scores, official_section, rerank
 from soccerreid.evaluation.ranking import attach_labels, official_scores, ranking_from_blocks, write_ranking
 from soccerreid.io import atomic_dir, write_json, write_text
 from soccerreid.retrieval.fusion import FUSION_METHODS
-from soccerreid.schema import read_blocks
-
-SPLITS = ("valid", "test", "challenge")
+from soccerreid.schema import EVAL_SPLITS, read_blocks
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -72,13 +72,15 @@ def score_challenge(path: Path, blocks, ranking: dict, ranks: tuple[int, ...]) -
 def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
     cfg = load_params(args.params).score
-    paths = {s: Path(args.reranked) / f"{s}.h5" for s in SPLITS if (Path(args.reranked) / f"{s}.h5").is_file()}
+    paths = {s: Path(args.reranked) / f"{s}.h5" for s in EVAL_SPLITS if (Path(args.reranked) / f"{s}.h5").is_file()}
     if cfg.split not in paths:
         raise DataError(f"{Path(args.reranked) / f'{cfg.split}.h5'}: not found (score.split is {cfg.split})")
     finals = {split: read_blocks(path) for split, path in paths.items()}
     rankings = {split: ranking_from_blocks(blocks) for split, blocks in finals.items()}
     scores, cmc = build_scores(finals[cfg.split], read_sections(args, cfg.split), cfg.ranks, cfg.max_rank)
     scores["official"] = official_section(finals[cfg.split], rankings[cfg.split], scores)
+    if cfg.split == "valid" and "test" in finals and finals["test"].labelled:
+        scores["heldout"], _ = build_scores(finals["test"], read_sections(args, "test"), cfg.ranks, cfg.max_rank)
     truth = Path(args.challenge_groundtruth) if args.challenge_groundtruth else None
     if truth is not None and truth.is_file() and "challenge" in finals:
         scores["challenge"] = score_challenge(truth, finals["challenge"], rankings["challenge"], cfg.ranks)

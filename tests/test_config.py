@@ -150,3 +150,15 @@ def test_extract_section_covers_every_model(raw):
 def test_launcher_must_be_python_or_torchrun(raw):
     raw["launcher"]["train"] = "mpirun -n 4"
     assert _error(raw) == "params.yaml: launcher.train: expected 'python' or 'torchrun --nproc_per_node=N', got 'mpirun -n 4'"
+
+
+@pytest.mark.parametrize(
+    ("score", "expected"),
+    [
+        ({"ranks": [1, 5, 10]}, "score.ranks: expected a list holding [1, 5, 10, 20], missing [20]"),
+        ({"ranks": [1, 5, 10, 20, 30], "max_rank": 25}, "score.max_rank: expected at least the largest of ranks (30), got 25"),
+    ],
+)
+def test_score_ranks_are_validated(raw, score, expected):
+    raw["score"].update(score)
+    assert _error(raw) == f"params.yaml: {expected}"

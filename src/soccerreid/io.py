@@ -38,17 +38,23 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary sibling folder; on success it replaces ``path`` whole, on error it is removed."""
+    """Yield a temporary sibling folder; on success it replaces ``path`` whole, on error it is removed.
+
+    The old folder is renamed aside before the new one is renamed in, and deleted only after, so
+    no moment exists where neither is on disk under a name.
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp_path = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    old_path = tmp_path.with_suffix(".old")
     try:
         yield tmp_path
         if target.exists():
-            shutil.rmtree(target)
+            os.replace(target, old_path)
         os.replace(tmp_path, target)
     finally:
         shutil.rmtree(tmp_path, ignore_errors=True)
+        shutil.rmtree(old_path, ignore_errors=True)
 
 
 def write_json(path: str | os.PathLike, obj: Any, *, indent: int | None = 2) -> None:

@@ -41,6 +41,7 @@ from soccerreid.io import atomic_path
 
 FEATURES_SCHEMA = "features/1"
 ROLES = ("query", "gallery", "train")
+EVAL_SPLITS = ("valid", "test", "challenge")  # the splits that get features, distance blocks and rankings
 
 
 @dataclass(frozen=True)
@@ -122,9 +123,11 @@ def _load_feature_set(f: h5py.File, path: str) -> FeatureSet:
     for name in members:
         if name not in f:
             raise DataError(f"{path}: missing member '{name}' (schema {FEATURES_SCHEMA})")
-    for name in ("model", "split", "normalized"):
+    for name in ("model", "split", "normalized", "schema"):
         if name not in f.attrs:
             raise DataError(f"{path}: missing attribute '{name}' (schema {FEATURES_SCHEMA})")
+    if str(f.attrs["schema"]) != FEATURES_SCHEMA:
+        raise DataError(f"{path}: schema is {f.attrs['schema']!r}, expected {FEATURES_SCHEMA!r}")
     if f["features"].dtype != np.float32:
         raise DataError(f"{path}: 'features' must be float32, got {f['features'].dtype}")
     uid = f["person_uid"][()]

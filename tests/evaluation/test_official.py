@@ -7,6 +7,8 @@ import pytest
 
 from soccerreid.errors import DataError
 from soccerreid.evaluation import score_blocks
+from soccerreid.evaluation.methods import official_section
+from soccerreid.evaluation.metrics import score_queries, summarize
 from soccerreid.evaluation.ranking import (
     attach_labels,
     ground_truth_from_blocks,
@@ -115,3 +117,11 @@ def test_queries_missing_from_the_ground_truth_count_as_without_positive(blocks)
     gt["gallery"].pop(next(iter(gt["gallery"])))
     with pytest.raises(DataError, match="challenge_groundtruth.json: no gallery entry for bbox_idx"):
         attach_labels(unlabelled, gt, "challenge_groundtruth.json")
+
+
+def test_official_section_stops_on_any_disagreement(blocks):
+    ranking = ranking_from_blocks(blocks)
+    ours = summarize(score_queries(blocks))
+    assert official_section(blocks, ranking, ours) == {**official_scores(ground_truth_from_blocks(blocks), ranking), "agrees": True}
+    with pytest.raises(DataError, match=r"^official scorer disagrees on valid: mAP .*, ours 0\.5 / "):
+        official_section(blocks, ranking, {**ours, "mAP": 0.5})

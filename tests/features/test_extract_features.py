@@ -172,3 +172,12 @@ def test_extract_stage_rejects_bad_input_before_work(tmp_path, crops, model):
     result = _run_stage(tmp_path, _params(tmp_path), tmp_path / "absent.pt")
     assert result.stderr.strip() == f"error: {tmp_path / 'index'}/valid.csv: crop file {crops[2]} not found (re-run the prepare stage?)"
     assert not (tmp_path / "features").exists()
+
+
+@pytest.mark.slow
+def test_compiled_extraction_equals_eager_with_a_padded_last_batch(crops, model):
+    eager_cfg = dataclasses.replace(EXTRACT, batch_size=4, flip=True, normalize=True)
+    eager = extract_embeddings(model, crops, eager_cfg, IMAGENET_MEAN, IMAGENET_STD, device="cpu")
+    compiled = extract_embeddings(model, crops, dataclasses.replace(eager_cfg, compile=True), IMAGENET_MEAN, IMAGENET_STD, device="cpu")
+    assert compiled.shape == eager.shape == (7, model.embed_dim)  # 7 crops: the last batch of 3 was padded to 4
+    np.testing.assert_allclose(compiled, eager, atol=1e-5)

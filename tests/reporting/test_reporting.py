@@ -103,3 +103,17 @@ def test_read_histories_from_dvclive_tsv(tmp_path):
     histories = read_histories(tmp_path, ["m"])
     assert histories["m"]["loss"].tolist() == [3.5, 2.25]
     assert histories["m"]["val_mAP"].tolist() == [0.3, 0.45]
+
+
+def test_heldout_scores_become_test_columns_without_changing_the_best_row():
+    from soccerreid.reporting.report import table_rows
+
+    valid = {"models": {"osnet_ain": _section(0.6)}, "fusion": {"grid": _section(0.7)}, "rerank": {"standard": _section(0.65)}}
+    test = {"models": {"osnet_ain": _section(0.5)}, "fusion": {"grid": _section(0.45)}, "rerank": {"standard": _section(0.55)}}
+    info = {"models": ["osnet_ain"], "method": "grid", "weights": [1.0], "grid_weights": [1.0]}
+    rows = table_rows({**valid, "heldout": {"split": "test", **test}}, info)
+    assert [r.heldout["mAP"] for r in rows] == [0.5, 0.45, 0.55]
+    text = render_results(rows, dataset="toy")
+    assert "| Method | Group | mAP | Rank-1 | Rank-5 | Rank-10 | Rank-20 | Test mAP | Test Rank-1 |" in text
+    assert "| **Grid best (1)** (best) | fusion | **70.00** | **60.00** |" in text and text.count("**45.00**") == 1
+    assert "Test" not in render_results(table_rows(valid, info), dataset="toy")

@@ -91,13 +91,6 @@ def test_defects_are_one_line_errors_naming_the_file(feature_set, tmp_path, chan
         validate_blocks(path)
 
 
-def test_missing_and_unreadable_files(tmp_path):
-    with pytest.raises(DataError, match=f"{tmp_path / 'none.h5'}: distances file not found"):
-        read_blocks(tmp_path / "none.h5")
-    (tmp_path / "bad.h5").write_text("not hdf5")
-    with pytest.raises(DataError, match=f"{tmp_path / 'bad.h5'}: not a readable HDF5 file"):
-        read_blocks(tmp_path / "bad.h5")
-
 
 def test_non_finite_values_are_rejected_before_writing(feature_set, tmp_path):
     blocks = features_to_blocks(feature_set)

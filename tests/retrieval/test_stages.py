@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from soccerreid.errors import DataError
+from soccerreid.evaluation import score_blocks
 from soccerreid.evaluation.ranking import ground_truth_from_blocks, official_scores
 from soccerreid.retrieval import features_to_blocks
 from soccerreid.retrieval.synthetic import synthetic_feature_set, synthetic_split
@@ -74,6 +75,10 @@ def test_dag_writes_scores_rankings_and_cmc(workspace):
     assert set(scores["rerank"]) == {"standard", "aggressive", "broad", "lambda_0.5"}
     assert scores["rerank"]["standard"]["mAP"] == scores["mAP"]  # final = weighted fusion + standard preset
     assert set(scores["classes"]) <= {"players", "goalkeepers", "referees_staff"}
+    heldout = scores["heldout"]
+    assert heldout["split"] == "test" and heldout["num_queries"] == SPLIT_SIZES["test"][1]
+    assert heldout["mAP"] == score_blocks(read_blocks(workspace / "reranked" / "test.h5"))["mAP"]
+    assert set(heldout["fusion"]) == set(scores["fusion"]) and set(heldout["rerank"]) == set(scores["rerank"])
     challenge = scores["challenge"]
     assert challenge["official"]["mAP"] == pytest.approx(challenge["mAP"], abs=1e-12)
     assert challenge["queries_without_positive"] == 1

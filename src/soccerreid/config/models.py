@@ -96,6 +96,10 @@ class ExtractConfig:
     """Feature extraction: eval resize, flip TTA and L2 normalisation.
 
     ``amp`` is the autocast dtype on CUDA; on CPU extraction always runs in float32.
+    ``compile`` runs the model through ``torch.compile`` (inductor, frozen weights, static batch
+    shape): on the 2-core CPU OSNet-AIN x1.0 compiles in ~30 s and then runs 2.6x faster with the
+    same features (max abs diff ~5e-7), so it pays off from a few thousand crops per run, i.e. on
+    every real SoccerNet split but not on the small synthetic default.
     """
 
     height: int = bounded(256, ge=16)
@@ -105,6 +109,7 @@ class ExtractConfig:
     flip: bool = True
     normalize: bool = True
     amp: Literal["none", "bf16", "fp16"] = "bf16"
+    compile: bool = False
     splits: tuple[Literal["train", "valid", "test", "challenge"], ...] = ("valid", "test", "challenge")
 
 

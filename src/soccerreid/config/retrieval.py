@@ -8,6 +8,7 @@ from typing import Literal
 from soccerreid.config._base import bounded
 from soccerreid.errors import ConfigError
 
+REQUIRED_RANKS = (1, 5, 10, 20)
 RERANK_PRESETS = {
     "standard": (20, 6, 0.3),
     "aggressive": (10, 3, 0.3),
@@ -65,8 +66,16 @@ class RerankConfig:
 
 @dataclass(frozen=True)
 class ScoreConfig:
-    """SoccerNet-protocol scoring."""
+    """SoccerNet-protocol scoring. ``ranks`` must hold 1, 5, 10 and 20 (the metrics every
+    scores file and Table 1 carry); ``max_rank`` is the CMC table's length."""
 
     split: Literal["valid", "test"] = "valid"
     ranks: tuple[int, ...] = bounded((1, 5, 10, 20), ge=1)
     max_rank: int = bounded(50, ge=1)
+
+    def __post_init__(self) -> None:
+        missing = sorted(set(REQUIRED_RANKS) - set(self.ranks))
+        if missing:
+            raise ConfigError(f"ranks: expected a list holding {list(REQUIRED_RANKS)}, missing {missing}")
+        if self.max_rank < max(self.ranks):
+            raise ConfigError(f"max_rank: expected at least the largest of ranks ({max(self.ranks)}), got {self.max_rank}")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from soccerreid.config.retrieval import RERANK_PRESETS
+from soccerreid.errors import DataError
 from soccerreid.evaluation.metrics import RANKS, cmc_curve, score_queries, summarize, summarize_by_class
 from soccerreid.evaluation.ranking import ground_truth_from_blocks, official_scores
 from soccerreid.retrieval.fusion import fuse_weighted, normalize_rows, simplex_grid
@@ -146,8 +147,8 @@ def official_section(blocks: DistanceBlocks, ranking: dict, ours: Mapping[str, f
     """The official scorer's ``{"mAP", "rank1"}`` on ``ranking`` against labelled ``blocks``.
 
     The official scorer rejects queries without a positive; then the section says so instead.
-    ``ours`` (our summary of the same blocks) adds ``agrees``: mAP equal and Rank-1 equal at the
-    official's float32 precision.
+    ``ours`` (our summary of the same blocks) must agree: mAP equal and Rank-1 equal at the
+    official's float32 precision, else a :class:`DataError` stops the stage.
 
     Examples::
 
@@ -157,4 +158,9 @@ def official_section(blocks: DistanceBlocks, ranking: dict, ours: Mapping[str, f
         return {"skipped": f"{ours['queries_without_positive']} queries have no positive; the official scorer rejects them"}
     official = official_scores(ground_truth_from_blocks(blocks), ranking)
     agrees = official["mAP"] == ours["mAP"] and np.float32(official["rank1"]) == np.float32(ours["rank1"])
-    return {**official, "agrees": bool(agrees)}
+    if not agrees:
+        raise DataError(
+            f"official scorer disagrees on {blocks.split}: mAP {official['mAP']!r} / Rank-1 {official['rank1']!r}, "
+            f"ours {ours['mAP']!r} / {ours['rank1']!r}"
+        )
+    return {**official, "agrees": True}

@@ -3,6 +3,7 @@
 from soccerreid.features.extract import (
     CropDataset,
     check_images_exist,
+    compile_embedder,
     embed_batch,
     eval_transform,
     extract_embeddings,
@@ -14,6 +15,7 @@ from soccerreid.features.extract import (
 __all__ = [
     "CropDataset",
     "check_images_exist",
+    "compile_embedder",
     "embed_batch",
     "eval_transform",
     "extract_embeddings",

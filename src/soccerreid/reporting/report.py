@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from soccerreid.config.retrieval import RERANK_PRESETS
 from soccerreid.io import write_text
 from soccerreid.reporting.figures import plot_cmc, plot_method_bars, plot_retrievals, plot_training_curves
 from soccerreid.reporting.qualitative import pick_retrievals
@@ -26,7 +27,6 @@ from soccerreid.reporting.table import METRIC_COLUMNS, TableRow, render_results
 
 MODEL_NAMES = {"osnet_ain": "OSNet-AIN", "resnet50_ibn": "ResNet50-IBN", "dinov2_lora": "DINOv2+LoRA"}
 FUSION_NAMES = {"concat": "Concatenation", "mean": "Distance mean (equal)", "weighted": "Weighted", "grid": "Grid best"}
-RERANK_NAMES = {"standard": "20/6/0.3", "aggressive": "10/3/0.3", "broad": "60/10/0.3", "lambda_0.5": "20/6/0.5"}
 
 
 @dataclass(frozen=True)
@@ -49,17 +49,25 @@ def _weights_label(weights) -> str:
 
 
 def table_rows(scores: dict, fusion_info: dict) -> list[TableRow]:
-    """Table 1 rows: single models, the fusion methods, then re-ranking presets of the fused method."""
-    models = fusion_info["models"]
-    rows = [TableRow(MODEL_NAMES.get(m, m), "single", scores["models"][m]) for m in models]
+    """Table 1 rows: single models, the fusion methods, then re-ranking presets of the fused method.
+
+    Each row carries the same method's held-out scores when ``scores`` has a ``heldout`` section.
+    """
+    heldout = scores.get("heldout")
+
+    def row(label: str, group: str, section: str, name: str) -> TableRow:
+        return TableRow(label, group, scores[section][name], heldout[section][name] if heldout else None)
+
+    rows = [row(MODEL_NAMES.get(m, m), "single", "models", m) for m in fusion_info["models"]]
     weights = {"weighted": fusion_info["weights"], "grid": fusion_info["grid_weights"]}
-    for method, section in scores["fusion"].items():
+    for method in scores["fusion"]:
         label = FUSION_NAMES.get(method, method)
         label += f" ({_weights_label(weights[method])})" if method in weights else ""
-        rows.append(TableRow(label, "fusion", section))
+        rows.append(row(label, "fusion", "fusion", method))
     base = FUSION_NAMES.get(fusion_info["method"], fusion_info["method"])
-    for preset, section in scores["rerank"].items():
-        rows.append(TableRow(f"{base} + re-rank {preset} ({RERANK_NAMES.get(preset, preset)})", "rerank", section))
+    for preset in scores["rerank"]:
+        k1, k2, lam = RERANK_PRESETS[preset]
+        rows.append(row(f"{base} + re-rank {preset} ({k1}/{k2}/{lam:g})", "rerank", "rerank", preset))
     return rows
 
 
@@ -72,6 +80,13 @@ def _notes(scores: dict, fusion_info: dict) -> list[str]:
     ]
     for group, section in scores.get("classes", {}).items():
         notes.append(f"Final method on {group}: mAP {100 * section['mAP']:.2f}, Rank-1 {100 * section['rank1']:.2f} ({section['num_queries']} queries).")
+    if "heldout" in scores:
+        held = scores["heldout"]
+        notes.append(
+            f"Test columns: the same models, weights and settings on the {held['split']} split, which no choice of this run saw "
+            f"(best epochs and grid weights were picked on {scores['split']}); final method there: mAP {100 * held['mAP']:.2f}, "
+            f"Rank-1 {100 * held['rank1']:.2f} ({held['num_queries']} queries)."
+        )
     if "challenge" in scores:
         ch = scores["challenge"]
         notes.append(f"Challenge split, scored locally against the held-aside ground truth: mAP {100 * ch['mAP']:.2f}, Rank-1 {100 * ch['rank1']:.2f}.")

@@ -16,13 +16,18 @@ from dataclasses import dataclass
 METRIC_COLUMNS = (("mAP", "mAP"), ("rank1", "Rank-1"), ("rank5", "Rank-5"), ("rank10", "Rank-10"), ("rank20", "Rank-20"))
 
 
+HELDOUT_COLUMNS = (("mAP", "Test mAP"), ("rank1", "Test Rank-1"))
+
+
 @dataclass(frozen=True)
 class TableRow:
-    """One method of Table 1: ``group`` is single, fusion or rerank; ``scores`` maps metric -> fraction."""
+    """One method of Table 1: ``group`` is single, fusion or rerank; ``scores`` maps metric -> fraction;
+    ``heldout`` the same method's scores on the held-out split, or None."""
 
     method: str
     group: str
     scores: dict
+    heldout: dict | None = None
 
 
 def best_row(rows: list[TableRow]) -> int:
@@ -32,27 +37,33 @@ def best_row(rows: list[TableRow]) -> int:
 
 
 def render_results(rows: list[TableRow], dataset: str, notes: list[str] = ()) -> str:
-    """Markdown for ``results.md``: the table with the best row in bold and marked, then notes."""
+    """Markdown for ``results.md``: the table with the best row in bold and marked, then notes.
+
+    When every row has ``heldout`` scores, two more columns show them; the best row is still
+    chosen on the main scores only.
+    """
     if not rows:
         raise ValueError("render_results: no rows to render")
     best = best_row(rows)
-    header = "| Method | Group | " + " | ".join(title for _, title in METRIC_COLUMNS) + " |"
+    columns = METRIC_COLUMNS + (HELDOUT_COLUMNS if all(row.heldout for row in rows) else ())
+    header = "| Method | Group | " + " | ".join(title for _, title in columns) + " |"
     lines = [
         "# Results (Table 1)",
         "",
         f"Dataset: {dataset}. Scores in percent, SoccerNet protocol (each query ranked against its own action's gallery).",
         "",
         header,
-        "|" + "---|" * (len(METRIC_COLUMNS) + 2),
+        "|" + "---|" * (len(columns) + 2),
     ]
-    lines += [_render_row(row, marked=(i == best)) for i, row in enumerate(rows)]
+    lines += [_render_row(row, marked=(i == best), heldout=len(columns) > len(METRIC_COLUMNS)) for i, row in enumerate(rows)]
     lines += ["", f"Best row (by mAP): **{rows[best].method}**."]
     lines += [""] + [f"- {note}" for note in notes] if notes else []
     return "\n".join(lines) + "\n"
 
 
-def _render_row(row: TableRow, marked: bool) -> str:
+def _render_row(row: TableRow, marked: bool, heldout: bool) -> str:
     cells = [f"{100.0 * row.scores[key]:.2f}" for key, _ in METRIC_COLUMNS]
+    cells += [f"{100.0 * row.heldout[key]:.2f}" for key, _ in HELDOUT_COLUMNS] if heldout else []
     name = row.method
     if marked:
         cells = [f"**{cell}**" for cell in cells]
