@@ -39,24 +39,24 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def read_json(path: str | Path) -> dict:
-    """A JSON file, or a one-line DataError naming it."""
+def read_input(path: str | Path) -> str:
+    """The text of an upstream output, or a one-line DataError naming it."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: not found; run the upstream stages first (dvc repro)")
-    return json.loads(path.read_text())
+    return path.read_text()
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
     params = load_params(args.params)
     cfg, split = params.report, params.score.split
-    fusion_info = read_json(Path(args.fused) / "fusion.json")
+    fusion_info = json.loads(read_input(Path(args.fused) / "fusion.json"))
     inputs = ReportInputs(
-        scores=read_json(args.scores),
+        scores=json.loads(read_input(args.scores)),
         fusion_info=fusion_info,
-        cmc_csv=Path(args.cmc).read_text(),
-        ranking=read_json(Path(args.rankings) / f"{split}.json"),
+        cmc_csv=read_input(args.cmc),
+        ranking=json.loads(read_input(Path(args.rankings) / f"{split}.json")),
         index=read_index(args.index, split),
         histories=read_histories(Path(args.live), fusion_info["models"]),
         dataset=f"{DATASETS[params.data.source]} ({split} split)",

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 UPSTREAM_STAGES = ("prepare", "train@", "extract@", "distances@")
@@ -105,3 +106,36 @@ def test_fusion_experiment_reruns_only_downstream(repo):
     assert (after["mAP"], after["rank1"]) != (before["mAP"], before["rank1"])
     diff = json.loads(_run(["dvc", "metrics", "diff", "--json"], repo, stdout_only=True))
     assert "mAP" in diff["metrics/scores.json"]
+
+
+def test_rerank_experiment_reruns_from_rerank_on(repo):
+    output = _run(["dvc", "exp", "run", "-S", "rerank.k1=10", "-S", "rerank.k2=3"], repo)
+    ran = _stages_run(output)
+    assert ran and ran <= {"rerank", "score", "report"}, f"unexpected stages ran: {sorted(ran)}"
+    assert _scores(repo)["method"] == "rerank:10/3/0.3"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "stale"),
+    [
+        (("models", "osnet_ain", "train", "lr"), 0.002, {"train@osnet_ain", "extract@osnet_ain"}),
+        (("extract", "dinov2_lora", "flip"), False, {"extract@dinov2_lora"}),
+        (("distances", "metric"), "euclidean", {"distances@osnet_ain", "distances@resnet50_ibn", "distances@dinov2_lora", "fuse"}),
+        (("fusion", "normalize"), "zscore", {"fuse"}),
+        (("report", "top_k"), 5, {"report"}),
+    ],
+)
+def test_a_params_change_makes_only_its_own_stages_stale(repo, key, value, stale):
+    path = repo / "params.yaml"
+    original = path.read_text()
+    params = yaml.safe_load(original)
+    node = params
+    for part in key[:-1]:
+        node = node[part]
+    node[key[-1]] = value
+    try:
+        path.write_text(yaml.safe_dump(params, sort_keys=False))
+        status = json.loads(_run(["dvc", "status", "--json"], repo, stdout_only=True))
+    finally:
+        path.write_text(original)
+    assert set(status) == stale

@@ -50,22 +50,29 @@ def workspace(tmp_path_factory):
     return root
 
 
-def run_dag(root, params="params.yaml", reranked="reranked"):
-    p = str(root / params)
+def run_dag(root, params="params.yaml", name="main"):
+    """Every retrieval stage on the shared features; outputs under ``root / name``; returns the scores."""
+    p, out = str(root / params), root / name
     for model in MODELS:
-        load_stage("distances")(["--params", p, "--features", str(root / "features" / model), "--out", str(root / "distances" / model)])
-    load_stage("fuse")(["--params", p, "--distances", str(root / "distances"), "--features", str(root / "features"), "--out", str(root / "fused")])
-    load_stage("rerank")(["--params", p, "--fused", str(root / "fused"), "--out", str(root / reranked)])
+        load_stage("distances")(["--params", p, "--features", str(root / "features" / model), "--out", str(out / "distances" / model)])
+    load_stage("fuse")(["--params", p, "--distances", str(out / "distances"), "--features", str(root / "features"), "--out", str(out / "fused")])
+    load_stage("rerank")(["--params", p, "--fused", str(out / "fused"), "--out", str(out / "reranked")])
     load_stage("score")([
-        "--params", p, "--distances", str(root / "distances"), "--fused", str(root / "fused"),
-        "--reranked", str(root / reranked), "--challenge-groundtruth", str(root / "challenge_groundtruth.json"),
-        "--scores", str(root / "scores.json"), "--cmc", str(root / "cmc.csv"), "--rankings", str(root / "rankings"),
+        "--params", p, "--distances", str(out / "distances"), "--fused", str(out / "fused"),
+        "--reranked", str(out / "reranked"), "--challenge-groundtruth", str(root / "challenge_groundtruth.json"),
+        "--scores", str(out / "scores.json"), "--cmc", str(out / "cmc.csv"), "--rankings", str(out / "rankings"),
     ])  # fmt: skip
-    return json.loads((root / "scores.json").read_text())
+    return json.loads((out / "scores.json").read_text())
 
 
-def test_dag_writes_scores_rankings_and_cmc(workspace):
-    scores = run_dag(workspace)
+@pytest.fixture(scope="module")
+def main_run(workspace):
+    """The default params' run: (scores, output folder)."""
+    return run_dag(workspace), workspace / "main"
+
+
+def test_dag_writes_scores_rankings_and_cmc(main_run):
+    scores, out = main_run
     assert scores["split"] == "valid" and scores["method"] == "rerank:20/6/0.3"
     for key in ("mAP", "rank1", "rank5", "rank10", "rank20"):
         assert 0.0 <= scores[key] <= 1.0
@@ -77,25 +84,25 @@ def test_dag_writes_scores_rankings_and_cmc(workspace):
     assert set(scores["classes"]) <= {"players", "goalkeepers", "referees_staff"}
     heldout = scores["heldout"]
     assert heldout["split"] == "test" and heldout["num_queries"] == SPLIT_SIZES["test"][1]
-    assert heldout["mAP"] == score_blocks(read_blocks(workspace / "reranked" / "test.h5"))["mAP"]
+    assert heldout["mAP"] == score_blocks(read_blocks(out / "reranked" / "test.h5"))["mAP"]
     assert set(heldout["fusion"]) == set(scores["fusion"]) and set(heldout["rerank"]) == set(scores["rerank"])
     challenge = scores["challenge"]
     assert challenge["official"]["mAP"] == pytest.approx(challenge["mAP"], abs=1e-12)
     assert challenge["queries_without_positive"] == 1
     for split in SPLIT_SIZES:
-        ranking = json.loads((workspace / "rankings" / f"{split}.json").read_text())
+        ranking = json.loads((out / "rankings" / f"{split}.json").read_text())
         assert len(ranking) == SPLIT_SIZES[split][1]
-    cmc = np.genfromtxt(workspace / "cmc.csv", delimiter=",", names=True)
+    cmc = np.genfromtxt(out / "cmc.csv", delimiter=",", names=True)
     assert len(cmc) == 50 and cmc["final"][0] == pytest.approx(scores["rank1"], abs=1e-6)
     assert np.all(np.diff(cmc["final"]) >= 0)
-    grid = (workspace / "fused" / "grid.csv").read_text().splitlines()
+    grid = (out / "fused" / "grid.csv").read_text().splitlines()
     assert grid[0] == "resnet50_ibn,dinov2_lora,osnet_ain,mAP,rank1" and len(grid) == 16
 
 
-def test_official_scorer_accepts_the_exported_valid_ranking(workspace):
-    final = read_blocks(workspace / "reranked" / "valid.h5")
-    scores = json.loads((workspace / "scores.json").read_text())
-    official = official_scores(ground_truth_from_blocks(final), workspace / "rankings" / "valid.json")
+def test_official_scorer_accepts_the_exported_valid_ranking(main_run):
+    scores, out = main_run
+    final = read_blocks(out / "reranked" / "valid.h5")
+    official = official_scores(ground_truth_from_blocks(final), out / "rankings" / "valid.json")
     assert official["mAP"] == scores["mAP"]
 
 
@@ -104,7 +111,7 @@ def test_rerank_disabled_keeps_the_fused_distances(workspace):
     params["rerank"]["enabled"] = False
     params["fusion"]["method"] = "grid"
     (workspace / "off.yaml").write_text(yaml.safe_dump(params))
-    scores = run_dag(workspace, "off.yaml", reranked="plain")
+    scores = run_dag(workspace, "off.yaml", name="plain")
     assert scores["method"] == "fusion:grid"
     assert scores["mAP"] == scores["fusion"]["grid"]["mAP"]
 
@@ -119,3 +126,34 @@ def test_missing_inputs_are_one_line_errors(workspace, tmp_path):
         load_stage("fuse")(["--params", p, "--distances", str(tmp_path), "--features", str(tmp_path), "--out", str(tmp_path / "f")])
     with pytest.raises(DataError, match=f"{tmp_path}: no fused distances"):
         load_stage("rerank")(["--params", p, "--fused", str(tmp_path), "--out", str(tmp_path / "r")])
+
+
+def test_score_report_and_fuse_name_the_missing_upstream_output(workspace, main_run, tmp_path):
+    p, out = str(workspace / "params.yaml"), main_run[1]
+    score_args = ["--params", p, "--distances", str(out / "distances"), "--scores", str(tmp_path / "s.json"),
+                  "--cmc", str(tmp_path / "c.csv"), "--rankings", str(tmp_path / "r")]
+    with pytest.raises(DataError, match=rf"^{tmp_path / 'valid.h5'}: not found \(score.split is valid\)$"):
+        load_stage("score")([*score_args, "--fused", str(out / "fused"), "--reranked", str(tmp_path)])
+    with pytest.raises(DataError, match=f"^{tmp_path / 'fusion.json'}: not found; run the fuse stage first$"):
+        load_stage("score")([*score_args, "--fused", str(tmp_path), "--reranked", str(out / "reranked")])
+    with pytest.raises(DataError, match=rf"^{tmp_path / 'fusion.json'}: not found; run the upstream stages first \(dvc repro\)$"):
+        load_stage("report")(["--params", p, "--scores", str(out / "scores.json"), "--fused", str(tmp_path),
+                              "--cmc", str(tmp_path / "c.csv"), "--rankings", str(tmp_path), "--index", str(tmp_path),
+                              "--live", str(tmp_path), "--out", str(tmp_path / "reports")])
+    for model in MODELS:
+        (tmp_path / "d" / model).mkdir(parents=True)
+        (tmp_path / "d" / model / "test.h5").write_bytes(b"")
+    with pytest.raises(DataError, match="no valid distances for resnet50_ibn, dinov2_lora, osnet_ain; the grid search needs"):
+        load_stage("fuse")(["--params", p, "--distances", str(tmp_path / "d"), "--features", str(tmp_path), "--out", str(tmp_path / "f")])
+    assert not (tmp_path / "f").exists() and not (tmp_path / "reports").exists()
+
+
+def test_a_single_model_run_reproduces_its_table_row(workspace, main_run):
+    params = yaml.safe_load((workspace / "params.yaml").read_text())
+    params["fusion"].update(models=["osnet_ain"], weights=[1.0], method="weighted")
+    params["rerank"]["enabled"] = False
+    (workspace / "single.yaml").write_text(yaml.safe_dump(params))
+    full = main_run[0]
+    single = run_dag(workspace, "single.yaml", name="single")
+    assert single["mAP"] == single["models"]["osnet_ain"]["mAP"] == full["models"]["osnet_ain"]["mAP"]
+    assert single["rank1"] == full["models"]["osnet_ain"]["rank1"]

@@ -25,10 +25,9 @@ from typing import TypeVar
 import torch
 from torch import nn
 
-T = TypeVar("T")
-
 from soccerreid.errors import WeightsError
 
+T = TypeVar("T")
 log = logging.getLogger("soccerreid.models")
 
 NETWORK_TIMEOUT_S = 4.0
