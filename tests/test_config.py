@@ -162,3 +162,27 @@ def test_launcher_must_be_python_or_torchrun(raw):
 def test_score_ranks_are_validated(raw, score, expected):
     raw["score"].update(score)
     assert _error(raw) == f"params.yaml: {expected}"
+
+
+def _set(raw: dict, dotted: str, value) -> dict:
+    node = raw
+    *parents, last = dotted.split(".")
+    for part in parents:
+        node = node[part]
+    node[last] = value
+    return raw
+
+
+@pytest.mark.parametrize(
+    ("dotted", "value", "expected"),
+    [
+        ("fusion.models", ["osnet_ain", "osnet_ain", "dinov2_lora"], "fusion.models: duplicate model names in ['osnet_ain', 'osnet_ain', 'dinov2_lora']"),
+        ("fusion.models", [], "fusion.models: expected at least one model name"),
+        ("models.dinov2_lora.lora.targets", ["proj"], "models.dinov2_lora.lora.targets: expected a non-empty subset of ['qkv', 'mlp'], got ['proj']"),
+        ("data.source", "soccernet", "data.soccernet_dir: required when source is 'soccernet' (a local SoccerNet folder)"),
+        ("data.synthetic.people_per_action", [15, 20, 25], "data.synthetic.people_per_action: expected a list of 2 items, got 3"),
+        ("fusion.grid_step", 0.3, "fusion.grid_step: expected 1/grid_step to be a whole number, got 0.3"),
+    ],
+)
+def test_more_bad_values_name_their_key(raw, dotted, value, expected):
+    assert _error(_set(raw, dotted, value)) == f"params.yaml: {expected}"

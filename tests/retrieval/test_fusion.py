@@ -91,6 +91,22 @@ def test_cosine_concat_from_blocks_equals_concat_of_features(models):
     np.testing.assert_allclose(from_blocks.values, from_features.values, atol=2e-6)
 
 
+def test_euclidean_concat_is_the_squared_distance_of_the_joined_features(models):
+    sets, _ = models
+    euclidean = [features_to_blocks(fs, "euclidean") for fs in sets]
+    fused = fuse_blocks("concat", euclidean, feature_sets=sets, metric="euclidean")
+    joined = concat_features(sets).features
+    assert fused.metric == "euclidean" and fused.source == "fusion:concat"
+    for a in (0, len(fused.n_query) // 2, len(fused.n_query) - 1):
+        rows = joined[fused.member_offsets[a] : fused.member_offsets[a + 1]]
+        expected = ((rows[:, None, :] - rows[None, :, :]) ** 2).sum(axis=2)
+        np.testing.assert_allclose(fused.block(a), expected, atol=1e-5)
+    # unit rows: squared euclidean = 2 x cosine distance, so the ranking equals cosine concat's
+    np.testing.assert_allclose(fused.values, 2 * fuse_blocks("concat", [], feature_sets=sets).values, atol=1e-5)
+    with pytest.raises(ValueError, match="method concat with a euclidean metric needs the models' feature_sets"):
+        fuse_blocks("concat", euclidean, metric="euclidean")
+
+
 def test_concat_from_blocks_rejects_euclidean_blocks(models):
     sets, _ = models
     euclidean = [features_to_blocks(fs, "euclidean") for fs in sets]

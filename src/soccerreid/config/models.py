@@ -97,9 +97,9 @@ class ExtractConfig:
 
     ``amp`` is the autocast dtype on CUDA; on CPU extraction always runs in float32.
     ``compile`` runs the model through ``torch.compile`` (inductor, frozen weights, static batch
-    shape): on the 2-core CPU OSNet-AIN x1.0 compiles in ~30 s and then runs 2.6x faster with the
-    same features (max abs diff ~5e-7), so it pays off from a few thousand crops per run, i.e. on
-    every real SoccerNet split but not on the small synthetic default.
+    shape): on the 2-core CPU OSNet-AIN x1.0 compiles in ~33 s and then runs 2.8x faster with the
+    same features (max abs diff ~5e-7), so it pays off from about 1,400 crops per run: on every
+    real SoccerNet split, not on the small synthetic default (docs/models.md).
     """
 
     height: int = bounded(256, ge=16)
