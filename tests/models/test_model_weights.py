@@ -157,3 +157,32 @@ def test_embedder_mismatches_name_the_file(tmp_path, tiny):
     with pytest.raises(WeightsError) as info:
         load_embedder(cfg, tmp_path / "other.pt")
     assert _one_line(info) == f"{tmp_path / 'other.pt'}: not a soccerreid embedder file (expected format 'soccerreid-embedder/1')"
+
+
+def test_hub_probe_fails_fast_unless_offline_mode_or_a_proxy(monkeypatch):
+    from soccerreid.models import _weights
+
+    probes = []
+
+    def refuse(address, timeout):
+        probes.append((address, timeout))
+        raise ConnectionRefusedError("[Errno 111] Connection refused")
+
+    monkeypatch.setattr(_weights.socket, "create_connection", refuse)
+    for name in ("HF_HUB_OFFLINE", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(WeightsError) as info:
+        _weights.require_hub("vit_small_patch14_dinov2")
+    assert probes == [(("huggingface.co", 443), _weights.NETWORK_TIMEOUT_S)]
+    assert str(info.value) == (
+        "pretrained: imagenet weights of vit_small_patch14_dinov2 could not be fetched from huggingface.co "
+        "(ConnectionRefusedError: [Errno 111] Connection refused); offline, download them elsewhere and set "
+        "pretrained: /path/to/weights.pth (a local file, loaded with weights_only=True) "
+        "(or set HF_HUB_OFFLINE=1 to use the local HF cache)"
+    )
+    for env in ({"HF_HUB_OFFLINE": "1"}, {"HTTPS_PROXY": "http://proxy:3128"}):
+        with monkeypatch.context() as patched:
+            for key, value in env.items():
+                patched.setenv(key, value)
+            _weights.require_hub("vit_small_patch14_dinov2")
+    assert len(probes) == 1
