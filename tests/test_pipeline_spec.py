@@ -166,9 +166,9 @@ def _providers(module: str, names: list[str]) -> list[str]:
         return [module]
     out = [f"{module}.{n}" for n in names if _module_file(f"{module}.{n}")]
     for source, imported in _imports(path):
-        side_effect = source == module
-        out += [f"{source}.{n}" for n in imported if side_effect] or []
-        if not side_effect and set(imported) & set(names):
+        if source == module:
+            out += [f"{source}.{n}" for n in imported]
+        elif set(imported) & set(names):
             out.append(source)
     return out
 
