@@ -108,6 +108,12 @@ def test_fusion_experiment_reruns_only_downstream(repo):
     assert "mAP" in diff["metrics/scores.json"]
 
 
+def test_queued_style_experiment_in_a_temp_workspace_retrains_nothing(repo):
+    output = _run(["dvc", "exp", "run", "--temp", "-S", "fusion.weights=[0.2,0.5,0.3]"], repo)
+    ran = _stages_run(output)
+    assert ran and ran <= FAST_STAGES, f"unexpected stages ran: {sorted(ran)}"
+
+
 def test_rerank_experiment_reruns_from_rerank_on(repo):
     output = _run(["dvc", "exp", "run", "-S", "rerank.k1=10", "-S", "rerank.k2=3"], repo)
     ran = _stages_run(output)

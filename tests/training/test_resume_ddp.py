@@ -82,15 +82,15 @@ def test_train_stage_resumes_bit_identical_after_sigkill(tmp_path, tiny_index):
 
 
 @pytest.mark.slow
-def test_changed_config_starts_fresh_and_finished_run_only_exports(tmp_path, tiny_index):
+def test_changed_config_and_finished_run_start_fresh(tmp_path, tiny_index):
     params = write_params(tmp_path, OSNET)
     out = tmp_path / "run"
     run_stage(stage_command(params, tiny_index, out), tmp_path)
     first = _weights(out)
     shutil.rmtree(out / "model")
-    again = run_stage(stage_command(params, tiny_index, out), tmp_path)  # every epoch is done: export only
-    assert "resuming from" in again.stderr
-    assert all(torch.equal(first[k], _weights(out)[k]) for k in first)
+    again = run_stage(stage_command(params, tiny_index, out), tmp_path)  # e.g. DVC saw its code change
+    assert "is of a finished run: starting fresh" in again.stderr and "resuming from" not in again.stderr
+    assert all(torch.equal(first[k], _weights(out)[k]) for k in first)  # seeded: the same weights again
 
     changed = dict(OSNET, train=dict(OSNET["train"], lr=0.001))
     fresh = run_stage(stage_command(write_params(tmp_path, changed), tiny_index, out), tmp_path)

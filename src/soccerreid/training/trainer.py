@@ -7,7 +7,9 @@ when the identity set changes. After every epoch the BatchNorm statistics are re
 ``bn_batches`` training batches (precise BN), then rank 0 validates, writes ``last.pt`` (full
 state: model, optimiser, scheduler, grad scaler, RNG states, history) and, on a new best,
 ``best-phase<i>.pt``. A restarted run resumes after the last finished epoch when the
-checkpoint's fingerprint (model config + training data) matches, else starts fresh.
+checkpoint's fingerprint (model config + training data) matches and the run it holds was
+interrupted; otherwise it starts fresh. A finished run is never resumed: the stage only runs
+again when its code, inputs or outputs changed, and then its old weights are no answer.
 
 On CPU with a fixed seed a resumed run ends bit-identical to an uninterrupted one: sampling and
 augmentation are pure functions of (seed, phase, epoch, step, slot), and the global RNG states
@@ -121,7 +123,7 @@ def train_model(
     fp = fingerprint(_config_dict(cfg), train[["path", "label"]].to_numpy())
     _seed_everything(cfg.train.seed)
     model = create_model(cfg, phases[0].num_classes).to(ctx.device)
-    state, nets = _resume(folder, fp, model, ctx)
+    state, nets = _resume(folder, fp, model, ctx, phases)
     logger = EpochLogger(live_dir, enabled=ctx.is_main)
     logger.replay(state.history)
     run = _Run(cfg, phases, val_rows, folder, fp, model, ctx, logger, progress)
@@ -159,13 +161,16 @@ def _derive_seed(*keys: int) -> int:
     return int(np.random.SeedSequence(list(keys)).generate_state(2, np.uint64)[0] >> np.uint64(1))
 
 
-def _resume(folder: Path, fp: str, model: nn.Module, ctx: DistContext) -> tuple[_State, dict | None]:
-    """State and net/optimiser states of a matching ``last.pt``; a fresh state otherwise."""
+def _resume(folder: Path, fp: str, model: nn.Module, ctx: DistContext, phases: list[_Phase]) -> tuple[_State, dict | None]:
+    """State and net/optimiser states of a matching, interrupted run's ``last.pt``; a fresh state otherwise."""
     saved = load_checkpoint(folder / "last.pt")
     if saved is None:
         return _State(), None
     if saved["fingerprint"] != fp:
         _say(ctx, f"checkpoint {folder / 'last.pt'} was made with another config or data: starting fresh")
+        return _State(), None
+    if (saved["state"]["phase"], saved["state"]["epoch"]) == (len(phases) - 1, phases[-1].config.epochs - 1):
+        _say(ctx, f"checkpoint {folder / 'last.pt'} is of a finished run: starting fresh")
         return _State(), None
     model.reset_classifier(saved["num_classes"])
     model.load_state_dict(saved["model"])
