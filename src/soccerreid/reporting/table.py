@@ -45,7 +45,8 @@ def render_results(rows: list[TableRow], dataset: str, notes: list[str] = ()) ->
     if not rows:
         raise ValueError("render_results: no rows to render")
     best = best_row(rows)
-    columns = METRIC_COLUMNS + (HELDOUT_COLUMNS if all(row.heldout for row in rows) else ())
+    with_heldout = all(row.heldout for row in rows)
+    columns = METRIC_COLUMNS + (HELDOUT_COLUMNS if with_heldout else ())
     header = "| Method | Group | " + " | ".join(title for _, title in columns) + " |"
     lines = [
         "# Results (Table 1)",
@@ -55,7 +56,7 @@ def render_results(rows: list[TableRow], dataset: str, notes: list[str] = ()) ->
         header,
         "|" + "---|" * (len(columns) + 2),
     ]
-    lines += [_render_row(row, marked=(i == best), heldout=len(columns) > len(METRIC_COLUMNS)) for i, row in enumerate(rows)]
+    lines += [_render_row(row, marked=(i == best), heldout=with_heldout) for i, row in enumerate(rows)]
     lines += ["", f"Best row (by mAP): **{rows[best].method}**."]
     lines += [""] + [f"- {note}" for note in notes] if notes else []
     return "\n".join(lines) + "\n"
