@@ -5,8 +5,9 @@
 ``data.source: synthetic`` generates the embedded dataset into ``--raw``; ``soccernet`` uses
 ``data.soccernet_dir`` (downloading there when ``data.download``) and writes only a pointer
 file into ``--raw``. Writes ``<index>/{train,valid,test,challenge}.csv``,
-``invalid_images.json``, ``summary.json`` and, when the source has one,
-``challenge_groundtruth.json`` (see docs/data.md), then prints a summary table.
+``invalid_images.json``, ``summary.json`` and, when the released challenge labels are there,
+``challenge_groundtruth.json`` (see docs/data.md), then prints a summary table. ``data.workers``
+(0: every core) processes render and threads decode.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
     data = load_params(args.params).data
     source = generate_source(data, args.raw)
-    summary = build_index(source, args.index, workers=data.synthetic.workers)
+    summary = build_index(source, args.index, workers=data.resolved_workers)
     print(format_summary(summary))
 
 

@@ -6,56 +6,26 @@ Runs in a copy of the repo (its own git and DVC), so it never touches the work t
 from __future__ import annotations
 
 import json
-import os
-import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
-
-ROOT = Path(__file__).resolve().parents[1]
-UPSTREAM_STAGES = ("prepare", "train@", "extract@", "distances@")
-FAST_STAGES = {"fuse", "rerank", "score", "report"}
+from dvcrepo import FAST_STAGES, UPSTREAM_STAGES, commit, copy_repo
+from dvcrepo import run as _run
+from dvcrepo import stages_run as _stages_run
 
 pytestmark = pytest.mark.slow
 
 
-def _run(cmd: list[str], cwd: Path, stdout_only: bool = False) -> str:
-    env = dict(os.environ, DVC_NO_ANALYTICS="1", PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=1200)
-    assert done.returncode == 0, f"{' '.join(cmd)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
-    return done.stdout if stdout_only else done.stdout + done.stderr
-
-
-def _copy_repo(dest: Path) -> None:
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
-                           capture_output=True, text=True, check=True).stdout.split()
-    for name in files:
-        source = ROOT / name
-        if source.is_file() and not name.startswith((".venv/", "metrics/")):
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, dest / name)
-
-
-def _stages_run(output: str) -> set[str]:
-    return set(re.findall(r"Running stage '([^']+)'", output))
-
-
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:
-    repo = tmp_path_factory.mktemp("e2e")
-    _copy_repo(repo)
+    repo = copy_repo(tmp_path_factory.mktemp("e2e"))
     shutil.copy(repo / "presets" / "smoke.yaml", repo / "params.yaml")
-    _run(["git", "init", "-q", "-b", "main"], repo)
-    _run(["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci", "add", "-A"], repo)
-    _run(["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci", "commit", "-qm", "smoke"], repo)
+    commit(repo, "smoke")
     output = _run(["dvc", "repro"], repo)
     assert {"prepare", "fuse", "rerank", "score", "report"} <= _stages_run(output)
-    _run(["git", "add", "-A"], repo)
-    _run(["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci", "commit", "-qm", "repro"], repo)
+    commit(repo, "repro")
     return repo
 
 
@@ -89,7 +59,7 @@ def test_scores_are_sane(repo):
 def test_official_scorer_agrees_with_metrics(repo):
     from SoccerNet.Evaluation.ReIdentification import evaluate
 
-    truth = next((repo / "data" / "raw").rglob("valid/bbox_info.json"))
+    truth = next((repo / "data" / "raw").rglob("valid/valid_bbox_info.json"))
     official = evaluate(str(truth), str(repo / "artifacts" / "rankings" / "valid.json"))
     scores = _scores(repo)
     assert official["mAP"] == pytest.approx(scores["mAP"], abs=1e-9)

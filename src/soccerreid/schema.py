@@ -6,7 +6,7 @@ Features HDF5 (one file per model and split, ``artifacts/features/<model>/<split
 member          dtype        shape and meaning
 ==============  ===========  =====================================================================
 ``features``    float32      (N, D) embeddings, L2-normalised when attr ``normalized`` is true
-``bbox_idx``    int64        (N,) SoccerNet bbox_idx of each crop
+``bbox_idx``    int64        (N,) SoccerNet bbox_idx: position in its role's list; (role, bbox_idx) is unique
 ``action_idx``  int64        (N,) action of each crop; identities are only valid within an action
 ``role``        bytes (S7)   (N,) ``query``, ``gallery`` or ``train``
 ``person_uid``  int64        (N,) identity within the action; shape (0,) when unlabelled (challenge)
@@ -161,8 +161,18 @@ def _check_feature_set(fs: FeatureSet, path: str) -> None:
     bad_roles = sorted(set(np.unique(fs.role).tolist()) - set(ROLES))
     if bad_roles:
         raise DataError(f"{path}: 'role' must be one of {list(ROLES)}, got {bad_roles[0]!r}")
+    _check_unique_keys(fs, path)
     if not np.isfinite(fs.features).all():
         raise DataError(f"{path}: 'features' contains NaN or inf")
+
+
+def _check_unique_keys(fs: FeatureSet, path: str) -> None:
+    """A crop is keyed by (role, bbox_idx): query and gallery indices overlap, pairs may not."""
+    keys = np.rec.fromarrays([np.asarray(fs.role).astype(str), np.asarray(fs.bbox_idx)])
+    unique, counts = np.unique(keys, return_counts=True)
+    if (counts > 1).any():
+        role, bbox = unique[np.argmax(counts > 1)]
+        raise DataError(f"{path}: {role} bbox_idx {bbox} appears more than once (a crop is keyed by role and bbox_idx)")
 
 
 # --------------------------------------------------------------------------------------------

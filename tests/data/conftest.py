@@ -19,7 +19,6 @@ TINY = SyntheticConfig(
     people_per_action=(5, 8),
     frames_per_action=(2, 3),
     crop_height=(30, 90),
-    workers=1,
 )
 
 
@@ -34,7 +33,25 @@ def tiny_raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A read-only tiny synthetic raw folder (``reid/`` + ``challenge_groundtruth.json``)."""
     raw = tmp_path_factory.mktemp("tiny") / "raw"
     generate_synthetic(TINY, raw)
+    assert_soccernet_numbering(raw / "reid")
     return raw
+
+
+def assert_soccernet_numbering(reid: Path) -> None:
+    """The tree is numbered as SoccerNet numbers it: each list's bbox_idx counts 0..n-1, so
+    query and gallery indices overlap, and action_idx restarts in every split."""
+    first_action = {}
+    for split, lists in (("train", ("",)), ("valid", ("query", "gallery")), ("test", ("query", "gallery")),
+                         ("challenge", ("query", "gallery"))):  # fmt: skip
+        boxes = {}
+        for role in lists:
+            names = [p.name.split("-") for p in (reid / split / role).rglob("*.png")]
+            boxes[role] = sorted(int(n[0]) for n in names)
+            assert boxes[role] == list(range(len(names))), f"{split}/{role}: bbox_idx is not 0..n-1"
+            first_action[split] = min(int(n[1]) for n in names)
+        if split != "train":
+            assert set(boxes["query"]) & set(boxes["gallery"]), f"{split}: query and gallery bbox_idx do not overlap"
+    assert set(first_action.values()) == {0}, f"action_idx does not restart per split: {first_action}"
 
 
 @pytest.fixture

@@ -114,10 +114,19 @@ def test_empty_split_and_malformed_name(raw_copy, tmp_path):
         index_split(raw_copy / "reid" / "train", "train")
 
 
-def test_duplicate_bbox_idx(raw_copy):
-    query = sorted((raw_copy / "reid" / "challenge" / "query").glob("*.png"))[0]
-    bbox, _, size = query.name.split("-")
-    twin = raw_copy / "reid" / "challenge" / "gallery" / f"{bbox}-999-{size}"
-    twin.write_bytes(query.read_bytes())
-    with pytest.raises(DataError, match=r"challenge/.*: bbox_idx \d+ is also used by .*challenge/.*\.png$"):
+def test_duplicate_bbox_idx_within_a_list(raw_copy):
+    gallery = sorted((raw_copy / "reid" / "challenge" / "gallery").glob("*.png"))[0]
+    bbox, _, size = gallery.name.split("-")
+    twin = gallery.with_name(f"{bbox}-999-{size}")
+    twin.write_bytes(gallery.read_bytes())
+    with pytest.raises(DataError, match=r"challenge/gallery/.*: gallery bbox_idx \d+ is also used by .*challenge/gallery/.*\.png$"):
         index_split(raw_copy / "reid" / "challenge", "challenge")
+
+
+def test_query_and_gallery_share_bbox_idx(tiny_raw):
+    """SoccerNet numbers query and gallery from 0 each: the index keeps both, keyed by role."""
+    frame = index_split(tiny_raw / "reid" / "valid", "valid").frame
+    shared = set(frame.bbox_idx[frame.role == "query"]) & set(frame.bbox_idx[frame.role == "gallery"])
+    assert 0 in shared
+    assert not frame.duplicated(["role", "bbox_idx"]).any()
+    assert len(frame) == len(list((tiny_raw / "reid" / "valid").rglob("*.png")))

@@ -19,7 +19,7 @@ def _rankings(truth: dict, perfect: bool) -> dict[str, list[int]]:
     return rankings
 
 
-@pytest.mark.parametrize("groundtruth", ["reid/valid/bbox_info.json", "reid/test/bbox_info.json", "challenge_groundtruth.json"])
+@pytest.mark.parametrize("groundtruth", ["reid/valid/valid_bbox_info.json", "reid/test/test_bbox_info.json", "reid/test_bbox_info.json", "reid/challenge_bbox_info.json"])
 def test_perfect_ranking_scores_one_and_worst_scores_less(tiny_raw, tmp_path, groundtruth):
     truth_path = tiny_raw / groundtruth
     truth = json.loads(truth_path.read_text())
@@ -33,7 +33,7 @@ def test_perfect_ranking_scores_one_and_worst_scores_less(tiny_raw, tmp_path, gr
 
 
 def test_scorer_rejects_a_missing_gallery_item(tiny_raw, tmp_path):
-    truth_path: Path = tiny_raw / "reid" / "valid" / "bbox_info.json"
+    truth_path: Path = tiny_raw / "reid" / "valid" / "valid_bbox_info.json"
     rankings = _rankings(json.loads(truth_path.read_text()), perfect=True)
     first = next(iter(rankings))
     rankings[first] = rankings[first][:-1]

@@ -15,6 +15,7 @@ from soccerreid.cli import run_stage
 from soccerreid.config.data import DataConfig
 from soccerreid.data.index import read_index
 from soccerreid.data.prepare import Source, build_index, format_summary, generate_source
+from soccerreid.data.soccernet import find_labels
 from soccerreid.errors import DataError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,7 +41,7 @@ TINY_DATA = {
     "synthetic": {
         "seed": 1, "actions": {"train": 3, "valid": 2, "test": 2, "challenge": 2}, "games": 2, "teams": 3,
         "real_players_per_team": 11, "people_per_action": [5, 8], "frames_per_action": [2, 3],
-        "crop_height": [30, 90], "occlusion": 0.3, "workers": 1,
+        "crop_height": [30, 90], "occlusion": 0.3,
     },
 }  # fmt: skip
 
@@ -84,7 +85,7 @@ def test_broken_images_are_excluded_counted_and_listed(raw_copy, tmp_path):
     empty.write_bytes(b"")
     truncated.write_bytes(truncated.read_bytes()[:60])
     garbage.write_bytes(b"not a png at all")
-    summary = build_index(Source(raw_copy / "reid", raw_copy / "challenge_groundtruth.json", False), tmp_path / "index")
+    summary = build_index(Source(raw_copy / "reid", find_labels([raw_copy / "reid"]), False), tmp_path / "index")
     report = json.loads((tmp_path / "index" / "invalid_images.json").read_text())
     assert report["count"] == 3
     assert {(i["split"], Path(i["path"]).name, i["reason"]) for i in report["images"]} == {
@@ -97,17 +98,17 @@ def test_broken_images_are_excluded_counted_and_listed(raw_copy, tmp_path):
     assert empty.name not in set(kept) and truncated.name not in set(kept)
     truth = json.loads((tmp_path / "index" / "challenge_groundtruth.json").read_text())
     garbage_idx = garbage.name.split("-")[0]
-    assert garbage_idx not in truth["gallery"]
+    assert garbage_idx not in truth["gallery"] and garbage_idx in truth["query"]  # same bbox_idx, other list
     _assert_perfect_score(tmp_path / "index" / "challenge_groundtruth.json", tmp_path)
 
 
 def test_bad_split_fails_before_decoding_and_keeps_the_old_index(raw_copy, tmp_path):
     index = tmp_path / "index"
-    build_index(Source(raw_copy / "reid", None, False), index)
+    build_index(Source(raw_copy / "reid", {}, False), index)
     before = {p.name: p.read_bytes() for p in index.iterdir()}
     shutil.rmtree(raw_copy / "reid" / "test" / "query")
     with pytest.raises(DataError, match=rf"^{raw_copy / 'reid' / 'test' / 'query'}: folder not found"):
-        build_index(Source(raw_copy / "reid", None, False), index)
+        build_index(Source(raw_copy / "reid", {}, False), index)
     assert {p.name: p.read_bytes() for p in index.iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["index", "raw"]  # no temp folder left
 
@@ -138,9 +139,8 @@ def test_stage_rejects_bad_params_before_work(tmp_path, monkeypatch, capsys):
 def test_soccernet_source_with_local_copy(tiny_raw, tmp_path):
     local = tmp_path / "SoccerNet"
     shutil.copytree(tiny_raw / "reid", local / "reid")
-    shutil.copy(tiny_raw / "challenge_groundtruth.json", local / "reid" / "challenge_bbox_info.json")
     source = generate_source(DataConfig(source="soccernet", soccernet_dir=str(local)), tmp_path / "raw")
-    assert source.reid_dir == local / "reid" and source.groundtruth == local / "reid" / "challenge_bbox_info.json"
+    assert source.reid_dir == local / "reid" and source.labels["challenge"] == local / "reid" / "challenge_bbox_info.json"
     pointer = json.loads((tmp_path / "raw" / "SOURCE.json").read_text())
     assert pointer["reid_dir"] == str((local / "reid").resolve())
     summary = build_index(source, tmp_path / "index")
@@ -148,3 +148,5 @@ def test_soccernet_source_with_local_copy(tiny_raw, tmp_path):
     printed = format_summary(summary).splitlines()
     assert any(line.startswith("note: valid: ") and "SoccerNet publishes 45,993" in line for line in printed)
     assert (tmp_path / "index" / "challenge_groundtruth.json").is_file()
+    valid = read_index(tmp_path / "index", "valid")
+    assert valid["path"].map(lambda p: Path(p).is_absolute()).all()  # outside DVC: temp workspaces find it

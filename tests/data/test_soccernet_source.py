@@ -1,15 +1,24 @@
-"""Real SoccerNet source: local copies (zips or folders), atomic unzip, offline download failure."""
+"""Real SoccerNet source: local copies (zips or folders), checked atomic unzip, and the download
+through the real SoccerNet SDK and huggingface_hub client against a loopback Hub (hubmock)."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import subprocess
+import sys
 import time
 import zipfile
 from pathlib import Path
 
+import pandas as pd
 import pytest
+import yaml
+from hubmock import HubMock, build_soccernet_archives, wait_for
 
-from soccerreid.data.soccernet import check_counts, find_groundtruth, locate_soccernet, unzip_split
+from soccerreid.data.index import scan_split
+from soccerreid.data.soccernet import check_counts, find_labels, locate_soccernet, unzip_split
 from soccerreid.errors import DataError
 
 SPLITS = ("train", "valid", "test", "challenge")
@@ -81,66 +90,117 @@ def test_missing_split_without_download_says_how_to_supply_it(tiny_raw, tmp_path
     )
 
 
-def _assert_offline_message(message: str, root: Path, error_name: str) -> None:
-    assert "\n" not in message
-    assert message.startswith(f"SoccerNet download of reid train/valid/test/challenge into {root / 'reid'} failed ({error_name}: ")
-    assert message.endswith(
-        f"without network, put train.zip, valid.zip, test.zip, challenge.zip (or the unzipped folders) in {root / 'reid'} "
-        "by hand and set data.download: false"
-    )
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_offline_download_fails_fast_with_one_line(tmp_path, monkeypatch):
-    from SoccerNet.Downloader import SoccerNetDownloader
-
-    def refuse(self, task, split, **kwargs):
-        raise ConnectionError("[Errno -2] Name or service not known\nsecond line")
-
-    monkeypatch.setattr(SoccerNetDownloader, "downloadDataTask", refuse)
-    with pytest.raises(DataError) as err:
-        locate_soccernet(tmp_path, "reid", download=True)
-    _assert_offline_message(str(err.value), tmp_path, "ConnectionError")
-    assert not (tmp_path / "reid").exists() or not any((tmp_path / "reid").iterdir())
+def _prepare(soccernet_dir: Path, work: Path, env: dict[str, str], timeout: float = 120) -> subprocess.Popen:
+    """Start the real prepare stage on ``soccernet_dir`` with ``data.download: true``."""
+    params = yaml.safe_load((ROOT / "presets" / "soccernet-cpu.yaml").read_text())
+    params["data"].update(soccernet_dir=str(soccernet_dir), download=True, workers=2)
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "params.yaml").write_text(yaml.safe_dump(params))
+    cmd = [sys.executable, str(ROOT / "stages" / "prepare.py"), "--params", "params.yaml", "--raw", "raw", "--index", "index"]
+    return subprocess.Popen(cmd, cwd=work, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_offline_sdk_hub_error_is_reported(tmp_path, monkeypatch):
-    """The SDK's own code path down to its Hugging Face call, which fails offline at once."""
-    import SoccerNet.Downloader as downloader
-    from huggingface_hub.errors import LocalEntryNotFoundError
-
-    calls = []
-
-    def offline(**kwargs):
-        calls.append(kwargs)
-        raise LocalEntryNotFoundError("cannot reach the Hub and nothing is cached")
-
-    monkeypatch.setattr(downloader, "snapshot_download", offline)
-    start = time.perf_counter()
-    with pytest.raises(DataError) as err:
-        locate_soccernet(tmp_path, "reid", download=True)
-    assert time.perf_counter() - start < 10
-    _assert_offline_message(str(err.value), tmp_path, "LocalEntryNotFoundError")
-    assert calls[0]["repo_id"] == "SoccerNet/SN-ReID-2023"
-    assert calls[0]["local_dir"] == str(tmp_path / "reid")
-    assert sorted(calls[0]["allow_patterns"]) == ["challenge.zip", "test.zip", "train.zip", "valid.zip"]
+def _finish(process: subprocess.Popen, timeout: float = 120) -> tuple[int, str]:
+    out, err = process.communicate(timeout=timeout)
+    return process.returncode, out + err
 
 
-def test_download_fetches_only_missing_splits_then_unzips(tiny_raw, tmp_path, monkeypatch):
-    from SoccerNet.Downloader import SoccerNetDownloader
+@pytest.fixture(scope="module")
+def archives(tiny_raw, tmp_path_factory) -> dict[str, dict[str, Path]]:
+    """SoccerNet's published files (four zips, two label files) built from the tiny tree."""
+    return build_soccernet_archives(tiny_raw / "reid", tmp_path_factory.mktemp("archives"))
 
+
+def test_download_runs_the_real_sdk_and_hub_client_then_unzips(archives, tiny_raw, tmp_path):
+    """The SDK's own call, the real huggingface_hub client, a loopback Hub: zips and labels."""
+    with HubMock(archives) as hub:
+        code, output = _finish(_prepare(tmp_path / "SoccerNet", tmp_path / "work", hub.env(tmp_path / "hf")))
+    assert code == 0, output
+    reid = tmp_path / "SoccerNet" / "reid"
+    for split in SPLITS:
+        assert _tree(reid / split) == _tree(tiny_raw / "reid" / split)
+    for name in ("test_bbox_info.json", "challenge_bbox_info.json"):
+        assert (reid / name).read_bytes() == (tiny_raw / "reid" / name).read_bytes()
+    fetched = sorted(path.rsplit("/", 1)[-1] for method, path in hub.requests if method == "GET" and "/resolve/" in path)
+    assert fetched == sorted(["challenge.zip", "test.zip", "train.zip", "valid.zip", "test_bbox_info.json", "challenge_bbox_info.json"])
+    assert (tmp_path / "work" / "index" / "challenge_groundtruth.json").is_file()
+    valid = pd.read_csv(tmp_path / "work" / "index" / "valid.csv")
+    assert valid["path"].map(lambda p: Path(p).is_absolute() and Path(p).is_file()).all()
+
+
+def test_download_fetches_only_what_is_missing(archives, tiny_raw, tmp_path):
+    reid = tmp_path / "SoccerNet" / "reid"
     for split in ("train", "valid", "test"):
-        shutil.copytree(tiny_raw / "reid" / split, tmp_path / "reid" / split)
-    asked = []
+        shutil.copytree(tiny_raw / "reid" / split, reid / split)
+    shutil.copy(tiny_raw / "reid" / "test_bbox_info.json", reid)
+    with HubMock(archives) as hub:
+        code, output = _finish(_prepare(tmp_path / "SoccerNet", tmp_path / "work", hub.env(tmp_path / "hf")))
+    assert code == 0, output
+    fetched = sorted(path.rsplit("/", 1)[-1] for method, path in hub.requests if method == "GET" and "/resolve/" in path)
+    assert fetched == ["challenge.zip", "challenge_bbox_info.json"]
+    assert _tree(reid / "challenge") == _tree(tiny_raw / "reid" / "challenge")
 
-    def fake_download(self, task, split, **kwargs):
-        asked.append((task, list(split)))
-        for name in split:
-            _zip_split(tiny_raw / "reid", name, Path(self.LocalDirectory) / task)
 
-    monkeypatch.setattr(SoccerNetDownloader, "downloadDataTask", fake_download)
-    assert locate_soccernet(tmp_path, "reid", download=True) == tmp_path / "reid"
-    assert asked == [("reid", ["challenge"])]
-    assert _tree(tmp_path / "reid" / "challenge") == _tree(tiny_raw / "reid" / "challenge")
+def test_offline_download_fails_fast_with_one_line(tmp_path):
+    """No Hub at the endpoint (a closed loopback port): one line, in seconds, nothing half-made."""
+    with HubMock({}) as hub:
+        env = hub.env(tmp_path / "hf")
+    start = time.perf_counter()
+    code, output = _finish(_prepare(tmp_path / "SoccerNet", tmp_path / "work", env))
+    assert time.perf_counter() - start < 30
+    assert code == 2
+    message = output.strip().splitlines()[-1]
+    root = tmp_path / "SoccerNet"
+    assert message.startswith(f"error: SoccerNet download of reid train/valid/test/challenge/test_labels/challenge_labels into {root / 'reid'} failed (")
+    assert message.endswith(
+        f"without network, put train.zip, valid.zip, test.zip, challenge.zip, test_bbox_info.json, challenge_bbox_info.json "
+        f"(or the unzipped folders) in {root / 'reid'} by hand and set data.download: false"
+    )
+    assert not list((root / "reid").glob("*.zip")) and not (tmp_path / "work" / "index").exists()
+
+
+def test_download_killed_midway_resumes_and_finishes_cleanly(archives, tiny_raw, tmp_path):
+    """SIGKILL prepare while train.zip streams; the rerun resumes and no partial split remains."""
+    env = {}
+    with HubMock(archives, stall="train.zip", stall_after=64 * 1024) as hub:
+        env = hub.env(tmp_path / "hf")
+        process = _prepare(tmp_path / "SoccerNet", tmp_path / "work", env)
+        assert wait_for(hub.stalled, 60), _finish(process)[1]
+        process.send_signal(signal.SIGKILL)
+        process.wait(30)
+        reid = tmp_path / "SoccerNet" / "reid"
+        assert not (reid / "train").exists() and not (reid / "train.zip").exists()
+        hub.release()
+        code, output = _finish(_prepare(tmp_path / "SoccerNet", tmp_path / "work", env))
+    assert code == 0, output
+    assert _tree(reid / "train") == _tree(tiny_raw / "reid" / "train")
+    assert not [p for p in reid.iterdir() if p.name.startswith(".") and p.name != ".cache"]
+
+
+def test_zip_with_images_missing_fails_and_leaves_no_split(tiny_raw, tmp_path):
+    tree = Path(shutil.copytree(tiny_raw / "reid" / "valid", tmp_path / "tree" / "valid"))
+    lost = sorted((tree / "gallery").rglob("*.png"))[3]
+    lost.unlink()
+    path = _zip_split(tmp_path / "tree", "valid", tmp_path)
+    with pytest.raises(DataError) as err:
+        unzip_split(path, tmp_path / "valid")
+    message = str(err.value)
+    assert message.startswith(f"{path}: the archive is incomplete or malformed ({tmp_path / 'valid' / 'valid_bbox_info.json'}: lists ")
+    assert "1 missing, 0 not listed; first: gallery bbox" in message and "\n" not in message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tree", "valid.zip"]
+
+
+def test_unzipped_split_with_wrong_counts_is_an_error(tiny_raw, tmp_path):
+    reid = Path(shutil.copytree(tiny_raw / "reid", tmp_path / "reid"))
+    extra = sorted((reid / "test" / "query").rglob("*.png"))[0]
+    bbox, rest = extra.name.split("-", 1)
+    shutil.copy(extra, extra.with_name(f"9999-{rest}"))
+    with pytest.raises(DataError, match=r"test_bbox_info.json: lists \d+ crops but the split holds \d+ \(0 missing, 1 not listed; "
+                                        r"first: query bbox 9999 is not listed\); the copy is incomplete or modified"):
+        scan_split(reid / "test", "test")
 
 
 def test_counts_are_checked_against_published_sizes():
@@ -152,8 +212,9 @@ def test_counts_are_checked_against_published_sizes():
     ]
 
 
-def test_groundtruth_is_found_by_known_names(tiny_raw, tmp_path):
-    assert find_groundtruth([tiny_raw / "reid", tiny_raw]) == tiny_raw / "challenge_groundtruth.json"
+def test_released_labels_are_found_where_the_sdk_writes_them(tiny_raw, tmp_path):
+    reid = tiny_raw / "reid"
+    assert find_labels([reid, tiny_raw]) == {"test": reid / "test_bbox_info.json", "challenge": reid / "challenge_bbox_info.json"}
     (tmp_path / "challenge_bbox_info.json").write_text("{}")
-    assert find_groundtruth([tmp_path]) == tmp_path / "challenge_bbox_info.json"
-    assert find_groundtruth([tmp_path / "nowhere"]) is None
+    assert find_labels([tmp_path / "nowhere", tmp_path]) == {"challenge": tmp_path / "challenge_bbox_info.json"}
+    assert find_labels([tmp_path / "nowhere"]) == {}

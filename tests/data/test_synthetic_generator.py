@@ -23,7 +23,7 @@ def _digest(root: Path) -> dict[str, str]:
 
 
 def test_same_seed_gives_identical_bytes_whatever_the_workers(tiny_raw, tmp_path, tiny_config):
-    generate_synthetic(dataclasses.replace(tiny_config, workers=2), tmp_path / "again")
+    generate_synthetic(tiny_config, tmp_path / "again", workers=2)
     assert _digest(tmp_path / "again") == _digest(tiny_raw)
 
 
@@ -35,13 +35,13 @@ def test_another_seed_gives_other_data(tiny_config):
 
 def test_layout_is_soccernet(tiny_raw):
     reid = tiny_raw / "reid"
-    assert sorted(p.name for p in reid.iterdir()) == ["challenge", "test", "train", "valid"]
-    assert (tiny_raw / "challenge_groundtruth.json").is_file()
+    assert sorted(p.name for p in reid.iterdir()) == [
+        "challenge", "challenge_bbox_info.json", "test", "test_bbox_info.json", "train", "valid"]  # fmt: skip
     for png in (reid / "train").rglob("*.png"):
         assert len(png.relative_to(reid / "train").parts) == 5  # championship/season/game/action/file
         parse_name(png)
     for split in ("valid", "test"):
-        assert sorted(p.name for p in (reid / split).iterdir()) == ["bbox_info.json", "gallery", "query"]
+        assert sorted(p.name for p in (reid / split).iterdir()) == ["gallery", "query", f"{split}_bbox_info.json"]
         for png in (reid / split).rglob("*.png"):
             assert len(png.relative_to(reid / split).parts) == 6
     for png in (reid / "challenge").rglob("*.png"):
@@ -58,9 +58,9 @@ def test_names_metadata_and_pixels_agree(tiny_raw, tiny_config):
         assert set(frame["clazz"]) <= set(CLASSES)
 
 
-def test_challenge_metadata_has_no_labels_but_groundtruth_does(tiny_raw):
-    public = json.loads((tiny_raw / "reid" / "challenge" / "bbox_info.json").read_text())
-    truth = json.loads((tiny_raw / "challenge_groundtruth.json").read_text())
+def test_challenge_metadata_has_no_labels_but_the_released_labels_do(tiny_raw):
+    public = json.loads((tiny_raw / "reid" / "challenge" / "challenge_bbox_info.json").read_text())
+    truth = json.loads((tiny_raw / "reid" / "challenge_bbox_info.json").read_text())
     assert public.keys() == truth.keys() == {"query", "gallery"}
     for role in ("query", "gallery"):
         assert public[role].keys() == truth[role].keys()
@@ -72,7 +72,7 @@ def test_challenge_metadata_has_no_labels_but_groundtruth_does(tiny_raw):
 
 @pytest.mark.parametrize("split", ["valid", "test", "challenge"])
 def test_every_query_has_a_gallery_positive_in_its_action(tiny_raw, split):
-    path = tiny_raw / ("challenge_groundtruth.json" if split == "challenge" else f"reid/{split}/bbox_info.json")
+    path = tiny_raw / ("reid/challenge_bbox_info.json" if split == "challenge" else f"reid/{split}/{split}_bbox_info.json")
     truth = json.loads(path.read_text())
     gallery = Counter((e["action_idx"], e["person_uid"]) for e in truth["gallery"].values())
     queries = [(e["action_idx"], e["person_uid"]) for e in truth["query"].values()]

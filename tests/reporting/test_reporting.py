@@ -37,22 +37,26 @@ def test_render_results_rejects_empty():
 
 
 def _index(tmp_path) -> pd.DataFrame:
+    """Two queries and four gallery crops, numbered as SoccerNet numbers them: each list from 0."""
     rows = []
-    for bbox, uid in enumerate([1, 2, 1, 2, 1, 2]):
-        path = tmp_path / f"{bbox}.png"
-        Image.fromarray(np.full((40, 20, 3), 40 * bbox, np.uint8)).save(path)
-        rows.append({"bbox_idx": bbox, "person_uid": uid, "path": str(path)})
+    for role, uids in (("query", [1, 2]), ("gallery", [1, 2, 2, 1])):
+        for bbox, uid in enumerate(uids):
+            path = tmp_path / f"{role[0]}{bbox}.png"
+            Image.fromarray(np.full((40, 20, 3), 40 * len(rows), np.uint8)).save(path)
+            rows.append({"role": role, "bbox_idx": bbox, "person_uid": uid, "path": str(path)})
     return pd.DataFrame(rows)
 
 
 def test_pick_retrievals_separates_successes_and_failures(tmp_path):
+    """Query 0 and gallery 0 share bbox_idx 0: each is looked up in its own list."""
     index = _index(tmp_path)
-    ranking = {"0": [2, 3, 4, 5], "1": [2, 3, 5, 4]}
+    ranking = {"0": [0, 1, 3, 2], "1": [0, 1, 2, 3]}
     picks = pick_retrievals(ranking, index, top_k=3, count=5, seed=0)
-    assert picks.successes.query_paths == [str(tmp_path / "0.png")]
+    assert picks.successes.query_paths == [str(tmp_path / "q0.png")]
     assert picks.successes.matches == [[True, False, True]]
-    assert picks.failures.query_paths == [str(tmp_path / "1.png")]
-    assert picks.failures.ranked_paths == [[str(tmp_path / f"{b}.png") for b in (2, 3, 5)]]
+    assert picks.failures.query_paths == [str(tmp_path / "q1.png")]
+    assert picks.failures.matches == [[False, True, True]]
+    assert picks.failures.ranked_paths == [[str(tmp_path / f"g{b}.png") for b in (0, 1, 2)]]
 
 
 def test_figures_are_written_as_png(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -41,7 +42,6 @@ class SyntheticConfig:
     frames_per_action: tuple[int, int] = bounded((2, 4), ge=2)
     crop_height: tuple[int, int] = bounded((30, 300), ge=16)
     occlusion: float = bounded(0.3, ge=0.0, le=1.0)
-    workers: int = bounded(2, ge=1)
 
     def __post_init__(self) -> None:
         for name in ("people_per_action", "frames_per_action", "crop_height"):
@@ -56,14 +56,22 @@ class DataConfig:
 
     ``source: synthetic`` generates the embedded dataset; ``source: soccernet`` uses an existing
     local copy at ``soccernet_dir`` (zips or unzipped folders), or downloads it there with the
-    SoccerNet SDK when ``download`` is true.
+    SoccerNet SDK, with the released test and challenge labels, when ``download`` is true.
+    ``workers`` is how many processes render (synthetic) and threads decode (both sources) the
+    crops; 0 means every core of the machine. It never changes the output.
     """
 
     source: Literal["synthetic", "soccernet"] = "synthetic"
     soccernet_dir: str = ""
     download: bool = False
     task: Literal["reid", "reid-2023"] = "reid"
+    workers: int = bounded(0, ge=0)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+
+    @property
+    def resolved_workers(self) -> int:
+        """``workers``, with 0 replaced by the number of cores."""
+        return self.workers or os.cpu_count() or 1
 
     def __post_init__(self) -> None:
         if self.source == "soccernet" and not self.soccernet_dir:

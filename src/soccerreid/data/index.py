@@ -3,10 +3,13 @@
 ``<index_dir>/<split>.csv`` has one row per usable crop and these columns (see docs/data.md):
 
 =========== ====== ===============================================================
-path        str    crop file; relative to the repo root when under it, else absolute
+path        str    crop file: relative to the repo root for data DVC tracks (the synthetic
+                   tree), absolute for data outside DVC (SoccerNet), so that a temporary
+                   or queued experiment workspace still finds the crops
 split       str    train | valid | test | challenge
 role        str    train | query | gallery
-bbox_idx    int    SoccerNet bbox_idx, unique within a split
+bbox_idx    int    SoccerNet bbox_idx: position in its own list (train, query or gallery);
+                   query and gallery overlap, so (role, bbox_idx) is the key of a crop
 action_idx  int    the action (identities are only valid within one action)
 person_uid  int    identity within the action; -1 when unlabelled (challenge)
 frame_idx   int    the frame (action frame or replay); -1 when unlabelled
@@ -84,7 +87,7 @@ class SplitIndex:
     notes: list[str] = field(default_factory=list)
 
 
-def index_split(split_dir: str | os.PathLike, split: str, workers: int = 1) -> SplitIndex:
+def index_split(split_dir: str | os.PathLike, split: str, workers: int = 1, absolute_paths: bool = False) -> SplitIndex:
     """Scan, parse, cross-check and decode one SoccerNet split folder into its index table.
 
     Examples::
@@ -92,14 +95,16 @@ def index_split(split_dir: str | os.PathLike, split: str, workers: int = 1) -> S
         valid = index_split("data/raw/reid/valid", "valid", workers=2)
         valid.frame.role.value_counts()       # query / gallery counts
     """
-    return decode_split(scan_split(split_dir, split), workers)
+    return decode_splits([scan_split(split_dir, split)], workers, absolute_paths)[0]
 
 
-def scan_split(split_dir: str | os.PathLike, split: str) -> ScannedSplit:
+def scan_split(split_dir: str | os.PathLike, split: str, labels: Sequence[Path] = ()) -> ScannedSplit:
     """List, parse and cross-check a split (cheap: no image is decoded).
 
-    A missing folder, a malformed name, a duplicate bbox_idx or metadata disagreeing with a
-    name raises a one-line DataError naming the path.
+    ``labels`` are more bbox_info files of this split kept outside its folder (the released
+    labels). A missing folder, a malformed name, a (role, bbox_idx) used twice, metadata
+    disagreeing with a name, or crops missing from or added to what the metadata lists raises a
+    one-line DataError naming the path.
 
     Examples::
 
@@ -110,22 +115,29 @@ def scan_split(split_dir: str | os.PathLike, split: str) -> ScannedSplit:
     parse = parse_challenge_name if split == "challenge" else parse_name
     names = [parse(crop.path) for crop in crops]
     _check_unique(crops, names)
-    return ScannedSplit(split, split_dir, crops, names, cross_check_metadata(split_dir, crops, names))
+    notes = cross_check_metadata(split_dir, crops, names, labels)
+    return ScannedSplit(split, split_dir, crops, names, notes)
 
 
-def decode_split(scanned: ScannedSplit, workers: int = 1) -> SplitIndex:
-    """Decode every crop of a scanned split; undecodable ones are left out and reported.
+def decode_splits(scanned: Sequence[ScannedSplit], workers: int = 1, absolute_paths: bool = False) -> list[SplitIndex]:
+    """Decode every crop of the scanned splits, with one progress bar over all of them;
+    undecodable crops are left out and reported.
 
     Examples::
 
-        decode_split(scan_split("data/raw/reid/test", "test"), workers=2).invalid    # {}
+        decode_splits([scan_split("data/raw/reid/test", "test")], workers=2)[0].invalid    # {}
     """
-    invalid = find_invalid_images([crop.path for crop in scanned.crops], workers)
-    kept = [(c, n) for c, n in zip(scanned.crops, scanned.names) if c.path not in invalid]
-    if not kept:
-        raise DataError(f"{scanned.split_dir}: none of the {len(scanned.crops)} crops could be decoded")
-    frame = make_frame([c for c, _ in kept], [n for _, n in kept], scanned.split)
-    return SplitIndex(scanned.split, frame, invalid, scanned.notes)
+    paths = [crop.path for split in scanned for crop in split.crops]
+    invalid = find_invalid_images(paths, workers, progress=f"prepare: decoding {len(scanned)} split(s)")
+    indexes = []
+    for split in scanned:
+        kept = [(c, n) for c, n in zip(split.crops, split.names) if c.path not in invalid]
+        if not kept:
+            raise DataError(f"{split.split_dir}: none of the {len(split.crops)} crops could be decoded")
+        frame = make_frame([c for c, _ in kept], [n for _, n in kept], split.split, absolute_paths)
+        mine = {c.path: invalid[c.path] for c in split.crops if c.path in invalid}
+        indexes.append(SplitIndex(split.split, frame, mine, split.notes))
+    return indexes
 
 
 def list_crops(split_dir: Path, split: str) -> list[CropFile]:
@@ -168,41 +180,53 @@ def _is_crop(filename: str) -> bool:
 
 
 def _check_unique(crops: Sequence[CropFile], names: Sequence[CropName]) -> None:
-    seen: dict[int, Path] = {}
+    seen: dict[tuple[str, int], Path] = {}
     for crop, name in zip(crops, names):
-        other = seen.setdefault(name.bbox_idx, crop.path)
+        other = seen.setdefault((crop.role, name.bbox_idx), crop.path)
         if other != crop.path:
-            raise DataError(f"{crop.path}: bbox_idx {name.bbox_idx} is also used by {other}")
+            raise DataError(f"{crop.path}: {crop.role} bbox_idx {name.bbox_idx} is also used by {other}")
 
 
-def cross_check_metadata(split_dir: Path, crops: Sequence[CropFile], names: Sequence[CropName]) -> list[str]:
-    """Compare every bbox_info JSON under ``split_dir`` with the file names.
+def cross_check_metadata(split_dir: Path, crops: Sequence[CropFile], names: Sequence[CropName],
+                         labels: Sequence[Path] = ()) -> list[str]:  # fmt: skip
+    """Compare every bbox_info JSON under ``split_dir`` (and the ``labels`` files) with the names.
 
-    A disagreement on identity (role, action, person) raises a DataError; other disagreements,
-    crops missing from the JSON and JSON entries without a crop are returned as notes. No JSON
-    at all is a note too: the names carry every label.
+    A disagreement on identity (action, person) raises a DataError, and so does a split whose
+    crops differ from what a JSON lists (crops missing, as in a truncated copy, or crops the
+    JSON does not know): its counts are wrong. Other disagreements are returned as notes. No
+    JSON at all is a note too: the names carry every label.
 
     Examples::
 
-        cross_check_metadata(Path("valid"), crops, names)   # ['valid/bbox_info.json: 3 entries have no crop']
+        cross_check_metadata(Path("valid"), crops, names)   # []
     """
-    sources = find_bbox_info(split_dir)
+    sources = find_bbox_info(split_dir) + list(labels)
     if not sources:
         return [f"{split_dir}: no bbox_info JSON found; labels come from file names only"]
-    by_bbox = {name.bbox_idx: (crop.role, name) for crop, name in zip(crops, names)}
+    by_bbox = {(crop.role, name.bbox_idx): name for crop, name in zip(crops, names)}
     notes = []
     for source in sources:
         entries = read_bbox_info(source)
         notes += check_names(entries, by_bbox, source)
-        unlisted = len(by_bbox.keys() - entries.keys())
-        orphans = len(entries.keys() - by_bbox.keys())
-        if unlisted or orphans:
-            notes.append(f"{source}: {unlisted} crops are not listed, {orphans} entries have no crop")
+        _check_counts(source, entries, by_bbox)
     return notes
 
 
-def make_frame(crops: Sequence[CropFile], names: Sequence[CropName], split: str) -> pd.DataFrame:
+def _check_counts(source: Path, entries: dict, crops: dict) -> None:
+    missing, unlisted = sorted(entries.keys() - crops.keys()), sorted(crops.keys() - entries.keys())
+    if missing or unlisted:
+        first = f"{missing[0][0]} bbox {missing[0][1]} has no crop" if missing else f"{unlisted[0][0]} bbox {unlisted[0][1]} is not listed"
+        raise DataError(
+            f"{source}: lists {len(entries)} crops but the split holds {len(crops)} ({len(missing)} missing, "
+            f"{len(unlisted)} not listed; first: {first}); the copy is incomplete or modified: unzip or download it again"
+        )
+
+
+def make_frame(crops: Sequence[CropFile], names: Sequence[CropName], split: str, absolute_paths: bool = False) -> pd.DataFrame:
     """Build the index table (columns :data:`COLUMNS`) from crops and their parsed names.
+
+    Paths are absolute with ``absolute_paths`` (data outside DVC), else relative to the
+    working directory (the repo root) when under it.
 
     Examples::
 
@@ -210,7 +234,7 @@ def make_frame(crops: Sequence[CropFile], names: Sequence[CropName], split: str)
     """
     frame = pd.DataFrame(
         {
-            "path": _repo_paths([c.path for c in crops]),
+            "path": _index_paths([c.path for c in crops], absolute_paths),
             "split": split,
             "role": [c.role for c in crops],
             **{col: [getattr(n, col) for n in names] for col in _NAME_COLUMNS},
@@ -237,12 +261,12 @@ def assign_labels(frame: pd.DataFrame) -> np.ndarray:
     return groups.to_numpy(dtype=np.int64)
 
 
-def _repo_paths(paths: Sequence[Path]) -> list[str]:
+def _index_paths(paths: Sequence[Path], absolute: bool) -> list[str]:
     cwd = os.path.abspath(os.getcwd()) + os.sep
     out = []
     for path in paths:
-        absolute = os.path.abspath(path)
-        out.append(Path(absolute[len(cwd) :]).as_posix() if absolute.startswith(cwd) else absolute)
+        full = os.path.realpath(path) if absolute else os.path.abspath(path)
+        out.append(Path(full[len(cwd) :]).as_posix() if not absolute and full.startswith(cwd) else full)
     return out
 
 

@@ -1,7 +1,9 @@
 """SoccerNet ``bbox_info`` JSON: find it, read it, cross-check it with the crop file names.
 
-The JSON is keyed by bbox_idx. Valid, test and challenge hold ``{"query": {...}, "gallery":
-{...}}``; train holds a flat ``{bbox_idx: entry}`` mapping. Entries carry bbox_idx, action_idx,
+Valid, test and challenge hold ``{"query": {...}, "gallery": {...}}``; train holds a flat
+``{bbox_idx: entry}`` mapping. bbox_idx counts within each list (sn-reid README, "Filename
+convention"), so a query and a gallery crop share each index: an entry is keyed by
+``(role, bbox_idx)``, role ``train`` for the flat layout. Entries carry bbox_idx, action_idx,
 person_uid, frame_idx, clazz, id, UAI, relative_path, height and width (challenge entries have
 no labels). The exact file names inside the official zips are not documented, so the split
 folder is searched for any ``*bbox_info*.json``.
@@ -9,14 +11,14 @@ folder is searched for any ``*bbox_info*.json``.
 Examples::
 
     entries = read_bbox_info(find_bbox_info(Path("data/raw/reid/valid"))[0])
-    entries[54404]        # BboxEntry(role='query', fields={'action_idx': 1940, ...})
+    entries["query", 0]        # {'bbox_idx': 0, 'action_idx': 0, 'person_uid': 1183, ...}
+    entries["gallery", 0]      # another crop with the same bbox_idx
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,8 @@ from soccerreid.data.naming import CropName
 from soccerreid.errors import DataError
 
 ROLES = ("query", "gallery")
+FLAT_ROLE = "train"
+BoxKey = tuple[str, int]  # (role, bbox_idx): unique within a split
 _IDENTITY_FIELDS = ("action_idx", "person_uid")
 # bbox_info key -> CropName attribute, for the cross-check with file names
 _NAME_FIELDS = {
@@ -36,14 +40,6 @@ _NAME_FIELDS = {
     "height": "height",
     "width": "width",
 }
-
-
-@dataclass(frozen=True)
-class BboxEntry:
-    """One bbox_info entry: its role (``query``, ``gallery`` or ``None`` when flat) and fields."""
-
-    role: str | None
-    fields: dict[str, Any]
 
 
 def find_bbox_info(split_dir: Path) -> list[Path]:
@@ -59,12 +55,12 @@ def find_bbox_info(split_dir: Path) -> list[Path]:
     return sorted(found)
 
 
-def read_bbox_info(path: Path) -> dict[int, BboxEntry]:
-    """Read a bbox_info JSON into ``{bbox_idx: BboxEntry}``; one-line DataError when malformed.
+def read_bbox_info(path: Path) -> dict[BoxKey, dict[str, Any]]:
+    """Read a bbox_info JSON into ``{(role, bbox_idx): fields}``; one-line DataError when malformed.
 
     Examples::
 
-        read_bbox_info(Path("valid/bbox_info.json"))[12].role     # 'query'
+        read_bbox_info(Path("valid/bbox_info.json"))["query", 12]["action_idx"]
     """
     try:
         data = json.loads(Path(path).read_text())
@@ -72,57 +68,52 @@ def read_bbox_info(path: Path) -> dict[int, BboxEntry]:
         raise DataError(f"{path}: cannot read bbox_info JSON ({_one_line(err)})") from None
     if not isinstance(data, dict):
         raise DataError(f"{path}: expected a JSON object keyed by bbox_idx or by query/gallery")
-    if set(data) and set(data) <= set(ROLES):
-        groups = {role: data[role] for role in data}
-    else:
-        groups = {None: data}
-    entries: dict[int, BboxEntry] = {}
+    groups = {role: data[role] for role in data} if set(data) and set(data) <= set(ROLES) else {FLAT_ROLE: data}
+    entries: dict[BoxKey, dict[str, Any]] = {}
     for role, group in groups.items():
         entries.update(_read_group(path, role, group))
     return entries
 
 
-def _read_group(path: Path, role: str | None, group: Any) -> dict[int, BboxEntry]:
+def _read_group(path: Path, role: str, group: Any) -> dict[BoxKey, dict[str, Any]]:
     if not isinstance(group, dict):
         raise DataError(f"{path}: expected '{role}' to be an object keyed by bbox_idx")
     entries = {}
     for key, fields in group.items():
         if not isinstance(fields, dict) or not str(key).isdigit():
-            raise DataError(f"{path}: entry {key!r} is not a bbox_idx-keyed object")
-        entries[int(key)] = BboxEntry(role, fields)
+            raise DataError(f"{path}: {role} entry {key!r} is not a bbox_idx-keyed object")
+        entries[role, int(key)] = fields
     return entries
 
 
-def check_names(entries: dict[int, BboxEntry], crops: dict[int, tuple[str, CropName]], source: Path) -> list[str]:
-    """Cross-check bbox_info entries with the crops' file names.
+def check_names(entries: dict[BoxKey, dict[str, Any]], crops: dict[BoxKey, CropName], source: Path) -> list[str]:
+    """Cross-check bbox_info entries with the crops' file names, both keyed by (role, bbox_idx).
 
-    ``crops`` maps bbox_idx to (role, parsed name). Only fields present on both sides are
-    compared, as strings (so ``9`` and ``"9"`` agree). A disagreement on what defines an
-    identity (query/gallery role, action_idx, person_uid) raises a DataError naming ``source``
-    and the bbox; other disagreements (frame, class, id, UAI, size) are returned as notes.
+    Only fields present on both sides are compared, as strings (so ``9`` and ``"9"`` agree). A
+    disagreement on what defines an identity (action_idx, person_uid) raises a DataError naming
+    ``source`` and the box; other disagreements (frame, class, id, UAI, size) are returned as notes.
 
     Examples::
 
-        check_names(read_bbox_info(json_path), {12: ("query", parse_name(p))}, json_path)   # []
+        check_names(read_bbox_info(json_path), {("query", 12): parse_name(p)}, json_path)   # []
     """
-    minor: dict[str, list[int]] = {}
-    for bbox_idx, (role, crop) in crops.items():
-        entry = entries.get(bbox_idx)
-        if entry is None:
+    minor: dict[str, list[BoxKey]] = {}
+    for key, crop in crops.items():
+        fields = entries.get(key)
+        if fields is None:
             continue
-        if entry.role is not None and entry.role != role:
-            raise DataError(f"{source}: bbox {bbox_idx} is listed as {entry.role} but its crop is in {role}/")
-        for key, attr in _NAME_FIELDS.items():
+        for field, attr in _NAME_FIELDS.items():
             value = getattr(crop, attr)
-            if key in entry.fields and value not in ("", -1) and str(entry.fields[key]) != str(value):
-                if key in _IDENTITY_FIELDS:
+            if field in fields and value not in ("", -1) and str(fields[field]) != str(value):
+                if field in _IDENTITY_FIELDS:
                     raise DataError(
-                        f"{source}: bbox {bbox_idx} has {key}={entry.fields[key]!r} but its file name says {value!r}"
+                        f"{source}: {key[0]} bbox {key[1]} has {field}={fields[field]!r} but its file name says {value!r}"
                     )
-                minor.setdefault(key, []).append(bbox_idx)
+                minor.setdefault(field, []).append(key)
     return [
-        f"{source}: {len(boxes)} entries disagree with their file names on {key} (first: bbox {boxes[0]}); file names win"
-        for key, boxes in minor.items()
+        f"{source}: {len(boxes)} entries disagree with their file names on {field} "
+        f"(first: {boxes[0][0]} bbox {boxes[0][1]}); file names win"
+        for field, boxes in minor.items()
     ]
 
 

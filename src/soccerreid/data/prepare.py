@@ -4,7 +4,7 @@ Output folder (written atomically)::
 
     <index_dir>/train.csv valid.csv test.csv challenge.csv   the crop index (soccerreid.data.index)
     <index_dir>/invalid_images.json                          crops left out: {"count", "images": [...]}
-    <index_dir>/challenge_groundtruth.json                   when the source has one (bbox_info layout)
+    <index_dir>/challenge_groundtruth.json                   the released challenge labels, when found
     <index_dir>/summary.json                                 images, queries, actions, identities per split
 
 Examples::
@@ -23,10 +23,10 @@ from pathlib import Path
 import pandas as pd
 
 from soccerreid.config.data import DataConfig
-from soccerreid.data.index import SPLITS, SplitIndex, decode_split, scan_split, write_index
+from soccerreid.data.index import SPLITS, SplitIndex, decode_splits, scan_split, write_index
 from soccerreid.data.metadata import read_bbox_info
-from soccerreid.data.soccernet import check_counts, find_groundtruth, locate_soccernet
-from soccerreid.data.synthetic import GROUNDTRUTH, TASK_DIR, generate_synthetic
+from soccerreid.data.soccernet import check_counts, find_labels, locate_soccernet
+from soccerreid.data.synthetic import TASK_DIR, generate_synthetic
 from soccerreid.errors import DataError
 from soccerreid.io import atomic_dir, write_json
 
@@ -35,12 +35,12 @@ SOURCE_FILE = "SOURCE.json"
 
 @dataclass(frozen=True)
 class Source:
-    """Where the unzipped splits are, the challenge ground truth if any, and whether the
-    published SoccerNet sizes apply."""
+    """Where the unzipped splits are, the released label files found (``{split: path}``), and
+    whether the data is SoccerNet's own, outside DVC (published sizes apply, absolute paths)."""
 
     reid_dir: Path
-    groundtruth: Path | None
-    published_sizes: bool
+    labels: dict[str, Path]
+    soccernet: bool
 
 
 def generate_source(config: DataConfig, raw_dir: str | os.PathLike) -> Source:
@@ -55,37 +55,38 @@ def generate_source(config: DataConfig, raw_dir: str | os.PathLike) -> Source:
     """
     raw_dir = Path(raw_dir)
     if config.source == "synthetic":
-        generate_synthetic(config.synthetic, raw_dir)
-        return Source(raw_dir / TASK_DIR, raw_dir / GROUNDTRUTH, published_sizes=False)
+        generate_synthetic(config.synthetic, raw_dir, config.resolved_workers)
+        return Source(raw_dir / TASK_DIR, find_labels([raw_dir / TASK_DIR]), soccernet=False)
     root = Path(config.soccernet_dir)
     reid_dir = locate_soccernet(root, config.task, SPLITS, download=config.download)
-    source = Source(reid_dir, find_groundtruth([reid_dir, root]), published_sizes=True)
+    source = Source(reid_dir, find_labels([reid_dir, root]), soccernet=True)
     with atomic_dir(raw_dir) as tmp:
         write_json(tmp / SOURCE_FILE, {"source": "soccernet", "reid_dir": str(reid_dir.resolve()),
-                                       "groundtruth": str(source.groundtruth) if source.groundtruth else None})  # fmt: skip
+                                       "labels": {k: str(v.resolve()) for k, v in source.labels.items()}})  # fmt: skip
     return source
 
 
 def build_index(source: Source, index_dir: str | os.PathLike, workers: int = 1) -> dict[str, dict]:
     """Index every split of ``source`` into ``index_dir`` (replaced atomically); return the summary.
 
-    All splits are scanned (names parsed, metadata cross-checked) before any image is decoded,
-    so bad names or missing folders fail fast.
+    All splits are scanned (names parsed, metadata and released labels cross-checked) before
+    any image is decoded, so bad names, missing folders or incomplete copies fail fast.
 
     Examples::
 
-        build_index(Source(Path("data/raw/reid"), None, False), "data/index", workers=2)["valid"]
+        build_index(Source(Path("data/raw/reid"), {}, False), "data/index", workers=2)["valid"]
     """
-    scanned = [scan_split(source.reid_dir / split, split) for split in SPLITS]
-    indexes = [decode_split(split, workers) for split in scanned]
-    summary = {index.split: summarize_split(index, source.published_sizes) for index in indexes}
+    labels = {split: [path] for split, path in source.labels.items()}
+    scanned = [scan_split(source.reid_dir / split, split, labels.get(split, [])) for split in SPLITS]
+    indexes = decode_splits(scanned, workers, absolute_paths=source.soccernet)
+    summary = {index.split: summarize_split(index, source.soccernet) for index in indexes}
     with atomic_dir(index_dir) as tmp:
         for index in indexes:
             write_index(index.frame, tmp, index.split)
         write_json(tmp / "invalid_images.json", invalid_report(indexes))
-        if source.groundtruth is not None:
+        if "challenge" in source.labels:
             challenge = next(index.frame for index in indexes if index.split == "challenge")
-            write_json(tmp / "challenge_groundtruth.json", filter_groundtruth(source.groundtruth, challenge))
+            write_json(tmp / "challenge_groundtruth.json", filter_groundtruth(source.labels["challenge"], challenge))
         write_json(tmp / "summary.json", summary)
     return summary
 
@@ -138,16 +139,16 @@ def filter_groundtruth(path: Path, challenge: pd.DataFrame) -> dict:
 
     Examples::
 
-        filter_groundtruth(Path("data/raw/challenge_groundtruth.json"), read_index("data/index", "challenge"))
+        filter_groundtruth(Path("data/raw/reid/challenge_bbox_info.json"), read_index("data/index", "challenge"))
     """
     entries = read_bbox_info(path)
-    kept = set(challenge["bbox_idx"].tolist())
+    kept = set(zip(challenge["role"].tolist(), challenge["bbox_idx"].tolist()))
     groups: dict[str, dict[str, dict]] = {"query": {}, "gallery": {}}
-    for bbox_idx, entry in sorted(entries.items()):
-        if entry.role not in groups:
+    for (role, bbox_idx), fields in sorted(entries.items()):
+        if role not in groups:
             raise DataError(f"{path}: expected a {{'query': ..., 'gallery': ...}} ground truth, entry {bbox_idx} has none")
-        if bbox_idx in kept:
-            groups[entry.role][str(bbox_idx)] = entry.fields
+        if (role, bbox_idx) in kept:
+            groups[role][str(bbox_idx)] = fields
     positives = {(e["action_idx"], e.get("person_uid")) for e in groups["gallery"].values()}
     groups["query"] = {k: e for k, e in groups["query"].items() if (e["action_idx"], e.get("person_uid")) in positives}
     return groups

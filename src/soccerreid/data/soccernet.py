@@ -19,7 +19,7 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from soccerreid.data.index import SPLITS
+from soccerreid.data.index import SPLITS, scan_split
 from soccerreid.errors import DataError
 
 # Published sizes of SoccerNet ReID v3 (docs/data.md): images per split and role.
@@ -29,14 +29,17 @@ PUBLISHED = {
     "test": {"images": 46_766, "query": 11_777, "gallery": 34_989},
     "challenge": {"images": 35_103, "query": 9_021, "gallery": 26_082},
 }
-GROUNDTRUTH_NAMES = ("challenge_groundtruth.json", "challenge_bbox_info.json")
+# The released labels, as the SDK writes them at the task root (splits test_labels, challenge_labels).
+LABEL_FILES = {"test": "test_bbox_info.json", "challenge": "challenge_bbox_info.json"}
+LABEL_SPLITS = {"test": "test_labels", "challenge": "challenge_labels"}
 
 
 def locate_soccernet(root: str | os.PathLike, task: str, splits: Sequence[str] = SPLITS, download: bool = False) -> Path:
     """The folder holding the unzipped ``splits``; downloads (if asked) and unzips what is missing.
 
-    Raises a one-line DataError naming the folder and how to supply the data by hand when a
-    split is neither unzipped, nor zipped, nor downloadable.
+    With ``download`` the released labels of test and challenge (:data:`LABEL_FILES`) are
+    fetched too when absent. Raises a one-line DataError naming the folder and how to supply
+    the data by hand when a split is neither unzipped, nor zipped, nor downloadable.
 
     Examples::
 
@@ -45,8 +48,9 @@ def locate_soccernet(root: str | os.PathLike, task: str, splits: Sequence[str] =
     root = Path(root)
     base = find_task_dir(root, task)
     missing = [split for split in splits if not _present(base, split)]
-    if missing and download:
-        download_splits(root, task, missing)
+    wanted = missing + [LABEL_SPLITS[s] for s, name in LABEL_FILES.items() if not (base / name).is_file()]
+    if wanted and download:
+        download_splits(root, task, wanted)
         base = find_task_dir(root, task)
         missing = [split for split in splits if not _present(base, split)]
     if missing:
@@ -84,13 +88,14 @@ def _missing_message(root: Path, task: str, missing: list[str]) -> str:
 
 
 def download_splits(root: Path, task: str, splits: Sequence[str]) -> None:
-    """Download ``splits`` with ``SoccerNetDownloader(...).downloadDataTask``; fails in seconds offline.
+    """Download ``splits`` (split names, or ``test_labels``/``challenge_labels``) with
+    ``SoccerNetDownloader(...).downloadDataTask``; fails in seconds offline.
 
-    Any failure becomes ONE line saying what failed and how to provide the zips by hand.
+    Any failure becomes ONE line saying what failed and how to provide the files by hand.
 
     Examples::
 
-        download_splits(Path("/data/SoccerNet"), "reid", ["valid"])   # writes /data/SoccerNet/reid/valid.zip
+        download_splits(Path("/data/SoccerNet"), "reid", ["valid", "test_labels"])   # reid/valid.zip, reid/test_bbox_info.json
     """
     try:
         from SoccerNet.Downloader import SoccerNetDownloader
@@ -101,16 +106,25 @@ def download_splits(root: Path, task: str, splits: Sequence[str]) -> None:
         reason = " ".join(str(err).split())[:200]
         raise DataError(
             f"SoccerNet download of {task} {'/'.join(splits)} into {root / task} failed "
-            f"({type(err).__name__}: {reason}); without network, put {', '.join(s + '.zip' for s in splits)} "
+            f"({type(err).__name__}: {reason}); without network, put {', '.join(_file_names(splits))} "
             f"(or the unzipped folders) in {root / task} by hand and set data.download: false"
         ) from None
 
 
-def unzip_split(zip_path: Path, dest: Path) -> Path:
-    """Extract a split's zip to ``dest`` atomically: into a hidden temp folder, renamed when complete.
+def _file_names(splits: Sequence[str]) -> list[str]:
+    labels = {name: LABEL_FILES[split] for split, name in LABEL_SPLITS.items()}
+    return [labels.get(split, f"{split}.zip") for split in splits]
 
-    A leading ``<split>/`` or ``<task>/`` folder inside the zip is stripped. A corrupt or
-    truncated zip raises a one-line DataError and leaves nothing behind.
+
+def unzip_split(zip_path: Path, dest: Path) -> Path:
+    """Extract a split's zip to ``dest`` atomically: into a hidden temp folder, checked, then
+    renamed into place.
+
+    A leading ``<split>/`` or ``<task>/`` folder inside the zip is stripped. Before the rename
+    the split is scanned (:func:`~soccerreid.data.index.scan_split`): names parsed and crops
+    counted against its bbox_info. A corrupt or truncated zip, or one with crops missing,
+    raises a one-line DataError naming the zip and leaves nothing behind, so a later run never
+    takes a partial split for a complete one.
 
     Examples::
 
@@ -121,13 +135,23 @@ def unzip_split(zip_path: Path, dest: Path) -> Path:
     try:
         with zipfile.ZipFile(zip_path) as archive:
             archive.extractall(tmp)
-        os.replace(_content_root(tmp, dest.name), dest)
+        content = _content_root(tmp, dest.name)
+        _check_unzipped(zip_path, content, dest)
+        os.replace(content, dest)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as err:
         reason = " ".join(str(err).split())
         raise DataError(f"{zip_path}: cannot unzip ({reason}); delete it and download or copy it again") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return dest
+
+
+def _check_unzipped(zip_path: Path, content: Path, dest: Path) -> None:
+    try:
+        scan_split(content, dest.name)
+    except DataError as err:
+        reason = str(err).replace(str(content), str(dest))
+        raise DataError(f"{zip_path}: the archive is incomplete or malformed ({reason})") from None
 
 
 def _content_root(folder: Path, split: str) -> Path:
@@ -156,15 +180,18 @@ def check_counts(split: str, role_counts: dict[str, int]) -> list[str]:
     ]
 
 
-def find_groundtruth(folders: Sequence[Path]) -> Path | None:
-    """The first challenge ground-truth JSON (bbox_info layout with labels) in ``folders``, or None.
+def find_labels(folders: Sequence[Path]) -> dict[str, Path]:
+    """``{split: path}`` of the released label files (:data:`LABEL_FILES`) found in ``folders``;
+    the first folder holding a file wins.
 
     Examples::
 
-        find_groundtruth([Path("data/raw"), Path("data/raw/reid")])     # data/raw/challenge_groundtruth.json
+        find_labels([Path("data/soccernet/reid"), Path("data/soccernet")])
+        # {'test': .../reid/test_bbox_info.json, 'challenge': .../reid/challenge_bbox_info.json}
     """
-    for folder in folders:
-        for name in GROUNDTRUTH_NAMES:
-            if (folder / name).is_file():
-                return folder / name
-    return None
+    found = {}
+    for split, name in LABEL_FILES.items():
+        paths = [folder / name for folder in folders if (folder / name).is_file()]
+        if paths:
+            found[split] = paths[0]
+    return found

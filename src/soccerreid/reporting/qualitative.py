@@ -36,21 +36,29 @@ def pick_retrievals(ranking: dict[str, list[int]], index: pd.DataFrame, top_k: i
     """Sample up to ``count`` successes and ``count`` failures, deterministically for ``seed``.
 
     ``ranking`` maps a query bbox_idx (str) to its ranked gallery bbox_idx list; ``index`` has
-    columns bbox_idx, path and person_uid for every query and gallery crop of the split.
+    columns role, bbox_idx, path and person_uid for every query and gallery crop of the split.
+    Query and gallery bbox_idx overlap (SoccerNet numbers each list from 0), so each role is
+    looked up in its own rows.
     """
-    by_bbox = index.set_index("bbox_idx")
-    path_of, uid_of = by_bbox["path"].to_dict(), by_bbox["person_uid"].to_dict()
+    query_path, query_uid = _by_bbox(index, "query")
+    gallery_path, gallery_uid = _by_bbox(index, "gallery")
     hits = {}
     for query, ranked in ranking.items():
-        hits[query] = [bool(uid_of[g] == uid_of[int(query)]) for g in ranked[:top_k]]
+        hits[query] = [bool(gallery_uid[g] == query_uid[int(query)]) for g in ranked[:top_k]]
     rng = np.random.default_rng(seed)
     chosen = {}
     for label, wanted in (("successes", True), ("failures", False)):
         pool = sorted(q for q, h in hits.items() if h and h[0] == wanted)
         picked = rng.permutation(pool)[:count].tolist() if pool else []
         chosen[label] = Retrievals(
-            query_paths=[path_of[int(q)] for q in picked],
-            ranked_paths=[[path_of[g] for g in ranking[q][:top_k]] for q in picked],
+            query_paths=[query_path[int(q)] for q in picked],
+            ranked_paths=[[gallery_path[g] for g in ranking[q][:top_k]] for q in picked],
             matches=[hits[q] for q in picked],
         )
     return RetrievalPicks(**chosen)
+
+
+def _by_bbox(index: pd.DataFrame, role: str) -> tuple[dict[int, str], dict[int, int]]:
+    """``({bbox_idx: path}, {bbox_idx: person_uid})`` of the ``role`` rows of ``index``."""
+    rows = index[index["role"] == role].set_index("bbox_idx")
+    return rows["path"].to_dict(), rows["person_uid"].to_dict()

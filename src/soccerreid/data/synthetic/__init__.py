@@ -1,7 +1,7 @@
 """The embedded synthetic SoccerNet ReID dataset (``data.source: synthetic``, the default).
 
 Identical to SoccerNet on disk (folders, file names, bbox_info JSON, four splits and a
-label-free challenge split with its ground truth aside), so the same parser, index and the
+label-free challenge split, and the released test and challenge labels at the task root), so the same parser, index and the
 official scorer work on it unchanged. See docs/data.md.
 
 Examples::
@@ -10,6 +10,6 @@ Examples::
     generate_synthetic(params.data.synthetic, "data/raw")
 """
 
-from soccerreid.data.synthetic.generate import GROUNDTRUTH, TASK_DIR, generate_synthetic, plan_dataset
+from soccerreid.data.synthetic.generate import TASK_DIR, generate_synthetic, plan_dataset
 
-__all__ = ["GROUNDTRUTH", "TASK_DIR", "generate_synthetic", "plan_dataset"]
+__all__ = ["TASK_DIR", "generate_synthetic", "plan_dataset"]

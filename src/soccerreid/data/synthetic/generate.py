@@ -1,14 +1,15 @@
 """Write the synthetic dataset in the exact SoccerNet ReID on-disk layout.
 
-Under ``<raw_dir>/reid/``::
+Under ``<raw_dir>/reid/``, as the SoccerNet SDK leaves it once the zips are unzipped::
 
     train/<championship>/<season>/<game>/<action>/*.png      + train/train_bbox_info.json
-    valid/{query,gallery}/<championship>/<season>/<game>/<action>/*.png + valid/bbox_info.json
+    valid/{query,gallery}/<championship>/<season>/<game>/<action>/*.png + valid/valid_bbox_info.json
     test/...                                                   (as valid)
-    challenge/{query,gallery}/*.png   label-free names        + challenge/bbox_info.json (no labels)
+    challenge/{query,gallery}/*.png   label-free names        + challenge/challenge_bbox_info.json (no labels)
+    test_bbox_info.json, challenge_bbox_info.json             the released labels (SDK splits
+                                                              ``test_labels``, ``challenge_labels``)
 
-and the challenge ground truth (bbox_info layout, with labels) aside at
-``<raw_dir>/challenge_groundtruth.json``. The whole folder is written atomically.
+Numbering is SoccerNet's (see :mod:`.plan`). The whole folder is written atomically.
 
 Examples::
 
@@ -24,24 +25,25 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from tqdm import tqdm
 
 from soccerreid.config.data import SPLITS, SyntheticConfig
 from soccerreid.data.naming import CropName, format_name
+from soccerreid.data.soccernet import LABEL_FILES
 from soccerreid.data.synthetic.plan import ActionPlan, Counters, plan_split
 from soccerreid.data.synthetic.render import render_shot
 from soccerreid.data.synthetic.world import make_world
 from soccerreid.io import atomic_dir, write_json
 
 TASK_DIR = "reid"
-GROUNDTRUTH = "challenge_groundtruth.json"
 _LABEL_KEYS = ("person_uid", "frame_idx", "clazz", "id", "UAI")
 
 
-def generate_synthetic(config: SyntheticConfig, raw_dir: str | os.PathLike) -> dict[str, dict[str, int]]:
+def generate_synthetic(config: SyntheticConfig, raw_dir: str | os.PathLike, workers: int = 1) -> dict[str, dict[str, int]]:
     """Generate every split into ``raw_dir`` (replaced atomically); return crop counts per role.
 
     Deterministic for ``config.seed``: the same config gives byte-identical files whatever
-    ``config.workers`` is.
+    ``workers`` (rendering processes) is.
 
     Examples::
 
@@ -49,13 +51,13 @@ def generate_synthetic(config: SyntheticConfig, raw_dir: str | os.PathLike) -> d
     """
     plans = plan_dataset(config)
     with atomic_dir(raw_dir) as tmp:
-        entries = render_actions(plans, tmp / TASK_DIR, config.workers)
+        entries = render_actions(plans, tmp / TASK_DIR, workers)
         counts = write_metadata(tmp, plans, entries)
     return counts
 
 
 def plan_dataset(config: SyntheticConfig) -> list[ActionPlan]:
-    """Plan all four splits with shared global id counters (train, valid, test, challenge).
+    """Plan all four splits (train, valid, test, challenge), numbered as SoccerNet numbers them.
 
     Examples::
 
@@ -63,7 +65,11 @@ def plan_dataset(config: SyntheticConfig) -> list[ActionPlan]:
     """
     world = make_world(np.random.default_rng([config.seed, 0]), config.teams, config.real_players_per_team)
     counters = Counters()
-    return [action for split in SPLITS for action in plan_split(config, world, split, counters)]
+    plans = []
+    for split in SPLITS:
+        counters.next_split()
+        plans += plan_split(config, world, split, counters)
+    return plans
 
 
 def render_actions(plans: list[ActionPlan], root: Path, workers: int) -> list[list[dict]]:
@@ -76,10 +82,11 @@ def render_actions(plans: list[ActionPlan], root: Path, workers: int) -> list[li
         render_actions(plan_dataset(config), Path("/tmp/raw/reid"), workers=2)[0][0]["bbox_idx"]
     """
     jobs = [(plan, root) for plan in plans]
+    progress = {"total": len(jobs), "desc": "prepare: rendering", "unit": "action", "mininterval": 2.0}
     if workers <= 1:
-        return [_render_job(job) for job in jobs]
+        return [_render_job(job) for job in tqdm(jobs, **progress)]
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(_render_job, jobs, chunksize=1))
+        return list(tqdm(pool.map(_render_job, jobs, chunksize=1), **progress))
 
 
 def _render_job(job: tuple[ActionPlan, Path]) -> list[dict]:
@@ -129,7 +136,7 @@ def _relative_path(plan: ActionPlan, role: str, entry: dict) -> str:
 
 
 def write_metadata(root: Path, plans: list[ActionPlan], entries: list[list[dict]]) -> dict[str, dict[str, int]]:
-    """Write each split's bbox_info JSON and the challenge ground truth; return counts per role.
+    """Write each split's bbox_info JSON and the released label files; return counts per role.
 
     Examples::
 
@@ -143,11 +150,12 @@ def write_metadata(root: Path, plans: list[ActionPlan], entries: list[list[dict]
     task = root / TASK_DIR
     write_json(task / "train" / "train_bbox_info.json", by_split["train"]["train"])
     for split in ("valid", "test"):
-        write_json(task / split / "bbox_info.json", by_split[split])
+        write_json(task / split / f"{split}_bbox_info.json", by_split[split])
     challenge = by_split["challenge"]
     unlabelled = {role: {k: _strip_labels(v) for k, v in group.items()} for role, group in challenge.items()}
-    write_json(task / "challenge" / "bbox_info.json", unlabelled)
-    write_json(root / GROUNDTRUTH, challenge)
+    write_json(task / "challenge" / "challenge_bbox_info.json", unlabelled)
+    for split, name in LABEL_FILES.items():
+        write_json(task / name, by_split[split])
     return {split: {role: len(group) for role, group in groups.items()} for split, groups in by_split.items()}
 
 

@@ -1,7 +1,10 @@
 """Plan the synthetic dataset: games, actions, who is in each frame, and every crop's labels.
 
-Planning is cheap and sequential (it hands out the global bbox_idx, action_idx, person_uid and
-frame_idx counters); rendering the planned shots is the expensive, parallel part.
+Planning is cheap and sequential (it hands out the id counters); rendering the planned shots is
+the expensive, parallel part. Ids follow SoccerNet's numbering (sn-reid README, "Filename
+convention"): ``person_uid`` is unique over all splits, ``action_idx`` and ``frame_idx`` count
+within each split, and ``bbox_idx`` is the position within its own list (train, query or
+gallery), so in valid, test and challenge the query and gallery indices overlap.
 
 An action has 15-25 people (two teams in shared kits, goalkeepers, referees, rarely staff)
 seen in an action frame plus replays. The action frame is a wide shot (small crops); replays
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import math
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -31,22 +34,27 @@ from soccerreid.data.synthetic.world import KEEPER_COLOURS, REFEREE_COLOURS, Kit
 SPLIT_CODES = {"train": 0, "valid": 1, "test": 2, "challenge": 3}
 MAX_OUTFIELD = 10  # outfield players per team on the pitch
 CHAMPIONSHIP = "synthetic_league"
+UNNUMBERED = -1  # a planned shot's bbox_idx until number_boxes sets it
 
 
 @dataclass
 class Counters:
-    """Global id counters shared by every split, as in SoccerNet."""
+    """Id counters: ``person_uid`` is shared by every split; the others restart per split
+    (:meth:`next_split`)."""
 
     action_idx: int = 0
     person_uid: int = 0
     frame_idx: int = 0
-    bbox_idx: int = 0
 
     def take(self, name: str) -> int:
         """Return the next value of counter ``name``."""
         value = getattr(self, name)
         setattr(self, name, value + 1)
         return value
+
+    def next_split(self) -> None:
+        """Restart the per-split counters (action_idx, frame_idx), as SoccerNet does for each set."""
+        self.action_idx = self.frame_idx = 0
 
 
 @dataclass(frozen=True)
@@ -87,7 +95,26 @@ def plan_split(config: SyntheticConfig, world: World, split: str, counters: Coun
     for a in range(count):
         action_rng = np.random.default_rng([config.seed, 2, code, a])
         actions.append(plan_action(action_rng, config, games[a * len(games) // count], split, counters))
-    return actions
+    return number_boxes(actions)
+
+
+def number_boxes(actions: list[ActionPlan]) -> list[ActionPlan]:
+    """Give every shot its ``bbox_idx``: its position in its role's list (train, query or gallery)
+    over the split, in action order, so each list counts from 0.
+
+    Examples::
+
+        [s.bbox_idx for s in number_boxes(actions)[0].shots]   # e.g. [0, 0, 1, 2, 1, ...] (query, gallery)
+    """
+    position: dict[str, int] = {}
+    numbered = []
+    for action in actions:
+        shots = []
+        for shot, role in zip(action.shots, action.roles):
+            shots.append(replace(shot, bbox_idx=position.setdefault(role, 0)))
+            position[role] += 1
+        numbered.append(replace(action, shots=tuple(shots)))
+    return numbered
 
 
 def plan_game(rng: np.random.Generator, world: World, split: str, number: int) -> Game:
@@ -252,7 +279,7 @@ def _plan_shot(
     pose = Pose(str(rng.choice(VIEWS)), float(rng.uniform(0, 2 * math.pi)), float(rng.uniform(0, 1)))
     others = seen[seen != p]
     occluder = people[int(rng.choice(others))] if len(others) and rng.random() < config.occlusion else None
-    return Shot(counters.take("bbox_idx"), person, camera, pose, height, occluder, int(rng.integers(2**63)))
+    return Shot(UNNUMBERED, person, camera, pose, height, occluder, int(rng.integers(2**63)))
 
 
 def assign_roles(rng: np.random.Generator, owners: list[int], split: str) -> list[str]:

@@ -1,0 +1,54 @@
+"""Scratch copies of this repository, with their own git and DVC, for tests that run the DAG.
+
+Examples::
+
+    repo = copy_repo(tmp_path / "repo")
+    commit(repo, "baseline")
+    stages_run(run(["dvc", "repro"], repo))     # {'prepare', 'train@osnet_ain', ...}
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+UPSTREAM_STAGES = ("prepare", "train@", "extract@", "distances@")
+FAST_STAGES = {"fuse", "rerank", "score", "report"}
+_GIT = ["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci"]
+
+
+def run(cmd: list[str], cwd: Path, stdout_only: bool = False, env: dict[str, str] | None = None, timeout: float = 1200) -> str:
+    """Run ``cmd`` in ``cwd`` with this venv first on PATH; assert it succeeded; return its output."""
+    full = dict(os.environ, DVC_NO_ANALYTICS="1", PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    done = subprocess.run(cmd, cwd=cwd, env={**full, **(env or {})}, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, f"{' '.join(cmd)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    return done.stdout if stdout_only else done.stdout + done.stderr
+
+
+def copy_repo(dest: Path) -> Path:
+    """Copy the tracked and untracked-but-not-ignored files of this repo into ``dest``, git-initialised."""
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
+    for name in files:
+        source = ROOT / name
+        if source.is_file() and not name.startswith((".venv/", "metrics/")):
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)
+    run(["git", "init", "-q", "-b", "main"], dest)
+    return dest
+
+
+def commit(repo: Path, message: str) -> None:
+    """``git add -A`` and commit everything in ``repo``."""
+    run([*_GIT, "add", "-A"], repo)
+    run([*_GIT, "commit", "-qm", message], repo)
+
+
+def stages_run(output: str) -> set[str]:
+    """The DVC stages that ``output`` (of dvc repro / exp run / queue logs) says ran."""
+    return set(re.findall(r"Running stage '([^']+)'", output))

@@ -1,0 +1,119 @@
+"""Rehearsal of the real path: SoccerNet's archives on a loopback Hub, the real SDK download,
+data outside DVC, then the README's experiments.
+
+The synthetic data (smoke-sized, numbered the SoccerNet way) is packed into the four published
+zips and the two label files (hubmock.build_soccernet_archives). ``presets/soccernet-cpu.yaml``
+(presets/soccernet.yaml with tiny sizes) runs with ``data.download: true`` against the mock,
+for data kept inside the repo but git-ignored (``data/soccernet``, the preset's place) and at an
+absolute path outside it. After ``dvc repro``: the README's queued Table 1 sweep (two queued
+experiments and ``dvc queue start``), then a ``--temp`` fusion experiment. Neither may rerun
+prepare, train, extract or distances, and the report stage must draw its figures from the crops.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from dvcrepo import FAST_STAGES, ROOT, UPSTREAM_STAGES, commit, copy_repo, run, stages_run
+from hubmock import HubMock, build_soccernet_archives
+
+from soccerreid.config import load_params
+from soccerreid.data.synthetic import generate_synthetic
+
+pytestmark = pytest.mark.slow
+QUEUED = {
+    "single-osnet_ain": ["-S", "fusion.models=[osnet_ain]", "-S", "fusion.weights=[1.0]", "-S", "fusion.method=weighted",
+                         "-S", "rerank.enabled=false"],
+    "fusion-mean": ["-S", "fusion.method=mean", "-S", "rerank.enabled=false"],
+}  # fmt: skip
+
+
+def _keys(node: object, prefix: str = "") -> set[str]:
+    if not isinstance(node, dict):
+        return {prefix}
+    return set().union(*(_keys(value, f"{prefix}.{key}") for key, value in node.items()))
+
+
+def test_cpu_preset_has_the_soccernet_presets_keys():
+    real = yaml.safe_load((ROOT / "presets" / "soccernet.yaml").read_text())
+    cpu = yaml.safe_load((ROOT / "presets" / "soccernet-cpu.yaml").read_text())
+    assert _keys(cpu) == _keys(real)
+    assert cpu["data"] == real["data"]
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory) -> dict[str, dict[str, Path]]:
+    """The published SoccerNet files, built from the smoke-sized synthetic data."""
+    raw = tmp_path_factory.mktemp("published") / "raw"
+    generate_synthetic(load_params(ROOT / "presets" / "smoke.yaml").data.synthetic, raw, workers=2)
+    return build_soccernet_archives(raw / "reid", raw.parent / "hub")
+
+
+@pytest.fixture(scope="module", params=["inside_repo_git_ignored", "outside_repo"])
+def rehearsal(request, published, tmp_path_factory) -> tuple[Path, Path, dict[str, str]]:
+    """A repo after ``dvc repro`` on downloaded data; returns (repo, SoccerNet dir, hub env)."""
+    base = tmp_path_factory.mktemp(request.param)
+    repo = copy_repo(base / "repo")
+    params = yaml.safe_load((repo / "presets" / "soccernet-cpu.yaml").read_text())
+    if request.param == "outside_repo":
+        params["data"]["soccernet_dir"] = str(base / "SoccerNet")
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    soccernet = (repo / params["data"]["soccernet_dir"]).resolve()
+    commit(repo, "soccernet-cpu")
+    with HubMock(published) as hub:
+        env = hub.env(base / "hf")
+        output = run(["dvc", "repro"], repo, env=env)
+    assert {"prepare", "train@osnet_ain", "report"} <= stages_run(output)
+    commit(repo, "repro")
+    return repo, soccernet, env
+
+
+def test_data_lives_outside_dvc_and_the_index_points_at_it(rehearsal):
+    repo, soccernet, _ = rehearsal
+    for split in ("train", "valid", "test", "challenge"):
+        paths = pd.read_csv(repo / "data" / "index" / f"{split}.csv")["path"]
+        assert paths.str.startswith(str(soccernet / "reid" / split) + "/").all()
+    assert not run(["git", "ls-files", "data/soccernet"], repo, stdout_only=True).strip()
+    assert json.loads((repo / "data" / "raw" / "SOURCE.json").read_text())["reid_dir"] == str(soccernet / "reid")
+    scores = json.loads((repo / "metrics" / "scores.json").read_text())
+    assert scores["official"]["agrees"] and "challenge" in scores
+
+
+def test_queued_sweep_runs_only_downstream_stages(rehearsal):
+    repo, _, env = rehearsal
+    for name, overrides in QUEUED.items():
+        run(["dvc", "exp", "run", "--queue", "-n", name, *overrides], repo, env=env)
+    run(["dvc", "queue", "start", "-j", "1"], repo, env=env)
+    try:
+        status = _wait_for_queue(repo, env, timeout=900)
+    finally:
+        run(["dvc", "queue", "stop"], repo, env=env)
+    assert all(status[name] == "Success" for name in QUEUED), status
+    for name in QUEUED:
+        ran = stages_run(run(["dvc", "queue", "logs", name], repo, env=env))
+        assert "report" in ran and ran <= FAST_STAGES, f"{name}: unexpected stages ran: {sorted(ran)}"
+
+
+def test_temp_fusion_experiment_runs_only_downstream_stages(rehearsal):
+    repo, _, env = rehearsal
+    output = run(["dvc", "exp", "run", "--temp", "-S", "fusion.weights=[0.3,0.3,0.4]"], repo, env=env)
+    ran = stages_run(output)
+    assert "report" in ran and ran <= FAST_STAGES, f"unexpected stages ran: {sorted(ran)}"
+    assert not [s for s in ran if s.startswith(UPSTREAM_STAGES)]
+
+
+def _wait_for_queue(repo: Path, env: dict[str, str], timeout: float) -> dict[str, str]:
+    """``{experiment name: status}`` once no queued experiment is Queued or Running."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = [line.split() for line in run(["dvc", "queue", "status"], repo, env=env, stdout_only=True).splitlines()]
+        status = {row[1]: row[-1] for row in rows if len(row) >= 3 and row[1] in QUEUED}
+        if len(status) == len(QUEUED) and not {"Queued", "Running"} & set(status.values()):
+            return status
+        assert time.monotonic() < deadline, f"queue still busy after {timeout} s: {status}"
+        time.sleep(3)
