@@ -17,7 +17,6 @@ Prints a table (seconds or mAP, ratio to the anchor) and ends with ONE JSON line
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import resource
 import tempfile
@@ -36,11 +35,11 @@ from soccerreid.data.validate import find_invalid_images
 from soccerreid.images import read_rgb
 
 
-def time_generation(config, raw: Path) -> tuple[float, float, int]:
+def time_generation(config, raw: Path, workers: int) -> tuple[float, float, int]:
     """Wall and CPU seconds (this process and its children) to generate, and the crop count."""
     cpu0 = _cpu_seconds()
     start = time.perf_counter()
-    counts = generate_synthetic(config, raw)
+    counts = generate_synthetic(config, raw, workers)
     wall = time.perf_counter() - start
     return wall, _cpu_seconds() - cpu0, sum(n for roles in counts.values() for n in roles.values())
 
@@ -90,8 +89,8 @@ def main() -> None:
     args = parser.parse_args()
     config = load_params(args.params).data.synthetic
     with tempfile.TemporaryDirectory() as tmp:
-        anchor_wall, anchor_cpu, images = time_generation(dataclasses.replace(config, workers=1), Path(tmp) / "one")
-        wall, cpu, _ = time_generation(dataclasses.replace(config, workers=args.workers), Path(tmp) / "many")
+        anchor_wall, anchor_cpu, images = time_generation(config, Path(tmp) / "one", workers=1)
+        wall, cpu, _ = time_generation(config, Path(tmp) / "many", workers=args.workers)
         paths = sorted((Path(tmp) / "many").rglob("*.png"))
         ours_decode, anchor_decode = time_validation(paths, args.workers)
         valid = index_split(Path(tmp) / "many" / "reid" / "valid", "valid").frame

@@ -6,7 +6,7 @@ euclidean metric; with cosine, concat is computed exactly from the blocks) and
 writes to ``<out>``:
 
 - ``<split>.h5``: the ``fusion.method`` fusion (input of rerank);
-- ``methods/<method>/<split>.h5``: every method (concat, mean, weighted, grid), labelled splits;
+- ``methods/<method>/<split>.h5``: every method (concat, mean, weighted, grid), the Table 1 rows;
 - ``grid.csv``: mAP and Rank-1 on valid for every weight vector of the simplex grid;
 - ``fusion.json``: models, method, normalisation, configured and grid-best weights.
 
@@ -26,7 +26,7 @@ from soccerreid.config import load_params
 from soccerreid.errors import DataError
 from soccerreid.evaluation.methods import grid_search
 from soccerreid.io import atomic_dir, write_json, write_text
-from soccerreid.retrieval.fusion import check_aligned, fuse_all, fuse_blocks
+from soccerreid.retrieval.fusion import check_aligned, fuse_all
 from soccerreid.schema import EVAL_SPLITS, read_blocks, read_features, write_blocks
 
 
@@ -69,17 +69,13 @@ def main(argv: list[str] | None = None) -> None:
     splits = present_splits(Path(args.distances), cfg.models)
     valid_blocks, _ = load_split(args, cfg.models, "valid", need_features=False)
     grid = grid_search(valid_blocks, cfg.grid_step, cfg.normalize)
-    weights = {"weighted": cfg.weights, "grid": grid.best_weights}.get(cfg.method)
     with atomic_dir(args.out) as out:
         for split in splits:
             blocks, features = load_split(args, cfg.models, split, need_features=metric != "cosine")
-            if blocks[0].labelled:
-                variants = fuse_all(blocks, features, cfg.weights, grid.best_weights, cfg.normalize, metric)
-                for method, variant in variants.items():
-                    write_blocks(out / "methods" / method / f"{split}.h5", variant)
-                fused = variants[cfg.method]
-            else:
-                fused = fuse_blocks(cfg.method, blocks, weights, cfg.normalize, features, metric)
+            variants = fuse_all(blocks, features, cfg.weights, grid.best_weights, cfg.normalize, metric)
+            for method, variant in variants.items():
+                write_blocks(out / "methods" / method / f"{split}.h5", variant)
+            fused = variants[cfg.method]
             write_blocks(out / f"{split}.h5", fused)
             print(f"{split}: {fused.source} of {', '.join(cfg.models)}")
         write_text(out / "grid.csv", grid.to_csv(cfg.models))

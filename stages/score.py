@@ -7,8 +7,9 @@ fused ``<fused>/<split>.h5`` (re-ranked here with the four report presets). Writ
 - ``--scores`` JSON: the final method's mAP, rank1, rank5, rank10, rank20 (fractions) at top
   level, per-class scores, the official scorer's check, and sections ``models``, ``fusion``,
   ``rerank``; ``heldout``, the same on test when scoring valid (every choice of the run, the
-  best epoch and the grid weights, was made on valid); ``challenge`` when
-  ``--challenge-groundtruth`` exists;
+  best epoch and the grid weights, was made on valid); ``challenge``, every row on challenge
+  against ``--challenge-groundtruth`` (the released labels) when it exists, with the official
+  scorer's figures for the exported ranking;
 - ``--cmc`` CSV: rank vs. accuracy, one column per method (for ``dvc plots``);
 - ``--rankings`` folder: ``<split>.json`` in the official format for every split re-ranked.
 
@@ -29,8 +30,8 @@ from pathlib import Path
 from soccerreid.cli import run_stage
 from soccerreid.config import load_params
 from soccerreid.errors import DataError
-from soccerreid.evaluation.methods import build_scores, official_section, rerank_presets, score_section
-from soccerreid.evaluation.ranking import attach_labels, official_scores, ranking_from_blocks, write_ranking
+from soccerreid.evaluation.methods import build_scores, challenge_scores, official_section, rerank_presets
+from soccerreid.evaluation.ranking import ranking_from_blocks, write_ranking
 from soccerreid.io import atomic_dir, write_json, write_text
 from soccerreid.retrieval.fusion import FUSION_METHODS
 from soccerreid.schema import EVAL_SPLITS, read_blocks
@@ -63,12 +64,6 @@ def read_sections(args: argparse.Namespace, split: str) -> dict:
     }
 
 
-def score_challenge(path: Path, blocks, ranking: dict, ranks: tuple[int, ...]) -> dict:
-    """Our scores and the official scorer's for the challenge ranking against ``path``'s labels."""
-    labelled = attach_labels(blocks, json.loads(path.read_text()), str(path))
-    return {**score_section(labelled, ranks), "official": official_scores(path, ranking)}
-
-
 def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
     cfg = load_params(args.params).score
@@ -83,7 +78,9 @@ def main(argv: list[str] | None = None) -> None:
         scores["heldout"], _ = build_scores(finals["test"], read_sections(args, "test"), cfg.ranks, cfg.max_rank)
     truth = Path(args.challenge_groundtruth) if args.challenge_groundtruth else None
     if truth is not None and truth.is_file() and "challenge" in finals:
-        scores["challenge"] = score_challenge(truth, finals["challenge"], rankings["challenge"], cfg.ranks)
+        scores["challenge"] = challenge_scores(finals["challenge"], read_sections(args, "challenge"),
+                                               json.loads(truth.read_text()), rankings["challenge"], str(truth),
+                                               cfg.ranks, cfg.max_rank)  # fmt: skip
     with atomic_dir(args.rankings) as out:
         for split, ranking in rankings.items():
             write_ranking(out / f"{split}.json", ranking, finals[split])

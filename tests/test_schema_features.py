@@ -31,6 +31,17 @@ def test_round_trip_keeps_every_member_and_attr(path, feature_set):
     assert (back.model, back.split, back.normalized) == (feature_set.model, feature_set.split, feature_set.normalized)
 
 
+def test_query_and_gallery_share_bbox_idx_but_a_role_never_repeats_one(path, feature_set, tmp_path):
+    assert set(feature_set.bbox_idx[feature_set.role == "query"]) & set(feature_set.bbox_idx[feature_set.role == "gallery"])
+    read_features(path)  # SoccerNet numbering: valid
+    bbox = feature_set.bbox_idx.copy()
+    gallery = np.flatnonzero(feature_set.role == "gallery")
+    bbox[gallery[1]] = bbox[gallery[0]]
+    _replace(path, "bbox_idx", bbox)
+    with pytest.raises(DataError, match=rf"^{path}: gallery bbox_idx {bbox[gallery[0]]} appears more than once \(a crop is keyed by role and bbox_idx\)$"):
+        read_features(path)
+
+
 def _replace(path, name, data):
     with h5py.File(path, "a") as f:
         del f[name]

@@ -109,15 +109,20 @@ def test_read_histories_from_dvclive_tsv(tmp_path):
     assert histories["m"]["val_mAP"].tolist() == [0.3, 0.45]
 
 
-def test_heldout_scores_become_test_columns_without_changing_the_best_row():
+def test_heldout_and_challenge_scores_become_columns_without_changing_the_best_row():
     from soccerreid.reporting.report import table_rows
 
     valid = {"models": {"osnet_ain": _section(0.6)}, "fusion": {"grid": _section(0.7)}, "rerank": {"standard": _section(0.65)}}
     test = {"models": {"osnet_ain": _section(0.5)}, "fusion": {"grid": _section(0.45)}, "rerank": {"standard": _section(0.55)}}
     info = {"models": ["osnet_ain"], "method": "grid", "weights": [1.0], "grid_weights": [1.0]}
-    rows = table_rows({**valid, "heldout": {"split": "test", **test}}, info)
-    assert [r.heldout["mAP"] for r in rows] == [0.5, 0.45, 0.55]
+    challenge = {"models": {"osnet_ain": _section(0.3)}, "fusion": {"grid": _section(0.35)}, "rerank": {"standard": _section(0.4)}}
+    rows = table_rows({**valid, "heldout": {"split": "test", **test}, "challenge": {"split": "challenge", **challenge}}, info)
+    assert [r.extra["Test"]["mAP"] for r in rows] == [0.5, 0.45, 0.55]
+    assert [r.extra["Challenge"]["mAP"] for r in rows] == [0.3, 0.35, 0.4]
     text = render_results(rows, dataset="toy")
-    assert "| Method | Group | mAP | Rank-1 | Rank-5 | Rank-10 | Rank-20 | Test mAP | Test Rank-1 |" in text
-    assert "| **Grid best (1)** (best) | fusion | **70.00** | **60.00** |" in text and text.count("**45.00**") == 1
-    assert "Test" not in render_results(table_rows(valid, info), dataset="toy")
+    header = "| Method | Group | mAP | Rank-1 | Rank-5 | Rank-10 | Rank-20 | Test mAP | Test Rank-1 | Challenge mAP | Challenge Rank-1 |"
+    assert header in text
+    grid = next(line for line in text.splitlines() if line.startswith("| **Grid best (1)** (best) | fusion | **70.00** | **60.00** |"))
+    assert grid.endswith("| **45.00** | **35.00** | **35.00** | **25.00** |")
+    plain = render_results(table_rows(valid, info), dataset="toy")
+    assert "Test" not in plain and "Challenge" not in plain

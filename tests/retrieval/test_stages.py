@@ -89,6 +89,8 @@ def test_dag_writes_scores_rankings_and_cmc(main_run):
     challenge = scores["challenge"]
     assert challenge["official"]["mAP"] == pytest.approx(challenge["mAP"], abs=1e-12)
     assert challenge["queries_without_positive"] == 1
+    assert set(challenge["models"]) == set(MODELS) and set(challenge["rerank"]) == set(scores["rerank"])
+    assert challenge["rerank"]["standard"]["mAP"] == challenge["mAP"]  # every row, the final one among them
     for split in SPLIT_SIZES:
         ranking = json.loads((out / "rankings" / f"{split}.json").read_text())
         assert len(ranking) == SPLIT_SIZES[split][1]

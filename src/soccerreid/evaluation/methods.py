@@ -19,7 +19,7 @@ import numpy as np
 from soccerreid.config.retrieval import RERANK_PRESETS
 from soccerreid.errors import DataError
 from soccerreid.evaluation.metrics import RANKS, cmc_curve, score_queries, summarize, summarize_by_class
-from soccerreid.evaluation.ranking import ground_truth_from_blocks, official_scores
+from soccerreid.evaluation.ranking import attach_labels, ground_truth_from_blocks, official_scores
 from soccerreid.retrieval.fusion import fuse_weighted, normalize_rows, simplex_grid
 from soccerreid.retrieval.rerank import rerank_blocks
 from soccerreid.schema import DistanceBlocks
@@ -164,3 +164,28 @@ def official_section(blocks: DistanceBlocks, ranking: dict, ours: Mapping[str, f
             f"ours {ours['mAP']!r} / {ours['rank1']!r}"
         )
     return {**official, "agrees": True}
+
+
+def challenge_scores(
+    final: DistanceBlocks,
+    sections: Mapping[str, Mapping[str, DistanceBlocks]],
+    ground_truth: dict,
+    ranking: dict,
+    source: str,
+    ranks: Sequence[int] = RANKS,
+    max_rank: int = 50,
+) -> dict:
+    """Every Table 1 row on the label-free challenge split, scored with its released labels.
+
+    ``ground_truth`` is the bbox_info-layout labels (``source`` names it in errors), ``ranking``
+    the exported challenge ranking, checked by the official scorer as well: the result is
+    :func:`build_scores` of the labelled blocks plus ``official``, the official ``{"mAP", "rank1"}``.
+
+    Examples::
+
+        scores["challenge"] = challenge_scores(final, sections, labels, ranking, "challenge_groundtruth.json")
+    """
+    label = lambda blocks: attach_labels(blocks, ground_truth, source)  # noqa: E731
+    labelled = {group: {name: label(b) for name, b in members.items()} for group, members in sections.items()}
+    scores, _ = build_scores(label(final), labelled, ranks, max_rank)
+    return {**scores, "official": official_scores(ground_truth, ranking)}

@@ -11,23 +11,23 @@ Examples::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 METRIC_COLUMNS = (("mAP", "mAP"), ("rank1", "Rank-1"), ("rank5", "Rank-5"), ("rank10", "Rank-10"), ("rank20", "Rank-20"))
 
 
-HELDOUT_COLUMNS = (("mAP", "Test mAP"), ("rank1", "Test Rank-1"))
+EXTRA_METRICS = (("mAP", "mAP"), ("rank1", "Rank-1"))
 
 
 @dataclass(frozen=True)
 class TableRow:
     """One method of Table 1: ``group`` is single, fusion or rerank; ``scores`` maps metric -> fraction;
-    ``heldout`` the same method's scores on the held-out split, or None."""
+    ``extra`` the same method's scores on other splits, by column title (``Test``, ``Challenge``)."""
 
     method: str
     group: str
     scores: dict
-    heldout: dict | None = None
+    extra: dict[str, dict] = field(default_factory=dict)
 
 
 def best_row(rows: list[TableRow]) -> int:
@@ -39,14 +39,14 @@ def best_row(rows: list[TableRow]) -> int:
 def render_results(rows: list[TableRow], dataset: str, notes: list[str] = ()) -> str:
     """Markdown for ``results.md``: the table with the best row in bold and marked, then notes.
 
-    When every row has ``heldout`` scores, two more columns show them; the best row is still
-    chosen on the main scores only.
+    Each ``extra`` split that every row has adds an mAP and a Rank-1 column; the best row is
+    still chosen on the main scores only.
     """
     if not rows:
         raise ValueError("render_results: no rows to render")
     best = best_row(rows)
-    with_heldout = all(row.heldout for row in rows)
-    columns = METRIC_COLUMNS + (HELDOUT_COLUMNS if with_heldout else ())
+    extras = [title for title in rows[0].extra if all(title in row.extra for row in rows)]
+    columns = METRIC_COLUMNS + tuple((None, f"{title} {name}") for title in extras for _, name in EXTRA_METRICS)
     header = "| Method | Group | " + " | ".join(title for _, title in columns) + " |"
     lines = [
         "# Results (Table 1)",
@@ -56,15 +56,15 @@ def render_results(rows: list[TableRow], dataset: str, notes: list[str] = ()) ->
         header,
         "|" + "---|" * (len(columns) + 2),
     ]
-    lines += [_render_row(row, marked=(i == best), heldout=with_heldout) for i, row in enumerate(rows)]
+    lines += [_render_row(row, marked=(i == best), extras=extras) for i, row in enumerate(rows)]
     lines += ["", f"Best row (by mAP): **{rows[best].method}**."]
     lines += [""] + [f"- {note}" for note in notes] if notes else []
     return "\n".join(lines) + "\n"
 
 
-def _render_row(row: TableRow, marked: bool, heldout: bool) -> str:
+def _render_row(row: TableRow, marked: bool, extras: list[str]) -> str:
     cells = [f"{100.0 * row.scores[key]:.2f}" for key, _ in METRIC_COLUMNS]
-    cells += [f"{100.0 * row.heldout[key]:.2f}" for key, _ in HELDOUT_COLUMNS] if heldout else []
+    cells += [f"{100.0 * row.extra[title][key]:.2f}" for title in extras for key, _ in EXTRA_METRICS]
     name = row.method
     if marked:
         cells = [f"**{cell}**" for cell in cells]

@@ -25,7 +25,10 @@ CLASS_WEIGHTS = (0.42, 0.42, 0.06, 0.06, 0.04)
 
 @dataclass(frozen=True)
 class SyntheticSplit:
-    """Labels of a synthetic split: (N,) arrays sorted by action, query first, bbox_idx."""
+    """Labels of a synthetic split: (N,) arrays sorted by action, query first, bbox_idx.
+
+    ``bbox_idx`` is numbered as SoccerNet numbers it: queries 0..Q-1 and gallery 0..G-1, each
+    list in row order, so query and gallery indices overlap."""
 
     action_idx: np.ndarray
     person_uid: np.ndarray
@@ -61,7 +64,9 @@ def synthetic_split(num_actions: int, num_queries: int, num_gallery: int, seed: 
     parts = [_action_labels(a, int(nq), int(ng), rng) for a, (nq, ng) in enumerate(zip(n_query, n_gallery))]
     action, uid, is_query = (np.concatenate(column) for column in zip(*parts))
     person_class = rng.choice(len(CLASSES), size=int(uid.max()) + 1, p=CLASS_WEIGHTS)
-    return SyntheticSplit(action, uid, is_query, np.arange(action.size, dtype=np.int64), np.array(CLASSES)[person_class[uid]])
+    bbox = np.empty(action.size, dtype=np.int64)
+    bbox[is_query], bbox[~is_query] = np.arange(is_query.sum()), np.arange((~is_query).sum())
+    return SyntheticSplit(action, uid, is_query, bbox, np.array(CLASSES)[person_class[uid]])
 
 
 def _action_labels(action: int, n_query: int, n_gallery: int, rng: np.random.Generator) -> tuple:
