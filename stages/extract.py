@@ -1,8 +1,8 @@
 """Stage extract@<model>: embed every crop of the configured splits with a trained model.
 
-Reads params ``models.<name>`` (to rebuild the network) and ``extract.<name>``; writes
-``<out>/<split>.h5`` (layout: soccerreid.schema) for each of ``extract.<name>.splits``.
-The output folder appears whole or not at all.
+Reads params ``models.<name>`` (to rebuild the network) and ``extract.<name>``; writes, whole or
+not at all, ``<out>/<split>.h5`` (soccerreid.schema) for each of ``extract.<name>.splits`` and
+``<out>/fingerprint.json``, kept while that holds (model file, extraction config, crops, code).
 
     python stages/extract.py --params params.yaml --model osnet_ain \
         --weights artifacts/models/osnet_ain/model.pt --index data/index --out artifacts/features/osnet_ain
@@ -17,7 +17,8 @@ from soccerreid.cli import run_stage
 from soccerreid.config import load_params
 from soccerreid.data.index import read_index
 from soccerreid.errors import ConfigError
-from soccerreid.features import check_images_exist, extract_split
+from soccerreid.features import check_images_exist, extract_split, extraction_fingerprint
+from soccerreid.fingerprint import is_current, write_stamp
 from soccerreid.io import atomic_dir
 from soccerreid.models import check_model_config, load_embedder, validate_input_size
 from soccerreid.schema import write_features
@@ -46,6 +47,10 @@ def main(argv: list[str] | None = None) -> None:
     for split, frame in frames.items():
         check_images_exist(frame["path"], source=f"{args.index}/{split}.csv")
     model = load_embedder(model_cfg, args.weights)
+    fp = extraction_fingerprint(args.weights, model_cfg, cfg, frames, __file__)
+    if is_current(args.out, fp):
+        print(f"extract {args.model}: {args.out} kept: model file, extraction config and crops unchanged")
+        return
     with atomic_dir(args.out) as tmp:
         for split, frame in frames.items():
             start = time.perf_counter()
@@ -53,6 +58,7 @@ def main(argv: list[str] | None = None) -> None:
             write_features(tmp / f"{split}.h5", fs)
             rate = len(frame) / (time.perf_counter() - start)
             print(f"extract {args.model} {split}: {fs.features.shape[0]} x {fs.features.shape[1]} ({rate:.0f} images/s)")
+        write_stamp(tmp, fp)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@
         --out artifacts/models/osnet_ain --checkpoints checkpoints/osnet_ain --live dvclive/osnet_ain
 
 Also runs under ``torchrun --nproc_per_node=N`` (DDP: NCCL on CUDA, gloo on CPU; rank 0 writes).
-Writes ``<out>/model.pt`` (:func:`soccerreid.models.save_embedder`) and ``<out>/summary.json``
-(val mAP per phase, best epochs, history). ``--checkpoints`` must survive a re-run (resume).
+Writes ``<out>/{model.pt,summary.json,fingerprint.json}`` (embedder, val mAP and history, what shaped
+them), kept while the fingerprint holds (docs/training.md). ``--checkpoints`` survives re-runs (resume).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from soccerreid.cli import run_stage
 from soccerreid.config import load_params
 from soccerreid.data.index import read_index
 from soccerreid.errors import ConfigError
-from soccerreid.io import atomic_dir, write_json
-from soccerreid.models import save_embedder
-from soccerreid.training import init_distributed, shutdown_distributed, train_model
+from soccerreid.fingerprint import Fingerprint, code_parts
+from soccerreid.training import export_run, init_distributed, keep_outputs, shutdown_distributed
+from soccerreid.training import train_model, weights_fingerprint
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -43,13 +43,15 @@ def main(argv: list[str] | None = None) -> None:
     train, valid = read_index(args.index, "train"), read_index(args.index, "valid")
     ctx = init_distributed(args.device)
     try:
-        result = train_model(
-            cfg, train, valid, args.checkpoints, live_dir=args.live, ctx=ctx, progress=not args.no_progress
-        )
+        weights = weights_fingerprint(cfg, train, valid)
+        stamp = Fingerprint({**weights.parts, **code_parts(__file__)})
+        if keep_outputs(args.out, args.live, args.checkpoints, stamp):
+            print(f"train@{args.model}: {args.out} kept: weight-shaping config, data and code unchanged")
+            return
+        result = train_model(cfg, train, valid, args.checkpoints, live_dir=args.live, ctx=ctx,
+                             progress=not args.no_progress, fingerprint=weights)  # fmt: skip
         if ctx.is_main:
-            with atomic_dir(args.out) as tmp:
-                save_embedder(result.model, tmp / "model.pt")
-                write_json(tmp / "summary.json", {"model": args.model, **result.summary})
+            export_run(result, args.out, args.model, stamp)
     finally:
         shutdown_distributed()
 

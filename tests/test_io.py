@@ -1,8 +1,16 @@
 """Atomic outputs: a file or folder appears whole or not at all, and failures leave no debris."""
 
+import fnmatch
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
-from soccerreid.io import atomic_dir, atomic_path, write_json
+from soccerreid.io import atomic_dir, atomic_path, remove_leftovers, remove_leftovers_in, write_json
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_atomic_path_replaces_only_on_success(tmp_path):
@@ -35,3 +43,54 @@ def test_atomic_dir_keeps_the_old_folder_on_error(tmp_path):
         raise ValueError("bad input")
     assert (target / "valid.json").read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rankings"]
+
+
+def test_temp_names_match_the_dvcignore_pattern_and_the_next_write_removes_leftovers(tmp_path):
+    ignored = [line for line in (ROOT / ".dvcignore").read_text().splitlines() if line and not line.startswith("#")]
+    assert ".*.tmp" in ignored
+    target = tmp_path / "osnet_ain"
+    with atomic_dir(target) as tmp:
+        assert fnmatch.fnmatch(tmp.name, ".*.tmp") and tmp.parent == tmp_path
+        with atomic_path(tmp / "valid.h5") as inner:
+            assert fnmatch.fnmatch(inner.name, ".*.tmp")
+    # what SIGKILLed writes leave: a temp folder, a renamed-aside old folder, a temp file
+    (tmp_path / ".osnet_ain.a1b2c3d4.tmp").mkdir()
+    (tmp_path / ".osnet_ain.a1b2c3d4.tmp" / "valid.h5").write_bytes(b"half")
+    (tmp_path / ".osnet_ain.e5f6g7h8.old.tmp").mkdir()
+    (tmp_path / ".scores.json.zz11yy22.tmp").write_text("{")
+    (tmp_path / ".osnet_ain_x2.q1w2e3r4.tmp").mkdir()  # another target's
+    with atomic_dir(target) as tmp:
+        (tmp / "valid.h5").write_bytes(b"whole")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".osnet_ain_x2.q1w2e3r4.tmp", ".scores.json.zz11yy22.tmp", "osnet_ain"]
+    write_json(tmp_path / "scores.json", {})
+    assert remove_leftovers(target) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".osnet_ain_x2.q1w2e3r4.tmp", "osnet_ain", "scores.json"]
+    assert [p.name for p in remove_leftovers_in(tmp_path)] == [".osnet_ain_x2.q1w2e3r4.tmp"]
+
+
+WRITER = """
+import sys, time
+from soccerreid.io import atomic_dir, atomic_path
+with atomic_dir(sys.argv[1]) as tmp:
+    (tmp / "valid.h5").write_bytes(b"whole")
+    with atomic_path(tmp / "test.h5") as part:
+        part.write_bytes(b"half")
+        print("writing", flush=True)
+        time.sleep(600)
+"""
+
+
+def test_a_sigkilled_write_leaves_the_old_output_and_only_ignored_temp_names(tmp_path):
+    target = tmp_path / "features" / "osnet_ain"
+    with atomic_dir(target) as tmp:
+        (tmp / "valid.h5").write_bytes(b"old")
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(target)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline() == "writing\n"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    visible = [p for p in target.parent.rglob("*") if not any(fnmatch.fnmatch(part, ".*.tmp") for part in p.parts)]
+    assert sorted(p.relative_to(target.parent).as_posix() for p in visible) == ["osnet_ain", "osnet_ain/valid.h5"]
+    assert (target / "valid.h5").read_bytes() == b"old"
+    assert len(list(target.parent.glob(".osnet_ain.*.tmp"))) == 1
+    remove_leftovers(target)
+    assert [p.name for p in target.parent.iterdir()] == ["osnet_ain"]

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from soccerreid.config import load_params
+from soccerreid.fingerprint import NOT_DEPS, SRC, import_closure
 
 ROOT = Path(__file__).resolve().parents[1]
 DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())
@@ -122,71 +123,9 @@ def test_metrics_and_plots_are_declared_at_top():
         assert path in plotted
 
 
-SRC = ROOT / "src"
-# Modules that only parse params, report errors or write files: they never shape an output.
-NOT_DEPS = ("soccerreid/__init__.py", "soccerreid/config/__init__.py", "soccerreid/config/_base.py",
-            "soccerreid/io.py", "soccerreid/cli.py", "soccerreid/errors.py")
-
-
-def _module_file(dotted: str) -> Path | None:
-    """The file of a soccerreid module or package (its ``__init__.py``), None if it is neither."""
-    base = SRC / Path(*dotted.split("."))
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _imports(path: Path) -> list[tuple[str, list[str]]]:
-    """``(module, names)`` of every ``from soccerreid... import names`` and ``import soccerreid...`` in ``path``."""
-    found = []
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("soccerreid"):
-            found.append((node.module, [alias.name for alias in node.names]))
-        elif isinstance(node, ast.Import):
-            found += [(alias.name, []) for alias in node.names if alias.name.startswith("soccerreid")]
-    return found
-
-
-def _reexports_only(init: Path) -> bool:
-    """True when a package ``__init__.py`` holds only a docstring, imports and ``__all__``."""
-    body = ast.parse(init.read_text()).body
-    allowed = (ast.Import, ast.ImportFrom, ast.Expr)
-    return all(isinstance(n, allowed) or (isinstance(n, ast.Assign) and n.targets[0].id == "__all__") for n in body)
-
-
-def _providers(module: str, names: list[str]) -> list[str]:
-    """The modules whose code ``from module import names`` runs for those names.
-
-    A package that only re-exports is transparent: each name leads to the module it comes from,
-    and its own imports of submodules (registration side effects) are always followed.
-    """
-    path = _module_file(module)
-    if path is None or path.name != "__init__.py" or not _reexports_only(path):
-        return [module]
-    out = [f"{module}.{n}" for n in names if _module_file(f"{module}.{n}")]
-    for source, imported in _imports(path):
-        if source == module:
-            out += [f"{source}.{n}" for n in imported]
-        elif set(imported) & set(names):
-            out.append(source)
-    return out
-
-
 def _code_files(script: Path) -> set[str]:
-    """Every soccerreid file (relative to src/) whose code ``script`` runs, transitively (the
-    ``NOT_DEPS`` modules and what only they import aside)."""
-    seen: set[str] = set()
-    todo = [m for module, names in _imports(script) for m in _providers(module, names)]
-    while todo:
-        path = _module_file(todo.pop())
-        rel = str(path.relative_to(SRC)) if path else None
-        if rel is None or rel in seen:
-            continue
-        seen.add(rel)
-        if rel not in NOT_DEPS:
-            todo += [m for module, names in _imports(path) for m in _providers(module, names)]
-    return seen - set(NOT_DEPS)
+    """Every soccerreid file (relative to src/) whose code ``script`` runs (the library's import walk)."""
+    return {p.relative_to(SRC).as_posix() for p in import_closure(script)}
 
 
 def _covered(rel: str, deps: list[str]) -> bool:
@@ -207,3 +146,22 @@ def test_import_closure_follows_reexports():
     assert {"soccerreid/training/trainer.py", "soccerreid/models/_backbones.py", "soccerreid/schema.py"} <= train
     assert "soccerreid/reporting/report.py" not in train
     assert not set(NOT_DEPS) & train
+
+
+def _src_files(dep: str) -> list[str]:
+    path = ROOT / dep
+    files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
+    return [f.relative_to(SRC).as_posix() for f in files]
+
+
+def test_train_and_extract_depend_on_no_package_code_they_do_not_run():
+    """These stages cost GPU-hours: a dep they never run would re-run them for nothing (a package's
+    ``__init__.py`` runs on import, so it may be a dep)."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    for name, stage in _expanded_stages(params).items():
+        if not name.startswith(("train@", "extract@")):
+            continue
+        runs = _code_files(_script_of(stage))
+        deps = [d for d in _dep_paths(stage) if d.startswith("src/")]
+        unused = sorted(f for d in deps for f in _src_files(d) if f not in runs and not f.endswith("/__init__.py"))
+        assert not unused, f"{name}: depends on package code it never runs: {unused}"

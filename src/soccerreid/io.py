@@ -1,4 +1,10 @@
-"""Atomic file output: every artifact appears whole or not at all.
+"""Atomic file output: every artifact appears whole or not at all, and a killed write leaves
+nothing that DVC sees.
+
+A write goes to a hidden temp sibling, ``.<name>.<random>.tmp``, renamed over the target only
+when it is whole. Those names match ``.*.tmp`` in ``.dvcignore`` (and ``*.tmp`` in
+``.gitignore``), so a write killed half-way (SIGKILL, OOM, power loss) changes no DVC-tracked
+folder. The next atomic write of the same target, or :func:`remove_leftovers`, deletes them.
 
 Examples::
 
@@ -14,11 +20,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+TEMP_SUFFIX = ".tmp"
 
 
 @contextlib.contextmanager
@@ -26,7 +35,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary sibling path; on success rename it over ``path``, on error delete it."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    remove_leftovers(target)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -40,13 +50,14 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary sibling folder; on success it replaces ``path`` whole, on error it is removed.
 
-    The old folder is renamed aside before the new one is renamed in, and deleted only after, so
-    no moment exists where neither is on disk under a name.
+    The old folder is renamed aside (``.<name>.<random>.old.tmp``) before the new one is renamed
+    in, and deleted only after, so no moment exists where neither is on disk under a name.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp_path = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    old_path = tmp_path.with_suffix(".old")
+    remove_leftovers(target)
+    tmp_path = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=target.parent))
+    old_path = tmp_path.with_name(tmp_path.name.removesuffix(TEMP_SUFFIX) + ".old" + TEMP_SUFFIX)
     try:
         yield tmp_path
         if target.exists():
@@ -55,6 +66,41 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         shutil.rmtree(tmp_path, ignore_errors=True)
         shutil.rmtree(old_path, ignore_errors=True)
+
+
+def remove_leftovers(path: str | os.PathLike) -> list[Path]:
+    """Delete the temp files and folders that killed atomic writes of ``path`` left beside it.
+
+    Returns what was removed. Only the leftovers of ``path`` itself go, never another target's,
+    so a write of a sibling running at the same time is left alone.
+
+    Examples::
+
+        remove_leftovers("artifacts/features/osnet_ain")   # .osnet_ain.k3j9x_2a.tmp and the like
+    """
+    target = Path(path)
+    return _remove_matching(target.parent, re.escape(target.name))
+
+
+def remove_leftovers_in(folder: str | os.PathLike) -> list[Path]:
+    """Delete the leftovers of killed atomic writes of every target directly inside ``folder``.
+
+    Only for a folder that one process writes at a time, such as a model's checkpoint folder.
+    """
+    return _remove_matching(Path(folder), r".+")
+
+
+def _remove_matching(folder: Path, name: str) -> list[Path]:
+    pattern = re.compile(rf"\.{name}\.[^./]+(\.old)?{re.escape(TEMP_SUFFIX)}")
+    if not folder.is_dir():
+        return []
+    removed = [entry for entry in folder.iterdir() if pattern.fullmatch(entry.name)]
+    for entry in removed:
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+    return removed
 
 
 def write_json(path: str | os.PathLike, obj: Any, *, indent: int | None = 2) -> None:

@@ -151,7 +151,7 @@ def test_extract_stage_writes_valid_feature_files(tmp_path, crops, model):
     save_embedder(model, tmp_path / "model.pt")
     result = _run_stage(tmp_path, _params(tmp_path), tmp_path / "model.pt")
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in (tmp_path / "features").iterdir()) == ["challenge.h5", "valid.h5"]
+    assert sorted(p.name for p in (tmp_path / "features").iterdir()) == ["challenge.h5", "fingerprint.json", "valid.h5"]
     valid = read_features(tmp_path / "features" / "valid.h5")
     assert valid.model == "osnet_ain" and valid.split == "valid" and valid.normalized and valid.labelled
     expected = extract_embeddings(model, crops, dataclasses.replace(EXTRACT, flip=True, normalize=True),
@@ -159,6 +159,39 @@ def test_extract_stage_writes_valid_feature_files(tmp_path, crops, model):
     by_bbox = dict(zip(valid.bbox_idx.tolist(), valid.features))
     np.testing.assert_allclose(np.stack([by_bbox[100 + i] for i in range(7)]), expected, atol=1e-5)
     assert not read_features(tmp_path / "features" / "challenge.h5").labelled
+
+
+def _files(folder: Path) -> dict[str, tuple[int, int]]:
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in folder.iterdir()}
+
+
+@pytest.mark.slow
+def test_extract_stage_re_extracts_only_when_model_file_config_or_crops_change(tmp_path, crops, model):
+    _index(tmp_path, "valid", crops, labelled=True)
+    _index(tmp_path, "challenge", crops[:5], labelled=False)
+    weights = tmp_path / "model.pt"
+    save_embedder(model, weights)
+    assert _run_stage(tmp_path, _params(tmp_path), weights).returncode == 0
+    written = _files(tmp_path / "features")
+    (tmp_path / ".features.a1b2c3d4.tmp").mkdir()  # what a SIGKILLed extraction leaves
+
+    kept = _run_stage(tmp_path, _params(tmp_path, workers=1), weights)  # DVC re-runs it: workers or a dep changed
+    assert "kept: model file, extraction config and crops unchanged" in kept.stdout, kept.stderr
+    assert _files(tmp_path / "features") == written
+    assert not list(tmp_path.glob(".*.tmp"))
+
+    def re_extracted(params: Path) -> bool:
+        nonlocal written
+        result = _run_stage(tmp_path, params, weights)
+        assert result.returncode == 0, result.stderr
+        before, written = written, _files(tmp_path / "features")
+        return "kept" not in result.stdout and written["valid.h5"] != before["valid.h5"]
+
+    assert re_extracted(_params(tmp_path, flip=False))
+    _write_crop(Path(crops[0]), seed=99, height=40, width=20)
+    assert re_extracted(_params(tmp_path, flip=False))
+    save_embedder(create_model(CFG, num_classes=0).eval(), weights)
+    assert re_extracted(_params(tmp_path, flip=False))
 
 
 @pytest.mark.slow

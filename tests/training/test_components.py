@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -11,10 +12,11 @@ import torch
 import yaml
 
 from soccerreid.config import load_params, parse_params
-from soccerreid.config.models import IMAGENET_MEAN, IMAGENET_STD, AugmentConfig, TrainConfig
+from soccerreid.config.models import IMAGENET_MEAN, IMAGENET_STD, AugmentConfig, ModelConfig, TrainConfig
+from soccerreid.data.index import read_index
 from soccerreid.errors import ConfigError, DataError
+from soccerreid.training import weights_fingerprint
 from soccerreid.training.augment import augment_sample, to_float
-from soccerreid.training.checkpoint import fingerprint
 from soccerreid.training.losses import CenterLoss, ReidLoss, batch_hard_triplet
 from soccerreid.training.optim import lr_factor, make_optimizer, make_scheduler
 from soccerreid.training.sampler import ActionPKSampler
@@ -230,12 +232,25 @@ def test_scheduler_drives_optimizer_lr_and_sgd_is_selectable():
     assert opt.param_groups[0]["lr"] == pytest.approx(0.1)
 
 
-def test_fingerprint_changes_with_config_and_data():
-    keys = np.array([["a.png", 0], ["b.png", 1]], dtype=object)
-    base = fingerprint({"lr": 0.1}, keys)
-    assert base == fingerprint({"lr": 0.1}, keys.copy())
-    assert base != fingerprint({"lr": 0.2}, keys)
-    assert base != fingerprint({"lr": 0.1}, keys[:1])
+def test_weights_fingerprint_follows_what_shapes_the_weights(tmp_path, tiny_index):
+    train, valid = read_index(tiny_index, "train"), read_index(tiny_index, "valid")
+    cfg = ModelConfig(arch="osnet_ain", variant="x0_25", train=TrainConfig(workers=2, val_queries=10))
+    base = weights_fingerprint(cfg, train, valid)
+    assert {"config", "validation", "train crops", "valid crops", "code:soccerreid/training/trainer.py"} <= set(base.parts)
+
+    def train_cfg(**kw) -> ModelConfig:
+        return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, **kw))
+
+    assert weights_fingerprint(train_cfg(workers=0), train, valid) == base  # operational
+    assert weights_fingerprint(cfg, train.assign(jersey="7", uai="y"), valid.assign(clazz="Goalkeeper")) == base  # unread columns
+    assert weights_fingerprint(train_cfg(lr=1e-3), train, valid).changes(base.parts) == "config"
+    assert weights_fingerprint(train_cfg(val_queries=20), train, valid).changes(base.parts) == "config, valid crops, valid rows"
+    assert weights_fingerprint(cfg, train.assign(label=train["label"].to_numpy()[::-1]), valid).changes(base.parts) == "train rows"
+    copy = tmp_path / "crop.png"
+    copy.write_bytes(Path(train["path"].iat[0]).read_bytes() + b"\0")
+    moved = train.assign(path=[str(copy), *train["path"].iloc[1:]])
+    assert weights_fingerprint(cfg, moved, valid).changes(base.parts) == "train crops"
+    assert weights_fingerprint(dataclasses.replace(cfg, pretrained=str(copy)), train, valid).changes(base.parts) == "config, pretrained"
 
 
 # ---- config errors ------------------------------------------------------------------------

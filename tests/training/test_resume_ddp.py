@@ -58,7 +58,9 @@ def _kill_after_first_checkpoint(command: list, cwd: Path, checkpoint: Path, tim
 
 
 @pytest.mark.slow
-def test_train_stage_resumes_bit_identical_after_sigkill(tmp_path, tiny_index):
+def test_train_stage_resumes_bit_identical_after_sigkill_with_fewer_workers(tmp_path, tiny_index):
+    """Killed after its first checkpoint, restarted with another DataLoader worker count (as after
+    an out-of-memory crash): it resumes, and ends bit-identical to an uninterrupted run."""
     params = write_params(tmp_path, OSNET)
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     run_stage(stage_command(params, tiny_index, straight), tmp_path)
@@ -69,7 +71,8 @@ def test_train_stage_resumes_bit_identical_after_sigkill(tmp_path, tiny_index):
     assert (saved["state"]["phase"], saved["state"]["epoch"]) < (1, 0), "killed in the first phase"
     assert not (killed / "model").exists()
 
-    resumed = run_stage(stage_command(params, tiny_index, killed), tmp_path)
+    fewer_workers = write_params(tmp_path, dict(OSNET, train=dict(OSNET["train"], workers=0)))
+    resumed = run_stage(stage_command(fewer_workers, tiny_index, killed), tmp_path)
     assert "resuming from" in resumed.stderr
     a, b = _weights(straight), _weights(killed)
     assert a.keys() == b.keys()
@@ -81,20 +84,37 @@ def test_train_stage_resumes_bit_identical_after_sigkill(tmp_path, tiny_index):
     assert len((killed / "live" / "plots" / "metrics" / "val_mAP.tsv").read_text().splitlines()) == 1 + 3
 
 
+def _files(folder: Path) -> dict[str, tuple[int, int]]:
+    """``{name: (inode, mtime_ns)}`` of every file under ``folder``: changes when a file is rewritten."""
+    return {p.relative_to(folder).as_posix(): (p.stat().st_ino, p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()}
+
+
 @pytest.mark.slow
-def test_changed_config_and_finished_run_start_fresh(tmp_path, tiny_index):
+def test_finished_run_is_kept_or_reexported_and_only_a_weight_shaping_change_retrains(tmp_path, tiny_index):
     params = write_params(tmp_path, OSNET)
     out = tmp_path / "run"
     run_stage(stage_command(params, tiny_index, out), tmp_path)
-    first = _weights(out)
+    first, checkpoints, outputs = _weights(out), _files(out / "checkpoints"), _files(out / "model")
+    assert set(outputs) == {"model.pt", "summary.json", "fingerprint.json"}
+
+    other_workers = write_params(tmp_path, dict(OSNET, train=dict(OSNET["train"], workers=0)))
+    kept = run_stage(stage_command(other_workers, tiny_index, out), tmp_path)  # e.g. DVC saw a dep change
+    assert "kept: weight-shaping config, data and code unchanged" in kept.stdout
+    assert _files(out / "model") == outputs and _files(out / "checkpoints") == checkpoints
+
     shutil.rmtree(out / "model")
-    again = run_stage(stage_command(params, tiny_index, out), tmp_path)  # e.g. DVC saw its code change
-    assert "is of a finished run: starting fresh" in again.stderr and "resuming from" not in again.stderr
-    assert all(torch.equal(first[k], _weights(out)[k]) for k in first)  # seeded: the same weights again
+    shutil.rmtree(out / "live")
+    again = run_stage(stage_command(params, tiny_index, out), tmp_path)
+    assert "is of a finished run with this fingerprint: exporting its best weights, no training" in again.stderr
+    assert "resuming from" not in again.stderr
+    assert _files(out / "checkpoints") == checkpoints, "re-export rewrote a checkpoint"
+    assert all(torch.equal(first[k], _weights(out)[k]) for k in first)
+    assert len((out / "live" / "plots" / "metrics" / "val_mAP.tsv").read_text().splitlines()) == 1 + 3
 
     changed = dict(OSNET, train=dict(OSNET["train"], lr=0.001))
     fresh = run_stage(stage_command(write_params(tmp_path, changed), tiny_index, out), tmp_path)
-    assert "made with another config or data: starting fresh" in fresh.stderr
+    assert "differs in config: starting fresh" in fresh.stderr
+    assert not any(torch.equal(first[k], _weights(out)[k]) for k in first if k.endswith("weight") and "conv" in k)
 
 
 DINO = {

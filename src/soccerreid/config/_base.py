@@ -26,11 +26,23 @@ from typing import Any, Literal, Union
 
 from soccerreid.errors import ConfigError
 
+OPERATIONAL = "operational"  # field metadata key set by ``bounded(..., operational=True)``
 
-def bounded(default: Any = dataclasses.MISSING, *, ge=None, gt=None, le=None, lt=None, key=None) -> Any:
-    """A field whose number (or every item of a tuple) must lie in range; ``key`` renames it in params."""
-    limits = {"ge": ge, "gt": gt, "le": le, "lt": lt}
-    metadata = {"limits": limits} if key is None else {"limits": limits, "key": key}
+
+def bounded(
+    default: Any = dataclasses.MISSING, *, ge=None, gt=None, le=None, lt=None, key=None, operational: bool = False
+) -> Any:
+    """A field whose number (or every item of a tuple) must lie in range; ``key`` renames it in params.
+
+    ``operational`` marks a setting that changes how a stage runs but never what it writes (e.g.
+    DataLoader workers): fingerprints leave it out (:func:`soccerreid.fingerprint.shaping_values`),
+    so changing it neither retrains, re-extracts nor loses an interrupted run's checkpoint.
+    """
+    metadata: dict[str, Any] = {"limits": {"ge": ge, "gt": gt, "le": le, "lt": lt}}
+    if key is not None:
+        metadata["key"] = key
+    if operational:
+        metadata[OPERATIONAL] = True
     return dataclasses.field(default=default, metadata=metadata)
 
 

@@ -1,5 +1,12 @@
 """Config of the per-model stages: ``train@<model>`` reads ``models.<name>``; ``extract@<model>``
-reads ``models.<name>`` and ``extract.<name>`` (its own section, so changing extraction retrains nothing)."""
+reads ``models.<name>`` and ``extract.<name>`` (its own section, so changing extraction retrains nothing).
+
+Every field shapes its stage's output unless it is marked operational (``bounded(...,
+operational=True)``): ``train.workers`` and ``extract.<name>.workers`` only. An operational
+change never retrains, never re-extracts and keeps an interrupted run resumable; any other
+change makes the fingerprint differ; a local ``pretrained`` file counts by its bytes
+(docs/training.md, "What retrains").
+"""
 
 from __future__ import annotations
 
@@ -55,7 +62,18 @@ class PhaseConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation recipe, PK sampling and phases of one model."""
+    """Optimisation recipe, PK sampling and phases of one model.
+
+    Every field but ``workers`` shapes the weights, so it is part of the checkpoint fingerprint:
+    ``seed``, the phases and the optimisation and loss settings directly; ``val_queries`` (the
+    validation subset) and ``bn_batches`` (precise BN) through the BatchNorm statistics and the
+    best epoch that is exported; ``amp`` on CUDA (bf16/fp16 autocast; CPU trains in float32).
+    ``amp`` counts on every device, so the fingerprint never depends on the machine: a run
+    trained on a GPU box is reused, not retrained, on a CPU box. ``workers`` (DataLoader
+    processes) is operational: batches and augmentations are pure functions of the seed, so
+    any worker count gives the same weights, and lowering it after an out-of-memory crash
+    resumes the run.
+    """
 
     seed: int = 0
     phases: tuple[PhaseConfig, ...] = (PhaseConfig(epochs=1),)
@@ -76,7 +94,7 @@ class TrainConfig:
     images_per_id: int = bounded(4, ge=2)
     ids_per_action: int = bounded(4, ge=1)
     amp: Literal["none", "bf16", "fp16"] = "bf16"
-    workers: int = bounded(2, ge=0)
+    workers: int = bounded(2, ge=0, operational=True)
     val_queries: int = bounded(500, ge=1)
     bn_batches: int = bounded(20, ge=0)
 
@@ -96,6 +114,9 @@ class ExtractConfig:
     """Feature extraction: eval resize, flip TTA and L2 normalisation.
 
     ``amp`` is the autocast dtype on CUDA; on CPU extraction always runs in float32.
+    Every field but ``workers`` shapes the features and is part of the extraction fingerprint
+    (``batch_size`` too: it changes float rounding, and compiled extraction pads to it);
+    ``workers`` (decoding processes) is operational.
     ``compile`` runs the model through ``torch.compile`` (inductor, frozen weights, static batch
     shape): on the 2-core CPU OSNet-AIN x1.0 compiles in ~33 s and then runs 2.8x faster with the
     same features (max abs diff ~5e-7), so it pays off from about 1,400 crops per run: on every
@@ -105,7 +126,7 @@ class ExtractConfig:
     height: int = bounded(256, ge=16)
     width: int = bounded(128, ge=16)
     batch_size: int = bounded(64, ge=1)
-    workers: int = bounded(2, ge=0)
+    workers: int = bounded(2, ge=0, operational=True)
     flip: bool = True
     normalize: bool = True
     amp: Literal["none", "bf16", "fp16"] = "bf16"

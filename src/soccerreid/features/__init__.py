@@ -11,6 +11,7 @@ from soccerreid.features.extract import (
     make_loader,
     select_device,
 )
+from soccerreid.features.fingerprint import extraction_fingerprint
 
 __all__ = [
     "CropDataset",
@@ -20,6 +21,7 @@ __all__ = [
     "eval_transform",
     "extract_embeddings",
     "extract_split",
+    "extraction_fingerprint",
     "make_loader",
     "select_device",
 ]

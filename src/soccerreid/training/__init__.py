@@ -14,15 +14,26 @@ from soccerreid.training.distributed import DistContext, init_distributed, shutd
 from soccerreid.training.losses import CenterLoss, ReidLoss, batch_hard_triplet
 from soccerreid.training.optim import lr_factor, make_optimizer, make_scheduler
 from soccerreid.training.sampler import ActionPKSampler
-from soccerreid.training.trainer import TrainNet, TrainResult, plan_phases, train_model, train_step
+from soccerreid.training.trainer import (
+    TrainNet,
+    TrainResult,
+    export_run,
+    keep_outputs,
+    plan_phases,
+    train_model,
+    train_step,
+    weights_fingerprint,
+)
 
 __all__ = [
     "ActionPKSampler",
     "CenterLoss",
     "DistContext",
+    "export_run",
     "ReidLoss",
     "batch_hard_triplet",
     "init_distributed",
+    "keep_outputs",
     "lr_factor",
     "make_optimizer",
     "make_scheduler",
@@ -32,4 +43,5 @@ __all__ = [
     "plan_phases",
     "train_model",
     "train_step",
+    "weights_fingerprint",
 ]

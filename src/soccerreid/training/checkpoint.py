@@ -1,4 +1,4 @@
-"""Atomic training checkpoints, their config fingerprint, and RNG state capture.
+"""Atomic training checkpoints and RNG state capture.
 
 Checkpoint folder layout (it must survive a DVC re-run: keep it outside the stage's outs or
 declare it ``persist: true``)::
@@ -6,20 +6,17 @@ declare it ``persist: true``)::
     last.pt              full state after the last finished epoch (resume point)
     best-phase<i>.pt     model weights of phase i's best epoch by validation mAP
 
-``last.pt`` carries a fingerprint of the training config and data; a checkpoint whose
-fingerprint differs is ignored (training restarts from scratch and says so).
+``last.pt`` carries the run's weights fingerprint (:func:`soccerreid.training.weights_fingerprint`);
+the trainer resumes or re-exports only a checkpoint whose fingerprint matches.
 
 Examples::
 
-    fp = fingerprint(cfg_dict, train_df_keys)
     save_checkpoint(folder / "last.pt", state)
     state = load_checkpoint(folder / "last.pt")
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import random
 from pathlib import Path
 from typing import Any
@@ -30,16 +27,6 @@ import torch
 from soccerreid.io import atomic_path
 
 FORMAT = 1
-
-
-def fingerprint(config: dict, data_keys: np.ndarray) -> str:
-    """sha256 of the training config (JSON, sorted keys) and of the training rows' keys.
-
-    ``data_keys`` is any array that identifies the training data, e.g. (N,) paths and labels.
-    """
-    digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode())
-    digest.update(np.ascontiguousarray(np.asarray(data_keys).astype(str)).tobytes())
-    return digest.hexdigest()
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:

@@ -6,10 +6,11 @@ phase's best weights (by validation mAP); the classifier (and center-loss center
 when the identity set changes. After every epoch the BatchNorm statistics are recomputed on
 ``bn_batches`` training batches (precise BN), then rank 0 validates, writes ``last.pt`` (full
 state: model, optimiser, scheduler, grad scaler, RNG states, history) and, on a new best,
-``best-phase<i>.pt``. A restarted run resumes after the last finished epoch when the
-checkpoint's fingerprint (model config + training data) matches and the run it holds was
-interrupted; otherwise it starts fresh. A finished run is never resumed: the stage only runs
-again when its code, inputs or outputs changed, and then its old weights are no answer.
+``best-phase<i>.pt``. The checkpoint carries the run's :func:`weights_fingerprint` (the
+weight-shaping config, the training data and the training code). A restarted run with the same
+fingerprint resumes after the last finished epoch, or, when the run it holds had finished, is
+re-exported from its best weights in seconds without training; any other checkpoint is deleted
+and the run starts fresh, saying which parts changed.
 
 On CPU with a fixed seed a resumed run ends bit-identical to an uninterrupted one: sampling and
 augmentation are pure functions of (seed, phase, epoch, step, slot), and the global RNG states
@@ -43,22 +44,31 @@ from tqdm import tqdm
 
 from soccerreid.config.models import ModelConfig, PhaseConfig
 from soccerreid.data.index import select_train_fraction
-from soccerreid.models import create_model, validate_input_size
-from soccerreid.training.augment import to_float
-from soccerreid.training.checkpoint import (
-    capture_rng,
-    fingerprint,
-    load_checkpoint,
-    restore_rng,
-    save_checkpoint,
-    save_weights,
+from soccerreid.fingerprint import (
+    Fingerprint,
+    code_parts,
+    file_digest,
+    files_digest,
+    frame_digest,
+    is_current,
+    shaping_values,
+    value_digest,
+    write_stamp,
 )
+from soccerreid.io import atomic_dir, remove_leftovers_in, write_json
+from soccerreid.models import create_model, save_embedder, validate_input_size
+from soccerreid.training.augment import to_float
+from soccerreid.training.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint, save_weights
 from soccerreid.training.data import make_train_loader
 from soccerreid.training.distributed import DistContext, barrier, broadcast_object, mean_over_ranks
 from soccerreid.training.logging import EpochLogger
 from soccerreid.training.losses import ReidLoss
 from soccerreid.training.optim import make_optimizer, make_scheduler
-from soccerreid.training.validate import select_val_actions, validation_scores
+from soccerreid.training.validate import select_val_actions, validation_scores, validation_settings
+
+# The index columns training reads; train_model keeps only these, so the fingerprint covers all it sees.
+TRAIN_COLUMNS = ("path", "label", "action_idx", "person_uid")
+VALID_COLUMNS = ("path", "action_idx", "person_uid", "role")
 
 
 @dataclass
@@ -112,26 +122,75 @@ def train_model(
     live_dir: str | Path | None = None,
     ctx: DistContext = DistContext(),
     progress: bool = True,
+    fingerprint: Fingerprint | None = None,
 ) -> TrainResult:
     """Train ``cfg``'s model on the ``train`` index rows, validating on ``valid`` index rows.
 
     Checks every phase's input size and the data before any heavy work; writes only on rank 0.
+    ``fingerprint`` is :func:`weights_fingerprint` of the same arguments, when the caller has it.
     """
+    train, valid = train[list(TRAIN_COLUMNS)], valid[list(VALID_COLUMNS)]
     phases = plan_phases(cfg, train)
     val_rows = select_val_actions(valid, cfg.train.val_queries, cfg.train.seed)
     folder = Path(checkpoint_dir)
-    fp = fingerprint(_config_dict(cfg), train[["path", "label"]].to_numpy())
+    fp = fingerprint or weights_fingerprint(cfg, train, valid)
     _seed_everything(cfg.train.seed)
     model = create_model(cfg, phases[0].num_classes).to(ctx.device)
-    state, nets = _resume(folder, fp, model, ctx, phases)
+    state, nets, finished = _resume(folder, fp, model, ctx, phases)
     logger = EpochLogger(live_dir, enabled=ctx.is_main)
     logger.replay(state.history)
     run = _Run(cfg, phases, val_rows, folder, fp, model, ctx, logger, progress)
-    if not state.untrained:
-        state.untrained = run.validate_untrained(phases[0])
-    run.fit(state, nets)
+    if not finished:
+        if not state.untrained:
+            state.untrained = run.validate_untrained(phases[0])
+        run.fit(state, nets)
     logger.close()
     return TrainResult(run.export(), run.summary(state))
+
+
+def weights_fingerprint(cfg: ModelConfig, train: pd.DataFrame, valid: pd.DataFrame) -> Fingerprint:
+    """What shapes the weights :func:`train_model` gives for these arguments (index rows).
+
+    Parts: ``config``, every field of ``cfg`` but the operational ones (``train.workers``);
+    ``validation``, the per-epoch validation settings of each phase; ``pretrained``, the bytes of a
+    local ``cfg.pretrained`` file; the train rows and the validation rows (the columns training
+    reads) and the bytes of their crops; and the code of this module and of all it runs.
+    """
+    train, valid = train[list(TRAIN_COLUMNS)], valid[list(VALID_COLUMNS)]
+    val_rows = select_val_actions(valid, cfg.train.val_queries, cfg.train.seed)
+    settings = [shaping_values(validation_settings(p.height, p.width)) for p in cfg.train.phases]
+    local = cfg.pretrained not in ("none", "imagenet") and Path(cfg.pretrained).is_file()
+    return Fingerprint({
+        "config": value_digest(shaping_values(cfg)),
+        "validation": value_digest(settings),
+        "pretrained": file_digest(cfg.pretrained) if local else value_digest(cfg.pretrained),
+        "train rows": frame_digest(train.drop(columns="path")),
+        "train crops": files_digest(train["path"]),
+        "valid rows": frame_digest(val_rows.drop(columns="path")),
+        "valid crops": files_digest(val_rows["path"]),
+        **code_parts(__file__),
+    })  # fmt: skip
+
+
+def keep_outputs(out_dir: str | Path, live_dir: str | Path | None, checkpoint_dir: str | Path, stamp: Fingerprint) -> bool:
+    """True when the train stage's outputs are those of ``stamp`` and stay as they are: ``out_dir``
+    holds that stamp and the files it lists, and ``live_dir`` (if any) its metrics.
+
+    Either way it first removes what killed atomic writes left beside ``out_dir`` and in
+    ``checkpoint_dir``.
+    """
+    remove_leftovers_in(checkpoint_dir)
+    live = live_dir is None or (Path(live_dir) / "metrics.json").is_file()
+    return is_current(out_dir, stamp) and live
+
+
+def export_run(result: TrainResult, out_dir: str | Path, name: str, stamp: Fingerprint) -> None:
+    """Write the train stage's outputs whole (atomically): ``out_dir/model.pt`` (the embedder),
+    ``summary.json`` (``{"model": name, **result.summary}``) and the ``stamp`` of what shaped them."""
+    with atomic_dir(out_dir) as tmp:
+        save_embedder(result.model, tmp / "model.pt")
+        write_json(tmp / "summary.json", {"model": name, **result.summary})
+        write_stamp(tmp, stamp)
 
 
 def plan_phases(cfg: ModelConfig, train: pd.DataFrame) -> list[_Phase]:
@@ -146,10 +205,6 @@ def plan_phases(cfg: ModelConfig, train: pd.DataFrame) -> list[_Phase]:
     return planned
 
 
-def _config_dict(cfg: ModelConfig) -> dict:
-    return dataclasses.asdict(cfg)
-
-
 def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -161,23 +216,58 @@ def _derive_seed(*keys: int) -> int:
     return int(np.random.SeedSequence(list(keys)).generate_state(2, np.uint64)[0] >> np.uint64(1))
 
 
-def _resume(folder: Path, fp: str, model: nn.Module, ctx: DistContext, phases: list[_Phase]) -> tuple[_State, dict | None]:
-    """State and net/optimiser states of a matching, interrupted run's ``last.pt``; a fresh state otherwise."""
-    saved = load_checkpoint(folder / "last.pt")
-    if saved is None:
-        return _State(), None
-    if saved["fingerprint"] != fp:
-        _say(ctx, f"checkpoint {folder / 'last.pt'} was made with another config or data: starting fresh")
-        return _State(), None
-    if (saved["state"]["phase"], saved["state"]["epoch"]) == (len(phases) - 1, phases[-1].config.epochs - 1):
-        _say(ctx, f"checkpoint {folder / 'last.pt'} is of a finished run: starting fresh")
-        return _State(), None
+def _resume(
+    folder: Path, fp: Fingerprint, model: nn.Module, ctx: DistContext, phases: list[_Phase]
+) -> tuple[_State, dict | None, bool]:
+    """``(state, nets, finished)`` from a ``last.pt`` of fingerprint ``fp``: an interrupted run's
+    state with its net/optimiser states, or a finished run's state (its weights are exported as
+    they are). Any other checkpoint is deleted, best weights included: a fresh state."""
+    if ctx.is_main:
+        remove_leftovers_in(folder)
+    last = folder / "last.pt"
+    saved = load_checkpoint(last)
+    problem = _unusable(saved, fp, folder, phases)
+    if problem:
+        if saved is not None:
+            _say(ctx, f"checkpoint {last} {problem}: starting fresh")
+        _start_fresh(folder, ctx)
+        return _State(), None, False
     model.reset_classifier(saved["num_classes"])
     model.load_state_dict(saved["model"])
     model.to(ctx.device)
+    state = _State(**saved["state"])
+    if _finished(saved, phases):
+        _say(ctx, f"checkpoint {last} is of a finished run with this fingerprint: exporting its best weights, no training")
+        return state, None, True
     restore_rng(saved["rng"])
-    _say(ctx, f"resuming from {folder / 'last.pt'}: phase {saved['state']['phase']}, epoch {saved['state']['epoch']}")
-    return _State(**saved["state"]), saved["nets"]
+    _say(ctx, f"resuming from {last}: phase {state.phase}, epoch {state.epoch}")
+    return state, saved["nets"], False
+
+
+def _unusable(saved: dict | None, fp: Fingerprint, folder: Path, phases: list[_Phase]) -> str:
+    """Why checkpoint ``saved`` cannot continue or export this run ('' when it can)."""
+    if saved is None:
+        return "is missing"
+    if saved["fingerprint"] != fp.value:
+        return f"differs in {fp.changes(saved.get('fingerprint_parts'))}"
+    best = _best_files(folder, len(phases))[-1]
+    return f"is of a finished run but {best.name} is missing" if _finished(saved, phases) and not best.is_file() else ""
+
+
+def _finished(saved: dict, phases: list[_Phase]) -> bool:
+    return (saved["state"]["phase"], saved["state"]["epoch"]) == (len(phases) - 1, phases[-1].config.epochs - 1)
+
+
+def _best_files(folder: Path, phases: int) -> list[Path]:
+    return [folder / f"best-phase{i}.pt" for i in range(phases)]
+
+
+def _start_fresh(folder: Path, ctx: DistContext) -> None:
+    """Delete another run's checkpoint and best weights, so none of them can mix into this run."""
+    if ctx.is_main:
+        for path in (folder / "last.pt", *folder.glob("best-phase*.pt")):
+            path.unlink(missing_ok=True)
+    barrier()
 
 
 def _say(ctx: DistContext, message: str) -> None:
@@ -356,7 +446,8 @@ class _Run:
             save_checkpoint(
                 self.folder / "last.pt",
                 {
-                    "fingerprint": self.fp,
+                    "fingerprint": self.fp.value,
+                    "fingerprint_parts": self.fp.parts,
                     "num_classes": self.model.num_classes,
                     "model": self.model.state_dict(),
                     "state": dataclasses.asdict(state),
@@ -372,7 +463,7 @@ class _Run:
         barrier()
 
     def _best_path(self, phase: int) -> Path:
-        return self.folder / f"best-phase{phase}.pt"
+        return _best_files(self.folder, phase + 1)[phase]
 
     def export(self) -> nn.Module:
         """The final phase's best weights, loaded into the model, in eval mode."""

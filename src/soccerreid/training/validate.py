@@ -38,6 +38,15 @@ def select_val_actions(valid: pd.DataFrame, n_queries: int, seed: int) -> pd.Dat
     return valid[valid["action_idx"].isin(keep)]
 
 
+def validation_settings(height: int, width: int, batch_size: int = 64, workers: int = 0) -> ExtractConfig:
+    """The extraction settings of per-epoch validation: ``height`` x ``width``, no flip TTA.
+
+    They shape the exported weights (the best epoch is chosen on them), so the checkpoint
+    fingerprint holds their values (:func:`soccerreid.training.weights_fingerprint`).
+    """
+    return ExtractConfig(height=height, width=width, batch_size=batch_size, workers=workers, flip=False)
+
+
 def validation_scores(
     model: torch.nn.Module,
     subset: pd.DataFrame,
@@ -55,7 +64,7 @@ def validation_scores(
     Returns the dict of :func:`soccerreid.evaluation.score_embeddings` ("mAP", "rank1", ...).
     The model is left in eval mode (and, for CNNs, in channels_last: see ``extract_embeddings``).
     """
-    settings = ExtractConfig(height=height, width=width, batch_size=batch_size, workers=workers, flip=False)
+    settings = validation_settings(height, width, batch_size, workers)
     features = extract_embeddings(model, subset["path"].tolist(), settings, mean, std, device=str(device))
     return score_embeddings(
         features,
