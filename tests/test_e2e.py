@@ -1,4 +1,5 @@
-"""End to end: the smoke preset through the whole DAG, then a fusion-only experiment.
+"""End to end: the smoke preset through the whole DAG, then a fusion-only experiment, then the
+edits, kills and forced retrains that must (or must not) retrain and re-extract.
 
 Runs in a copy of the repo (its own git and DVC), so it never touches the work tree.
 """
@@ -6,16 +7,26 @@ Runs in a copy of the repo (its own git and DVC), so it never touches the work t
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 import yaml
 from dvcrepo import FAST_STAGES, UPSTREAM_STAGES, commit, copy_repo
-from dvcrepo import run as _run
+from dvcrepo import run
 from dvcrepo import stages_run as _stages_run
 
 pytestmark = pytest.mark.slow
+
+
+def _run(cmd: list[str], repo: Path, stdout_only: bool = False) -> str:
+    """dvcrepo.run with the copy's own package code on PYTHONPATH: what DVC hashes is what runs."""
+    return run(cmd, repo, stdout_only, env={"PYTHONPATH": str(repo / "src")})
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +126,113 @@ def test_a_params_change_makes_only_its_own_stages_stale(repo, key, value, stale
     finally:
         path.write_text(original)
     assert set(status) == stale
+
+
+# ---- what reruns: GPU-hours are the user's money ------------------------------------------------
+
+MODELS = ("osnet_ain", "resnet50_ibn", "dinov2_lora")
+GPU_STAGES = {f"{stage}@{model}" for stage in ("train", "extract") for model in MODELS}
+
+
+def _files(repo: Path, *folders: str) -> dict[str, tuple[int, int]]:
+    """``{path: (inode, mtime_ns)}`` of every file under ``folders``: changes when one is rewritten."""
+    found = {}
+    for folder in folders:
+        for path in (repo / folder).rglob("*"):
+            if path.is_file():
+                found[path.relative_to(repo).as_posix()] = (path.stat().st_ino, path.stat().st_mtime_ns)
+    return found
+
+
+def _weights_and_features(repo: Path) -> dict[str, tuple[int, int]]:
+    return _files(repo, "artifacts/checkpoints", "artifacts/models", "artifacts/features")
+
+
+def _set_params(repo: Path, *changes: tuple[tuple[str, ...], object]) -> None:
+    path = repo / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    for key, value in changes:
+        node = params
+        for part in key[:-1]:
+            node = node[part]
+        node[key[-1]] = value
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+@pytest.fixture()
+def restored(repo):
+    """The repo as committed after the test: sources, params, dvc.lock, and the DVC outputs."""
+    yield repo
+    _run(["git", "checkout", "--", "."], repo)
+    _run(["dvc", "checkout", "--force"], repo)
+    assert json.loads(_run(["dvc", "status", "--json"], repo, stdout_only=True)) == {}
+
+
+def _edit(repo: Path, name: str, old: str, new: str) -> None:
+    path = repo / name
+    text = path.read_text()
+    assert old in text, f"{name}: {old!r} not found"
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_edits_that_shape_no_weights_retrain_nothing_and_rewrite_no_checkpoint(restored):
+    repo = restored
+    before = _weights_and_features(repo)
+    _edit(repo, "src/soccerreid/schema.py", '"""', '"""A docstring line added by a reader.\n\n')
+    _edit(repo, "src/soccerreid/schema.py", "import h5py", "import h5py  # HDF5")
+    _edit(repo, "src/soccerreid/reporting/report.py", "from __future__", "# a reader's comment\nfrom __future__")
+    _edit(repo, "src/soccerreid/retrieval/fusion.py", "from __future__", "# fusion comment\nfrom __future__")
+    _edit(repo, "src/soccerreid/evaluation/methods.py", "from __future__", "# scoring comment\nfrom __future__")
+    _edit(repo, "src/soccerreid/config/models.py", "    splits: tuple[", "    def flipped(self) -> bool:\n"
+          "        return self.flip\n\n    splits: tuple[")  # code in the extraction config  # fmt: skip
+    _set_params(repo, (("models", "osnet_ain", "train", "workers"), 1), (("extract", "resnet50_ibn", "workers"), 1))
+    stale = set(json.loads(_run(["dvc", "status", "--json"], repo, stdout_only=True)))
+    assert GPU_STAGES <= stale  # DVC re-runs them: their deps changed
+
+    output = _run(["dvc", "repro"], repo)
+    assert GPU_STAGES <= _stages_run(output)
+    for model in MODELS:
+        assert f"train@{model}: artifacts/models/{model} kept: weight-shaping config, data and code unchanged" in output
+        assert f"extract {model}: artifacts/features/{model} kept" in output
+    assert "starting fresh" not in output and "resuming" not in output and "exporting" not in output
+    assert _weights_and_features(repo) == before, "a checkpoint, model or features file was rewritten"
+    assert json.loads(_run(["dvc", "status", "--json"], repo, stdout_only=True)) == {}
+
+
+def test_a_sigkilled_extract_changes_nothing_downstream_and_the_next_run_leaves_no_leftover(restored):
+    repo = restored
+    features = repo / "artifacts" / "features"
+    before = _files(repo, "artifacts/features/osnet_ain")
+    _set_params(repo, (("extract", "osnet_ain", "flip"), False))
+    command = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]["extract"]["do"]["cmd"]
+    argv = [sys.executable if arg == "python" else arg for arg in command.replace("${key}", "osnet_ain").split()]
+    proc = subprocess.Popen(argv, cwd=repo, env=dict(os.environ, PYTHONPATH=str(repo / "src")), start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 600
+    while proc.poll() is None and time.monotonic() < deadline and not any(p.is_file() for p in features.glob(".osnet_ain.*.tmp/*")):
+        time.sleep(0.005)
+    os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL, "the extraction finished before it could be killed mid-write"
+    assert list(features.glob(".osnet_ain.*.tmp")), "no temp folder: not killed mid-write"
+    assert _files(repo, "artifacts/features/osnet_ain") == before
+
+    status = json.loads(_run(["dvc", "status", "--json"], repo, stdout_only=True))
+    assert set(status) == {"extract@osnet_ain"}, f"downstream stages look changed: {sorted(status)}"
+    _run(["dvc", "repro", "extract@osnet_ain"], repo)
+    assert not [p for p in (repo / "artifacts").rglob(".*.tmp")], "a leftover survived the next run"
+    assert _files(repo, "artifacts/features/osnet_ain") != before
+
+
+def test_deleting_a_models_outputs_and_checkpoints_forces_a_retrain(restored):
+    repo = restored
+    model = repo / "artifacts" / "models" / "osnet_ain" / "model.pt"
+    weights, features = model.read_bytes(), _files(repo, "artifacts/features")
+    last = (repo / "artifacts" / "checkpoints" / "osnet_ain" / "last.pt").stat().st_mtime_ns
+    shutil.rmtree(repo / "artifacts" / "models" / "osnet_ain")
+    shutil.rmtree(repo / "artifacts" / "checkpoints" / "osnet_ain")
+    output = _run(["dvc", "repro"], repo)
+    assert "train@osnet_ain" in _stages_run(output) and "kept: weight-shaping" not in output
+    assert (repo / "artifacts" / "checkpoints" / "osnet_ain" / "last.pt").stat().st_mtime_ns != last
+    assert model.read_bytes() == weights  # seeded, on this CPU: the same weights again ...
+    assert "extract osnet_ain: artifacts/features/osnet_ain kept" in output  # ... so nothing re-extracts
+    assert _files(repo, "artifacts/features") == features

@@ -11,6 +11,7 @@ import pytest
 
 from soccerreid.config.models import ExtractConfig, ModelConfig, TrainConfig
 from soccerreid.errors import DataError
+from soccerreid.training import trainer
 from soccerreid.features import extraction_fingerprint
 from soccerreid.fingerprint import (
     NOT_DEPS,
@@ -75,6 +76,9 @@ def test_code_parts_cover_what_a_stage_runs_and_config_counts_by_value():
     for module in ("config/models.py", "reporting/report.py", "retrieval/fusion.py", "retrieval/rerank.py", "evaluation/methods.py"):
         assert f"code:soccerreid/{module}" not in train, module
     assert not {f"code:{m}" for m in NOT_DEPS} & set(train)
+    weights = code_parts(trainer.__file__)  # what the checkpoint is reused by: export code is not in it
+    assert "code:soccerreid/training/outputs.py" in train and "code:soccerreid/training/outputs.py" not in weights
+    assert set(weights) < set(train)
     extract = code_parts(ROOT / "stages" / "extract.py")
     assert "code:soccerreid/features/extract.py" in extract and "code:soccerreid/training/trainer.py" not in extract
 

@@ -7,7 +7,10 @@ the package code it imports as deps, and every templated key must exist in every
 from __future__ import annotations
 
 import ast
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -165,3 +168,43 @@ def test_train_and_extract_depend_on_no_package_code_they_do_not_run():
         deps = [d for d in _dep_paths(stage) if d.startswith("src/")]
         unused = sorted(f for d in deps for f in _src_files(d) if f not in runs and not f.endswith("/__init__.py"))
         assert not unused, f"{name}: depends on package code it never runs: {unused}"
+
+
+LOADED = """
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("stage", sys.argv[1])
+spec.loader.exec_module(importlib.util.module_from_spec(spec))
+print(json.dumps([m.__file__ for name, m in sys.modules.items() if name.startswith("soccerreid")]))
+"""
+
+
+def _imported_files(rel: str) -> set[str]:
+    """The soccerreid files that ``import`` statements in ``rel`` name (modules and packages)."""
+    found = set()
+    for node in ast.walk(ast.parse((SRC / rel).read_text())):
+        names = [node.module] + [f"{node.module}.{a.name}" for a in node.names] if isinstance(node, ast.ImportFrom) and node.module else []
+        names += [a.name for a in node.names] if isinstance(node, ast.Import) else []
+        for dotted in (n for n in names if n.startswith("soccerreid")):
+            base = SRC / Path(*dotted.split("."))
+            found |= {c.relative_to(SRC).as_posix() for c in (base.with_suffix(".py"), base / "__init__.py") if c.is_file()}
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", ["train.py", "extract.py"])
+def test_the_import_walk_claims_only_modules_python_loads(script):
+    """Oracle: importing the stage script in a fresh interpreter loads every module the walk says it
+    runs; every other module it loads is a NOT_DEPS module, a package ``__init__.py``, or imported
+    only from those (e.g. config/__init__ importing every config section)."""
+    out = subprocess.run([sys.executable, "-c", LOADED, str(ROOT / "stages" / script)], capture_output=True,
+                         text=True, check=True, timeout=300).stdout  # fmt: skip
+    loaded = {Path(f).resolve().relative_to(SRC).as_posix() for f in json.loads(out.splitlines()[-1])}
+    walked = _code_files(ROOT / "stages" / script)
+    assert walked <= loaded, f"the walk claims modules the stage never imports: {sorted(walked - loaded)}"
+    explained, todo = set(), [m for m in loaded if m in NOT_DEPS or m.endswith("/__init__.py")]
+    while todo:
+        module = todo.pop()
+        if module not in explained:
+            explained.add(module)
+            todo += [m for m in _imported_files(module) if m in loaded and m not in walked]
+    assert loaded - walked <= explained, sorted(loaded - walked - explained)

@@ -13,12 +13,11 @@ See docs/training.md.
 from soccerreid.training.distributed import DistContext, init_distributed, shutdown_distributed
 from soccerreid.training.losses import CenterLoss, ReidLoss, batch_hard_triplet
 from soccerreid.training.optim import lr_factor, make_optimizer, make_scheduler
+from soccerreid.training.outputs import export_run, keep_outputs
 from soccerreid.training.sampler import ActionPKSampler
 from soccerreid.training.trainer import (
     TrainNet,
     TrainResult,
-    export_run,
-    keep_outputs,
     plan_phases,
     train_model,
     train_step,

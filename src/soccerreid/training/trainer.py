@@ -50,13 +50,11 @@ from soccerreid.fingerprint import (
     file_digest,
     files_digest,
     frame_digest,
-    is_current,
     shaping_values,
     value_digest,
-    write_stamp,
 )
-from soccerreid.io import atomic_dir, remove_leftovers_in, write_json
-from soccerreid.models import create_model, save_embedder, validate_input_size
+from soccerreid.io import remove_leftovers_in
+from soccerreid.models import create_model, validate_input_size
 from soccerreid.training.augment import to_float
 from soccerreid.training.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint, save_weights
 from soccerreid.training.data import make_train_loader
@@ -170,27 +168,6 @@ def weights_fingerprint(cfg: ModelConfig, train: pd.DataFrame, valid: pd.DataFra
         "valid crops": files_digest(val_rows["path"]),
         **code_parts(__file__),
     })  # fmt: skip
-
-
-def keep_outputs(out_dir: str | Path, live_dir: str | Path | None, checkpoint_dir: str | Path, stamp: Fingerprint) -> bool:
-    """True when the train stage's outputs are those of ``stamp`` and stay as they are: ``out_dir``
-    holds that stamp and the files it lists, and ``live_dir`` (if any) its metrics.
-
-    Either way it first removes what killed atomic writes left beside ``out_dir`` and in
-    ``checkpoint_dir``.
-    """
-    remove_leftovers_in(checkpoint_dir)
-    live = live_dir is None or (Path(live_dir) / "metrics.json").is_file()
-    return is_current(out_dir, stamp) and live
-
-
-def export_run(result: TrainResult, out_dir: str | Path, name: str, stamp: Fingerprint) -> None:
-    """Write the train stage's outputs whole (atomically): ``out_dir/model.pt`` (the embedder),
-    ``summary.json`` (``{"model": name, **result.summary}``) and the ``stamp`` of what shaped them."""
-    with atomic_dir(out_dir) as tmp:
-        save_embedder(result.model, tmp / "model.pt")
-        write_json(tmp / "summary.json", {"model": name, **result.summary})
-        write_stamp(tmp, stamp)
 
 
 def plan_phases(cfg: ModelConfig, train: pd.DataFrame) -> list[_Phase]:

@@ -1,0 +1,43 @@
+"""The train stage's outputs: kept while their fingerprint holds, else written whole.
+
+``<out>/model.pt`` (the embedder), ``<out>/summary.json`` and ``<out>/fingerprint.json`` (the
+stamp: the run's :func:`soccerreid.training.weights_fingerprint` plus the stage's own code). This
+module is not part of the weights fingerprint: editing how outputs are written re-exports a
+finished run from its checkpoint, it never retrains.
+
+Examples::
+
+    stamp = Fingerprint({**weights.parts, **code_parts(__file__)})
+    if not keep_outputs("artifacts/models/osnet_ain", "dvclive/osnet_ain", "artifacts/checkpoints/osnet_ain", stamp):
+        export_run(train_model(...), "artifacts/models/osnet_ain", "osnet_ain", stamp)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from soccerreid.fingerprint import Fingerprint, is_current, write_stamp
+from soccerreid.io import atomic_dir, remove_leftovers_in, write_json
+from soccerreid.models import save_embedder
+from soccerreid.training.trainer import TrainResult
+
+
+def keep_outputs(out_dir: str | Path, live_dir: str | Path | None, checkpoint_dir: str | Path, stamp: Fingerprint) -> bool:
+    """True when the train stage's outputs are those of ``stamp`` and stay as they are: ``out_dir``
+    holds that stamp and the files it lists, and ``live_dir`` (if any) its metrics.
+
+    Either way it first removes what killed atomic writes left beside ``out_dir`` and in
+    ``checkpoint_dir``.
+    """
+    remove_leftovers_in(checkpoint_dir)
+    live = live_dir is None or (Path(live_dir) / "metrics.json").is_file()
+    return is_current(out_dir, stamp) and live
+
+
+def export_run(result: TrainResult, out_dir: str | Path, name: str, stamp: Fingerprint) -> None:
+    """Write the train stage's outputs whole (atomically): ``out_dir/model.pt`` (the embedder),
+    ``summary.json`` (``{"model": name, **result.summary}``) and the ``stamp`` of what shaped them."""
+    with atomic_dir(out_dir) as tmp:
+        save_embedder(result.model, tmp / "model.pt")
+        write_json(tmp / "summary.json", {"model": name, **result.summary})
+        write_stamp(tmp, stamp)
