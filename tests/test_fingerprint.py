@@ -11,12 +11,14 @@ import pytest
 
 from soccerreid.config.models import ExtractConfig, ModelConfig, TrainConfig
 from soccerreid.errors import DataError
+from soccerreid.models import create_model, save_embedder
 from soccerreid.training import trainer
 from soccerreid.features import extraction_fingerprint
 from soccerreid.fingerprint import (
     NOT_DEPS,
     Fingerprint,
     code_parts,
+    file_digest,
     files_digest,
     frame_digest,
     is_current,
@@ -171,3 +173,12 @@ def test_extraction_fingerprint_follows_model_file_config_and_crops_not_workers_
     assert fp() != base
     weights.write_bytes(b"retrained")
     assert fp() != base
+
+
+def test_a_model_saved_twice_is_the_same_file(tmp_path):
+    """The extraction fingerprint holds the model file's bytes: a re-export must not change them
+    (torch names a zip's inner folder after the path it is given, and atomic temp paths are random)."""
+    model = create_model(ModelConfig(arch="osnet_ain", variant="x0_25"), num_classes=3)
+    save_embedder(model, tmp_path / "a" / "model.pt")
+    save_embedder(model, tmp_path / "b" / "model.pt")
+    assert file_digest(tmp_path / "a" / "model.pt") == file_digest(tmp_path / "b" / "model.pt")

@@ -53,8 +53,8 @@ def save_embedder(model: nn.Module, path: str | os.PathLike) -> None:
     neck = "none" if isinstance(model.neck, nn.Identity) else "bnneck"
     payload = {"format": EMBEDDER_FORMAT, "arch": model.arch, "variant": model.variant,
                "embed_dim": model.embed_dim, "neck": neck, "state_dict": state}
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        torch.save(payload, f)  # a file object: the zip's inner folder is "archive", not the random temp name
 
 
 def load_embedder(cfg: ModelConfig, path: str | os.PathLike) -> ReidModel:

@@ -30,15 +30,19 @@ FORMAT = 1
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
-    """Write ``state`` with ``torch.save`` atomically (a reader sees the old or the new file)."""
-    with atomic_path(path) as tmp:
-        torch.save({"format": FORMAT, **state}, tmp)
+    """Write ``state`` with ``torch.save`` atomically (a reader sees the old or the new file).
+
+    Saved through a file object, so the bytes depend on ``state`` only: given a path, torch names
+    the zip's inner folder after it, and the temp path is random.
+    """
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        torch.save({"format": FORMAT, **state}, f)
 
 
 def save_weights(path: str | Path, weights: dict[str, torch.Tensor]) -> None:
     """Atomically write a model ``state_dict`` (loadable with ``torch.load(weights_only=True)``)."""
-    with atomic_path(path) as tmp:
-        torch.save(weights, tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        torch.save(weights, f)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any] | None:
