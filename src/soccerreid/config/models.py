@@ -55,7 +55,11 @@ class PhaseConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation recipe, PK sampling and phases of one model."""
+    """Optimisation recipe, PK sampling and phases of one model.
+
+    ``workers`` are the DataLoader processes; ``threads`` the torch CPU threads of the trainer
+    (0: the cores the workers leave free, at least one; see :mod:`soccerreid.cpu`).
+    """
 
     seed: int = 0
     phases: tuple[PhaseConfig, ...] = (PhaseConfig(epochs=1),)
@@ -77,6 +81,7 @@ class TrainConfig:
     ids_per_action: int = bounded(4, ge=1)
     amp: Literal["none", "bf16", "fp16"] = "bf16"
     workers: int = bounded(2, ge=0)
+    threads: int = bounded(0, ge=0)
     val_queries: int = bounded(500, ge=1)
     bn_batches: int = bounded(20, ge=0)
 
@@ -99,13 +104,15 @@ class ExtractConfig:
     ``compile`` runs the model through ``torch.compile`` (inductor, frozen weights, static batch
     shape): on the 2-core CPU OSNet-AIN x1.0 compiles in ~33 s and then runs 2.8x faster with the
     same features (max abs diff ~5e-7), so it pays off from about 1,400 crops per run: on every
-    real SoccerNet split, not on the small synthetic default (docs/models.md).
+    real SoccerNet split, not on the small synthetic default (docs/models.md). ``threads``: torch
+    CPU threads, 0 for the cores the ``workers`` leave free (:mod:`soccerreid.cpu`).
     """
 
     height: int = bounded(256, ge=16)
     width: int = bounded(128, ge=16)
     batch_size: int = bounded(64, ge=1)
     workers: int = bounded(2, ge=0)
+    threads: int = bounded(0, ge=0)
     flip: bool = True
     normalize: bool = True
     amp: Literal["none", "bf16", "fp16"] = "bf16"

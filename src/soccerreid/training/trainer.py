@@ -42,6 +42,7 @@ from torch.optim.swa_utils import update_bn
 from tqdm import tqdm
 
 from soccerreid.config.models import ModelConfig, PhaseConfig
+from soccerreid.cpu import thread_budget, use_cpu_threads
 from soccerreid.data.index import select_train_fraction
 from soccerreid.models import create_model, validate_input_size
 from soccerreid.training.augment import to_float
@@ -119,6 +120,8 @@ def train_model(
     """
     phases = plan_phases(cfg, train)
     val_rows = select_val_actions(valid, cfg.train.val_queries, cfg.train.seed)
+    if ctx.device.type == "cpu":
+        use_cpu_threads(thread_budget(cfg.train.threads, cfg.train.workers, ctx.world_size))
     folder = Path(checkpoint_dir)
     fp = fingerprint(_config_dict(cfg), train[["path", "label"]].to_numpy())
     _seed_everything(cfg.train.seed)
