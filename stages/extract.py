@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from soccerreid.cli import run_stage
+from soccerreid.cli import progress, run_stage
 from soccerreid.config import load_params
 from soccerreid.data.index import read_index
 from soccerreid.errors import ConfigError
@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     for split, frame in frames.items():
         check_images_exist(frame["path"], source=f"{args.index}/{split}.csv")
     model = load_embedder(model_cfg, args.weights)
+    progress(f"extract@{args.model}: {sum(map(len, frames.values())):,} crops of {', '.join(frames)} at {cfg.height}x{cfg.width}")
     with atomic_dir(args.out) as tmp:
         for split, frame in frames.items():
             start = time.perf_counter()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from soccerreid.cli import run_stage
+from soccerreid.cli import progress, run_stage
 from soccerreid.config import load_params
 from soccerreid.config.retrieval import RERANK_PRESETS
 from soccerreid.errors import DataError
@@ -42,8 +42,8 @@ def main(argv: list[str] | None = None) -> None:
     fused = [read_blocks(p) for p in paths]
     final = {FINAL: (cfg.k1, cfg.k2, cfg.lambda_)} if cfg.enabled else {}
     setting = f"k1={cfg.k1} k2={cfg.k2} lambda={cfg.lambda_:g}" if cfg.enabled else "disabled (fused blocks unchanged)"
-    print(f"rerank: {setting} on {', '.join(b.split for b in fused)} ({sum(b.sizes.size for b in fused):,} actions); "
-          f"Table 1 presets {', '.join(RERANK_PRESETS)} on the labelled splits", flush=True)
+    progress(f"rerank: {setting} on {', '.join(b.split for b in fused)} ({sum(b.sizes.size for b in fused):,} actions); "
+          f"and Table 1's presets {', '.join(RERANK_PRESETS)}")
     with atomic_dir(args.out) as out:
         for path, blocks in zip(paths, fused):
             results = rerank_settings(blocks, {**final, **RERANK_PRESETS})

@@ -44,7 +44,8 @@ def main(argv: list[str] | None = None) -> None:
     ctx = init_distributed(args.device)
     try:
         result = train_model(
-            cfg, train, valid, args.checkpoints, live_dir=args.live, ctx=ctx, progress=not args.no_progress
+            cfg, train, valid, args.checkpoints, live_dir=args.live, ctx=ctx, progress=not args.no_progress,
+            label=f"train@{args.model}",
         )
         if ctx.is_main:
             with atomic_dir(args.out) as tmp:

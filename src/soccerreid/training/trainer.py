@@ -113,15 +113,19 @@ def train_model(
     live_dir: str | Path | None = None,
     ctx: DistContext = DistContext(),
     progress: bool = True,
+    label: str = "train",
 ) -> TrainResult:
     """Train ``cfg``'s model on the ``train`` index rows, validating on ``valid`` index rows.
 
     Checks every phase's input size and the data before any heavy work; writes only on rank 0.
+    First prints one line, ``<label>: <the plan>`` (:func:`describe_plan`).
     """
     phases = plan_phases(cfg, train)
     val_rows = select_val_actions(valid, cfg.train.val_queries, cfg.train.seed)
-    if ctx.device.type == "cpu":
-        use_cpu_threads(thread_budget(cfg.train.threads, cfg.train.workers, ctx.world_size))
+    threads = thread_budget(cfg.train.threads, cfg.train.workers, ctx.world_size) if ctx.device.type == "cpu" else 0
+    if threads:
+        use_cpu_threads(threads)
+    _say(ctx, f"{label}: {describe_plan(cfg, phases, val_rows, ctx, threads)}")
     folder = Path(checkpoint_dir)
     fp = fingerprint(_config_dict(cfg), train[["path", "label"]].to_numpy())
     _seed_everything(cfg.train.seed)
@@ -147,6 +151,30 @@ def plan_phases(cfg: ModelConfig, train: pd.DataFrame) -> list[_Phase]:
         ids = frozenset(zip(rows["action_idx"].tolist(), rows["person_uid"].tolist()))
         planned.append(_Phase(i, phase, rows.reset_index(drop=True), int(rows["label"].max()) + 1, ids))
     return planned
+
+
+def describe_plan(cfg: ModelConfig, phases: list[_Phase], val_rows: pd.DataFrame, ctx: DistContext, threads: int) -> str:
+    """One line: epochs x steps per phase, image size, data fraction, validation size, CPU threads.
+
+    Examples::
+
+        describe_plan(cfg, plan_phases(cfg, train), val_rows, DistContext(), threads=1)
+        # '6 epochs x 73 steps of 32 images at 128x64; validation on 209 queries (679 crops) ...'
+    """
+    t = cfg.train
+    parts = []
+    for phase in phases:
+        p = phase.config
+        steps = len(phase.identities) // t.ids_per_batch
+        data = f" on {p.train_fraction:.0%} of train" if p.train_fraction < 1 else ""
+        parts.append(f"{p.epochs} epoch{'s' if p.epochs > 1 else ''} x {steps} steps at {p.height}x{p.width}{data}")
+    total = sum(p.config.epochs for p in phases)
+    plan = parts[0] if len(parts) == 1 else f"{total} epochs in {len(phases)} phases: " + ", then ".join(parts)
+    queries = int((val_rows["role"] == "query").sum())
+    device = f"{threads} CPU thread{'s' if threads > 1 else ''}" if threads else str(ctx.device)
+    ranks = f" x {ctx.world_size} ranks" if ctx.world_size > 1 else ""
+    return (f"{plan}; batches of {t.ids_per_batch * t.images_per_id} images; validation after each epoch on {queries} "
+            f"queries ({len(val_rows)} crops); {device}{ranks} + {t.workers} loader worker{'s' if t.workers != 1 else ''}")
 
 
 def _config_dict(cfg: ModelConfig) -> dict:
