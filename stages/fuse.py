@@ -67,8 +67,8 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params(args.params)
     cfg, metric = params.fusion, params.distances.metric
     splits = present_splits(Path(args.distances), cfg.models)
-    progress(f"fuse: {cfg.method} fusion of {', '.join(cfg.models)} on {', '.join(splits)}, every method on the labelled "
-          f"splits; grid search over {len(simplex_grid(len(cfg.models), cfg.grid_step))} weight vectors on valid")
+    progress(f"fuse: {cfg.method} fusion of {', '.join(cfg.models)} on {', '.join(splits)} (every method) "
+             f"and a grid search over {len(simplex_grid(len(cfg.models), cfg.grid_step))} weight vectors on valid")
     valid_blocks, _ = load_split(args, cfg.models, "valid", need_features=False)
     grid = grid_search(valid_blocks, cfg.grid_step, cfg.normalize)
     with atomic_dir(args.out) as out:

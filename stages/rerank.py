@@ -42,8 +42,8 @@ def main(argv: list[str] | None = None) -> None:
     fused = [read_blocks(p) for p in paths]
     final = {FINAL: (cfg.k1, cfg.k2, cfg.lambda_)} if cfg.enabled else {}
     setting = f"k1={cfg.k1} k2={cfg.k2} lambda={cfg.lambda_:g}" if cfg.enabled else "disabled (fused blocks unchanged)"
-    progress(f"rerank: {setting} on {', '.join(b.split for b in fused)} ({sum(b.sizes.size for b in fused):,} actions); "
-          f"and Table 1's presets {', '.join(RERANK_PRESETS)}")
+    progress(f"rerank: {setting} on {', '.join(b.split for b in fused)} ({sum(b.sizes.size for b in fused):,} actions), "
+             f"with Table 1's presets {', '.join(RERANK_PRESETS)}")
     with atomic_dir(args.out) as out:
         for path, blocks in zip(paths, fused):
             results = rerank_settings(blocks, {**final, **RERANK_PRESETS})

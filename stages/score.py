@@ -74,8 +74,8 @@ def main(argv: list[str] | None = None) -> None:
         raise DataError(f"{Path(args.reranked) / f'{cfg.split}.h5'}: not found (score.split is {cfg.split})")
     finals = {split: read_blocks(path) for split, path in paths.items()}
     progress(f"score: Table 1 on {cfg.split}{' and test' if cfg.split == 'valid' and 'test' in finals else ''} (models, "
-          f"{len(FUSION_METHODS)} fusions, {len(RERANK_PRESETS)} re-rankings); official check on up to "
-          f"{cfg.official_actions} actions; rankings of {', '.join(finals)}")
+             f"{len(FUSION_METHODS)} fusions, {len(RERANK_PRESETS)} re-rankings); official check on up to "
+             f"{cfg.official_actions} actions; rankings of {', '.join(finals)}")
     rankings = {split: ranking_from_blocks(blocks) for split, blocks in finals.items()}
     scores, cmc = build_scores(finals[cfg.split], read_sections(args, cfg.split), cfg.ranks, cfg.max_rank)
     scores["official"] = official_section(finals[cfg.split], rankings[cfg.split], cfg.official_actions)

@@ -102,11 +102,11 @@ def test_dag_writes_scores_rankings_and_cmc(main_run):
     assert grid[0] == "resnet50_ibn,dinov2_lora,osnet_ain,mAP,rank1" and len(grid) == 16
 
 
-def test_rerank_stage_writes_every_preset_of_the_labelled_splits(main_run):
+def test_rerank_stage_writes_every_preset_of_every_split(main_run):
     scores, out = main_run
     presets = out / "reranked" / "presets"
     assert sorted(p.relative_to(presets).as_posix() for p in presets.rglob("*.h5")) == sorted(
-        f"{name}/{split}.h5" for name in RERANK_PRESETS for split in ("valid", "test")
+        f"{name}/{split}.h5" for name in RERANK_PRESETS for split in ("valid", "test", "challenge")
     )
     fused = read_blocks(out / "fused" / "valid.h5")
     for name, (k1, k2, lam) in RERANK_PRESETS.items():
