@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -75,25 +76,27 @@ class TorchvisionCrops(Dataset):
         return self.transform(Image.open(self.paths[i]).convert("RGB"))
 
 
-def time_loader(batches, finish=lambda b: b) -> float:
-    """Images/s over all batches but the first (worker start-up excluded)."""
+def time_loader(batches, finish=lambda b: b) -> tuple[float, float]:
+    """(images/s, this process's CPU microseconds per image) over all batches but the first
+    (worker start-up excluded). With no workers the CPU time is all the pipeline's work, and it
+    does not depend on what else runs on the machine."""
     count, start = 0, None
     for batch in batches:
         x = finish(batch)
         if start is None:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             continue
         count += len(x)
-    return count / (time.perf_counter() - start)
+    return count / (time.perf_counter() - start), (time.process_time() - cpu) / count * 1e6
 
 
-def run_ours(paths, labels, actions, height, width, aug, workers) -> float:
+def run_ours(paths, labels, actions, height, width, aug, workers) -> tuple[float, float]:
     train = TrainConfig(workers=workers, ids_per_batch=16, images_per_id=4, ids_per_action=4)
     loader = make_train_loader(paths, labels, actions, height, width, aug, train, seed=0)
     return time_loader(loader, lambda b: to_float(b[0], IMAGENET_MEAN, IMAGENET_STD))
 
 
-def run_anchor(paths, height, width, aug, workers) -> float:
+def run_anchor(paths, height, width, aug, workers) -> tuple[float, float]:
     loader = DataLoader(TorchvisionCrops(paths, height, width, aug), batch_size=64, shuffle=True, num_workers=workers)
     return time_loader(loader)
 
@@ -107,28 +110,35 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(0)
     aug = AugmentConfig()
+    load = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory() as tmp:
         paths, labels, actions = write_crops(Path(tmp), args.images, seed=0)
-        anchor = run_anchor(paths, args.height, args.width, aug, args.workers)
-        ours = run_ours(paths, labels, actions, args.height, args.width, aug, args.workers)
-        ours_w0 = run_ours(paths, labels, actions, args.height, args.width, aug, 0)
+        anchor, _ = run_anchor(paths, args.height, args.width, aug, args.workers)
+        ours, _ = run_ours(paths, labels, actions, args.height, args.width, aug, args.workers)
+        ours_w0, cpu_w0 = run_ours(paths, labels, actions, args.height, args.width, aug, 0)
+    load.append(os.getloadavg()[0])
     rows = [
         ("torchvision PIL (anchor)", args.workers, anchor),
         ("soccerreid cv2 + batched", args.workers, ours),
         ("soccerreid cv2 + batched", 0, ours_w0),
     ]
-    print(f"input pipeline at {args.height}x{args.width}, {args.images} PNG crops, torch threads {torch.get_num_threads()}")
+    print(f"input pipeline at {args.height}x{args.width}, {args.images} PNG crops, torch threads {torch.get_num_threads()}, "
+          f"1-min load average {load[0]:.2f} -> {load[1]:.2f} on {os.cpu_count()} cores")
     print(f"{'pipeline':<28}{'workers':>8}{'images/s':>11}{'vs anchor':>11}")
     for name, workers, rate in rows:
         print(f"{name:<28}{workers:>8}{rate:>11.0f}{rate / anchor:>10.2f}x")
+    print(f"soccerreid in the main process: {cpu_w0:.0f} CPU us per image (load-independent; "
+          f"{args.workers} workers on {args.workers} free cores reach at most about {args.workers * 1e6 / cpu_w0:.0f} images/s)")
     figures = {
         "images_per_s": round(ours, 1),
         "anchor_images_per_s": round(anchor, 1),
         "speedup": round(ours / anchor, 2),
         "images_per_s_no_workers": round(ours_w0, 1),
+        "cpu_us_per_image_no_workers": round(cpu_w0, 1),
         "workers": args.workers,
         "size": [args.height, args.width],
         "images": args.images,
+        "load_1min": load,
     }
     print(json.dumps(figures))
 

@@ -8,7 +8,8 @@ full `dvc repro` of that same DAG from features.
 
     python benchmarks/rerun.py            # a few minutes on 2 cores
 
-Last line: one JSON object with `seconds`, `upstream_stages_run`, `stages_run`, `full_repro_seconds`.
+Last line: one JSON object with `seconds`, `upstream_stages_run`, `stages_run`, `full_repro_seconds`,
+`scale` and `load_1min` (the load average at the start, before and after the experiment).
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of SoccerNet's split sizes")
     args = parser.parse_args()
+    load = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory(prefix="soccerreid-rerun-") as tmp:
         repo = Path(tmp)
         copy_repo(repo)
@@ -95,7 +97,9 @@ def main() -> None:
         full_seconds, full_output = run(["dvc", "repro"], repo)
         run(["git", "add", "-A"], repo)
         run(["git", "-c", "user.email=b@example.com", "-c", "user.name=bench", "commit", "-qm", "repro"], repo)
+        load.append(os.getloadavg()[0])
         seconds, output = run(["dvc", "exp", "run", "-S", "fusion.weights=[0.3,0.3,0.4]"], repo)
+        load.append(os.getloadavg()[0])
         _, diff_json = run(["dvc", "metrics", "diff", "--json"], repo)
     ran = stages_run(output)
     upstream = [s for s in ran if s not in FAST_STAGES]
@@ -103,11 +107,12 @@ def main() -> None:
     print(f"{'dvc repro (distances x3, fuse, rerank, score)':<44}{full_seconds:>10.2f}{1.0:>10.2f}")
     print(f"{'dvc exp run -S fusion.weights=[0.3,0.3,0.4]':<44}{seconds:>10.2f}{seconds / full_seconds:>10.2f}")
     print(f"stages run by the experiment: {', '.join(ran)}; upstream stages run: {len(upstream)}")
+    print(f"1-min load average: {load[0]:.2f} at the start, {load[1]:.2f} before and {load[2]:.2f} after the experiment")
     diff = json.JSONDecoder().raw_decode(diff_json[diff_json.index("{"):])[0]["metrics/scores.json"]
     for key in ("mAP", "rank1"):
         print(f"dvc metrics diff {key}: {diff[key]['old']:.4f} -> {diff[key]['new']:.4f}")
     print(json.dumps({"seconds": round(seconds, 2), "upstream_stages_run": len(upstream), "stages_run": ran,
-                      "full_repro_seconds": round(full_seconds, 2), "scale": args.scale}))
+                      "full_repro_seconds": round(full_seconds, 2), "scale": args.scale, "load_1min": load}))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from soccerreid.cli import run_stage
+from soccerreid.cli import progress, run_stage
 from soccerreid.config import load_params
 from soccerreid.errors import DataError
 from soccerreid.io import atomic_dir
@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     if not paths:
         raise DataError(f"{args.features}: no features file for any of {', '.join(EVAL_SPLITS)} (<split>.h5)")
     feature_sets = [read_features(p) for p in paths]  # validate all before any work
+    progress(f"distances: {metric} blocks of {', '.join(f'{fs.split} ({fs.features.shape[0]:,} crops)' for fs in feature_sets)}")
     with atomic_dir(args.out) as out:
         for path, fs in zip(paths, feature_sets):
             write_blocks(out / path.name, features_to_blocks(fs, metric))

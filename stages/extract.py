@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from soccerreid.cli import run_stage
+from soccerreid.cli import progress, run_stage
 from soccerreid.config import load_params
 from soccerreid.data.index import read_index
 from soccerreid.errors import ConfigError
@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     for split, frame in frames.items():
         check_images_exist(frame["path"], source=f"{args.index}/{split}.csv")
     model = load_embedder(model_cfg, args.weights)
+    progress(f"extract@{args.model}: {sum(map(len, frames.values())):,} crops of {', '.join(frames)} at {cfg.height}x{cfg.width}")
     fp = extraction_fingerprint(args.weights, model_cfg, cfg, frames, __file__)
     if is_current(args.out, fp):
         print(f"extract {args.model}: {args.out} kept: model file, extraction config and crops unchanged")

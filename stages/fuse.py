@@ -21,12 +21,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from soccerreid.cli import run_stage
+from soccerreid.cli import progress, run_stage
 from soccerreid.config import load_params
 from soccerreid.errors import DataError
 from soccerreid.evaluation.methods import grid_search
 from soccerreid.io import atomic_dir, write_json, write_text
-from soccerreid.retrieval.fusion import check_aligned, fuse_all
+from soccerreid.retrieval.fusion import check_aligned, fuse_all, simplex_grid
 from soccerreid.schema import EVAL_SPLITS, read_blocks, read_features, write_blocks
 
 
@@ -67,6 +67,8 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params(args.params)
     cfg, metric = params.fusion, params.distances.metric
     splits = present_splits(Path(args.distances), cfg.models)
+    progress(f"fuse: {cfg.method} fusion of {', '.join(cfg.models)} on {', '.join(splits)} (every method) "
+             f"and a grid search over {len(simplex_grid(len(cfg.models), cfg.grid_step))} weight vectors on valid")
     valid_blocks, _ = load_split(args, cfg.models, "valid", need_features=False)
     grid = grid_search(valid_blocks, cfg.grid_step, cfg.normalize)
     with atomic_dir(args.out) as out:

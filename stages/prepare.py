@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 
-from soccerreid.cli import run_stage
+from soccerreid.cli import progress, run_stage
 from soccerreid.config import load_params
 from soccerreid.data.prepare import build_index, format_summary, generate_source
 
@@ -30,7 +30,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
     data = load_params(args.params).data
+    if data.source == "synthetic":  # a SoccerNet copy is announced once found: a missing one is a one-line error
+        progress(f"prepare: generating synthetic SoccerNet ReID, actions: {', '.join(f'{k} {v}' for k, v in vars(data.synthetic.actions).items())}")
     source = generate_source(data, args.raw)
+    progress(f"prepare: validating and indexing every crop of {source.reid_dir}")
     summary = build_index(source, args.index, workers=data.resolved_workers)
     print(format_summary(summary))
 

@@ -16,7 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
-from soccerreid.cli import run_stage
+from soccerreid.cli import progress, run_stage
 from soccerreid.config import load_params
 from soccerreid.data.index import read_index
 from soccerreid.errors import DataError
@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> None:
         histories=read_histories(Path(args.live), fusion_info["models"]),
         dataset=f"{DATASETS[params.data.source]} ({split} split)",
     )
+    progress(f"report: Table 1 and figures for {inputs.dataset}, {cfg.qualitative_queries} queries' top-{cfg.top_k}")
     with atomic_dir(args.out) as out:
         rows = write_report(inputs, out, cfg.top_k, cfg.qualitative_queries, cfg.seed)
     print(f"{args.out}/results.md: {len(rows)} rows; figures in {args.out}/figures")

@@ -1,8 +1,10 @@
 """Stage rerank: k-reciprocal re-ranking of the fused distances, per action, for every split.
 
 Reads ``<fused>/<split>.h5`` for each of valid, test and challenge that exists and writes
-``<out>/<split>.h5``; with ``rerank.enabled: false`` the fused blocks are written unchanged.
-Params: ``rerank.enabled``, ``rerank.k1``, ``rerank.k2``, ``rerank.lambda``.
+``<out>/<split>.h5`` (``rerank.*``; with ``rerank.enabled: false`` the fused blocks unchanged)
+and ``<out>/presets/<preset>/<split>.h5``: the report's four presets (Table 1's re-ranking rows,
+scored by the score stage). All settings of a split share their work
+(``soccerreid.retrieval.rerank.rerank_settings``). Params: ``rerank.*``.
 
     python stages/rerank.py --params params.yaml --fused artifacts/fused --out artifacts/reranked
 """
@@ -12,12 +14,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from soccerreid.cli import run_stage
+from soccerreid.cli import progress, run_stage
 from soccerreid.config import load_params
+from soccerreid.config.retrieval import RERANK_PRESETS
 from soccerreid.errors import DataError
 from soccerreid.io import atomic_dir
-from soccerreid.retrieval import rerank_blocks
+from soccerreid.retrieval.rerank import rerank_settings
 from soccerreid.schema import EVAL_SPLITS, read_blocks, write_blocks
+
+FINAL = "rerank"  # the configured setting, beside the presets' names
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -35,11 +40,18 @@ def main(argv: list[str] | None = None) -> None:
     if not paths:
         raise DataError(f"{args.fused}: no fused distances for any of {', '.join(EVAL_SPLITS)} (<split>.h5)")
     fused = [read_blocks(p) for p in paths]
+    final = {FINAL: (cfg.k1, cfg.k2, cfg.lambda_)} if cfg.enabled else {}
+    setting = f"k1={cfg.k1} k2={cfg.k2} lambda={cfg.lambda_:g}" if cfg.enabled else "disabled (fused blocks unchanged)"
+    progress(f"rerank: {setting} on {', '.join(b.split for b in fused)} ({sum(b.sizes.size for b in fused):,} actions), "
+             f"with Table 1's presets {', '.join(RERANK_PRESETS)}")
     with atomic_dir(args.out) as out:
         for path, blocks in zip(paths, fused):
-            result = rerank_blocks(blocks, cfg.k1, cfg.k2, cfg.lambda_) if cfg.enabled else blocks
-            write_blocks(out / path.name, result)
-            print(f"{path} -> {Path(args.out) / path.name} ({result.source})")
+            results = rerank_settings(blocks, {**final, **RERANK_PRESETS})
+            reranked = results.pop(FINAL, blocks)
+            write_blocks(out / path.name, reranked)
+            for name, result in results.items():
+                write_blocks(out / "presets" / name / path.name, result)
+            print(f"{path} -> {Path(args.out) / path.name} ({reranked.source})")
 
 
 if __name__ == "__main__":

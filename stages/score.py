@@ -2,10 +2,12 @@
 
 Reads the final (re-ranked) blocks ``<reranked>/<split>.h5``, the models' blocks
 ``<distances>/<model>/<split>.h5``, the fusions ``<fused>/methods/<method>/<split>.h5`` and the
-fused ``<fused>/<split>.h5`` (re-ranked here with the four report presets). Writes:
+report's four re-ranking presets ``<reranked>/presets/<preset>/<split>.h5``; it scores them and
+re-ranks nothing. Writes:
 
 - ``--scores`` JSON: the final method's mAP, rank1, rank5, rank10, rank20 (fractions) at top
-  level, per-class scores, the official scorer's check, and sections ``models``, ``fusion``,
+  level, per-class scores, the official scorer's check (on ``score.official_actions`` actions
+  of the split), and sections ``models``, ``fusion``,
   ``rerank``; ``heldout``, the same on test when scoring valid (every choice of the run, the
   best epoch and the grid weights, was made on valid); ``challenge``, every row on challenge
   against ``--challenge-groundtruth`` (the released labels) when it exists, with the official
@@ -13,7 +15,7 @@ fused ``<fused>/<split>.h5`` (re-ranked here with the four report presets). Writ
 - ``--cmc`` CSV: rank vs. accuracy, one column per method (for ``dvc plots``);
 - ``--rankings`` folder: ``<split>.json`` in the official format for every split re-ranked.
 
-Params: ``score.split``, ``score.ranks``, ``score.max_rank``.
+Params: ``score.split``, ``score.ranks``, ``score.max_rank``, ``score.official_actions``.
 
     python stages/score.py --params params.yaml --distances artifacts/distances \
         --fused artifacts/fused --reranked artifacts/reranked \
@@ -27,10 +29,11 @@ import argparse
 import json
 from pathlib import Path
 
-from soccerreid.cli import run_stage
+from soccerreid.cli import progress, run_stage
 from soccerreid.config import load_params
 from soccerreid.errors import DataError
-from soccerreid.evaluation.methods import build_scores, challenge_scores, official_section, rerank_presets
+from soccerreid.config.retrieval import RERANK_PRESETS
+from soccerreid.evaluation.methods import build_scores, challenge_scores, official_section
 from soccerreid.evaluation.ranking import ranking_from_blocks, write_ranking
 from soccerreid.io import atomic_dir, write_json, write_text
 from soccerreid.retrieval.fusion import FUSION_METHODS
@@ -52,15 +55,14 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 def read_sections(args: argparse.Namespace, split: str) -> dict:
     """``{"models": {...}, "fusion": {...}, "rerank": {...}}`` blocks of ``split`` for the scores."""
-    fused_dir = Path(args.fused)
-    info_path = fused_dir / "fusion.json"
+    info_path = Path(args.fused) / "fusion.json"
     if not info_path.is_file():
         raise DataError(f"{info_path}: not found; run the fuse stage first")
     models = json.loads(info_path.read_text())["models"]
     return {
         "models": {m: read_blocks(Path(args.distances) / m / f"{split}.h5") for m in models},
-        "fusion": {m: read_blocks(fused_dir / "methods" / m / f"{split}.h5") for m in FUSION_METHODS},
-        "rerank": rerank_presets(read_blocks(fused_dir / f"{split}.h5")),
+        "fusion": {m: read_blocks(Path(args.fused) / "methods" / m / f"{split}.h5") for m in FUSION_METHODS},
+        "rerank": {p: read_blocks(Path(args.reranked) / "presets" / p / f"{split}.h5") for p in RERANK_PRESETS},
     }
 
 
@@ -71,9 +73,12 @@ def main(argv: list[str] | None = None) -> None:
     if cfg.split not in paths:
         raise DataError(f"{Path(args.reranked) / f'{cfg.split}.h5'}: not found (score.split is {cfg.split})")
     finals = {split: read_blocks(path) for split, path in paths.items()}
+    progress(f"score: Table 1 on {cfg.split}{' and test' if cfg.split == 'valid' and 'test' in finals else ''} (models, "
+             f"{len(FUSION_METHODS)} fusions, {len(RERANK_PRESETS)} re-rankings); official check on up to "
+             f"{cfg.official_actions} actions; rankings of {', '.join(finals)}")
     rankings = {split: ranking_from_blocks(blocks) for split, blocks in finals.items()}
     scores, cmc = build_scores(finals[cfg.split], read_sections(args, cfg.split), cfg.ranks, cfg.max_rank)
-    scores["official"] = official_section(finals[cfg.split], rankings[cfg.split], scores)
+    scores["official"] = official_section(finals[cfg.split], rankings[cfg.split], cfg.official_actions)
     if cfg.split == "valid" and "test" in finals and finals["test"].labelled:
         scores["heldout"], _ = build_scores(finals["test"], read_sections(args, "test"), cfg.ranks, cfg.max_rank)
     truth = Path(args.challenge_groundtruth) if args.challenge_groundtruth else None

@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"train@{args.model}: {args.out} kept: weight-shaping config, data and code unchanged")
             return
         result = train_model(cfg, train, valid, args.checkpoints, live_dir=args.live, ctx=ctx,
-                             progress=not args.no_progress, fingerprint=weights)  # fmt: skip
+                             progress=not args.no_progress, fingerprint=weights, label=f"train@{args.model}")  # fmt: skip
         if ctx.is_main:
             export_run(result, args.out, args.model, stamp)
     finally:

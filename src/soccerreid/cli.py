@@ -9,6 +9,8 @@ Examples::
 
     if __name__ == "__main__":
         run_stage(main)
+
+    progress("train@osnet_ain: 6 epochs x 73 steps at 128x64; ...")   # what the stage is about to do
 """
 
 from __future__ import annotations
@@ -26,3 +28,8 @@ def run_stage(main: Callable[[], None]) -> None:
     except SoccerReidError as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def progress(line: str) -> None:
+    """Print a stage's plan line (what it will do, and its size) on stderr, at once."""
+    print(line, file=sys.stderr, flush=True)

@@ -36,4 +36,4 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
     bgr = cv2.imread(str(file), cv2.IMREAD_COLOR)
     if bgr is None or bgr.size == 0:
         raise DataError(f"{file}: cannot decode image (truncated or not an image file)")
-    return np.ascontiguousarray(bgr[:, :, ::-1])
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)

@@ -94,6 +94,16 @@ def write_features(path: str | os.PathLike, fs: FeatureSet) -> None:
         f.attrs.update(model=fs.model, split=fs.split, normalized=bool(fs.normalized), schema=FEATURES_SCHEMA)
 
 
+def _decode(strings: np.ndarray) -> np.ndarray:
+    """(N,) fixed-width bytes -> (N,) str, as ``astype(str)`` does; ASCII is widened in one vectorised
+    step (numpy's own bytes-to-str conversion was most of the time of reading a blocks file)."""
+    width = strings.dtype.itemsize
+    codes = strings.view(np.uint8).reshape(len(strings), width) if width else np.zeros((len(strings), 0), np.uint8)
+    if not width or codes.max(initial=0) >= 128:
+        return strings.astype(str)
+    return np.ascontiguousarray(codes.astype(np.uint32)).view(f"<U{width}").reshape(len(strings))
+
+
 def _read_h5(path: str | os.PathLike, kind: str, load, check):
     """``load(file, path)`` then ``check(result, path)``; a missing or unreadable file is a DataError."""
     path = str(path)
@@ -135,9 +145,9 @@ def _load_feature_set(f: h5py.File, path: str) -> FeatureSet:
         features=f["features"][()],
         bbox_idx=f["bbox_idx"][()],
         action_idx=f["action_idx"][()],
-        role=f["role"][()].astype(str),
+        role=_decode(f["role"][()]),
         person_uid=uid if uid.size else None,
-        clazz=f["clazz"][()].astype(str),
+        clazz=_decode(f["clazz"][()]),
         model=str(f.attrs["model"]),
         split=str(f.attrs["split"]),
         normalized=bool(f.attrs["normalized"]),
@@ -309,7 +319,7 @@ def _load_blocks(f: h5py.File, path: str) -> DistanceBlocks:
     return DistanceBlocks(
         **arrays,
         person_uid=uid if uid.size else None,
-        clazz=f["clazz"][()].astype(str),
+        clazz=_decode(f["clazz"][()]),
         split=str(f.attrs["split"]),
         metric=str(f.attrs["metric"]),
         source=str(f.attrs["source"]),

@@ -14,6 +14,7 @@ from soccerreid.evaluation.ranking import (
     ground_truth_from_blocks,
     official_scores,
     ranking_from_blocks,
+    spread_actions,
     validate_ranking,
     write_ranking,
 )
@@ -119,9 +120,26 @@ def test_queries_missing_from_the_ground_truth_count_as_without_positive(blocks)
         attach_labels(unlabelled, gt, "challenge_groundtruth.json")
 
 
-def test_official_section_stops_on_any_disagreement(blocks):
+def test_official_section_checks_spread_actions_and_stops_on_any_disagreement(blocks):
     ranking = ranking_from_blocks(blocks)
-    ours = summarize(score_queries(blocks))
-    assert official_section(blocks, ranking, ours) == {**official_scores(ground_truth_from_blocks(blocks), ranking), "agrees": True}
-    with pytest.raises(DataError, match=r"^official scorer disagrees on valid: mAP .*, ours 0\.5 / "):
-        official_section(blocks, ranking, {**ours, "mAP": 0.5})
+    checked = spread_actions(blocks, 7)
+    section = official_section(blocks, ranking, max_actions=7)
+    assert section == {**official_scores(ground_truth_from_blocks(checked), ranking), "agrees": True,
+                       "actions": 7, "queries": int(checked.n_query.sum())}
+    assert section["mAP"] == summarize(score_queries(checked))["mAP"]
+    whole = official_section(blocks, ranking, max_actions=1000)
+    assert (whole["actions"], whole["queries"]) == (40, 260) and whole["mAP"] == score_blocks(blocks)["mAP"]
+    reversed_ranking = {q: g[::-1] for q, g in ranking.items()}
+    with pytest.raises(DataError, match=r"^official scorer disagrees on valid: mAP .* / Rank-1 .*, ours .* / "):
+        official_section(blocks, reversed_ranking, max_actions=7)
+
+
+def test_spread_actions_keeps_whole_actions_evenly_spaced(blocks):
+    picked = spread_actions(blocks, 5)
+    assert picked.action_idx.tolist() == blocks.action_idx[[0, 10, 20, 29, 39]].tolist()
+    for i, a in enumerate([0, 10, 20, 29, 39]):
+        assert np.array_equal(picked.block(i), blocks.block(a))
+        members = slice(blocks.member_offsets[a], blocks.member_offsets[a + 1])
+        assert np.array_equal(picked.person_uid[picked.member_offsets[i] : picked.member_offsets[i + 1]], blocks.person_uid[members])
+        assert np.array_equal(picked.bbox_idx[picked.member_offsets[i] : picked.member_offsets[i + 1]], blocks.bbox_idx[members])
+    assert spread_actions(blocks, 40) is blocks

@@ -126,6 +126,15 @@ def test_grid_covers_the_simplex_and_finds_the_best(models):
     assert lines[0] == "resnet,dino,osnet,mAP,rank1" and len(lines) == 16
 
 
+@pytest.mark.parametrize("normalize", ["none", "minmax", "zscore"])
+def test_grid_scores_equal_fusing_whole_blocks_then_scoring(models, normalize):
+    _, blocks = models
+    result = grid_search(blocks, step=0.25, normalize=normalize)
+    for w, m, r in zip(result.weights, result.mAP, result.rank1):
+        whole = score_blocks(fuse_blocks("weighted", blocks, weights=w, normalize=normalize))
+        assert (whole["mAP"], whole["rank1"]) == (m, r)
+
+
 @pytest.mark.parametrize(
     ("weights", "message"),
     [((0.5, 0.5), "expected 3 weights, one per model, got 2"), ((1, -1, 1), "non-negative"), ((0, 0, 0), "positive sum")],

@@ -8,6 +8,7 @@ from torchreid.reid.utils.rerank import re_ranking
 
 from soccerreid.config import RERANK_PRESETS
 from soccerreid.retrieval import k_reciprocal_rerank, rerank_blocks
+from soccerreid.retrieval.rerank import rerank_settings
 from soccerreid.retrieval.distances import embeddings_to_blocks
 
 PRESETS = sorted(RERANK_PRESETS.items())
@@ -84,6 +85,25 @@ def test_batched_blocks_agree_with_torchreid_per_action():
         block = blocks.block(a)
         expected = oracle(block[:nq, nq:], block[:nq, :nq], block[nq:, nq:], 20, 6, 0.3)
         assert np.abs(reranked.query_gallery(a) - expected).max() < 1e-5
+
+
+def test_settings_share_work_and_equal_one_setting_at_a_time():
+    rng = np.random.default_rng(12)
+    n = 500
+    action = np.sort(rng.integers(0, 30, n))
+    is_query = rng.random(n) < 0.3
+    is_query[np.r_[0, np.flatnonzero(np.diff(action)) + 1]] = True
+    x = rng.standard_normal((n, 10)).astype(np.float32)
+    blocks = embeddings_to_blocks(x, action, is_query, np.arange(n), None, np.full(n, ""), metric="cosine")
+    settings = {**RERANK_PRESETS, "again": RERANK_PRESETS["standard"], "no_expansion": (10, 1, 0.2)}
+    together = rerank_settings(blocks, settings)
+    assert list(together) == list(settings)
+    for name, (k1, k2, lam) in settings.items():
+        alone = rerank_blocks(blocks, k1, k2, lam)
+        assert np.array_equal(together[name].values, alone.values), name
+        assert together[name].source == alone.source == f"rerank:{k1}/{k2}/{lam:g}"
+    with pytest.raises(ValueError, match="k1 and k2 must be integers >= 1"):
+        rerank_settings(blocks, {"ok": (20, 6, 0.3), "bad": (0, 6, 0.3)})
 
 
 def test_identical_members_give_zeros_not_nan():

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import yaml
 
+from soccerreid.config import RERANK_PRESETS
 from soccerreid.errors import DataError
 from soccerreid.evaluation import score_blocks
 from soccerreid.evaluation.ranking import ground_truth_from_blocks, official_scores
-from soccerreid.retrieval import features_to_blocks
+from soccerreid.retrieval import features_to_blocks, rerank_blocks
 from soccerreid.retrieval.synthetic import synthetic_feature_set, synthetic_split
 from soccerreid.schema import FeatureSet, read_blocks, write_features
 
@@ -99,6 +100,20 @@ def test_dag_writes_scores_rankings_and_cmc(main_run):
     assert np.all(np.diff(cmc["final"]) >= 0)
     grid = (out / "fused" / "grid.csv").read_text().splitlines()
     assert grid[0] == "resnet50_ibn,dinov2_lora,osnet_ain,mAP,rank1" and len(grid) == 16
+
+
+def test_rerank_stage_writes_every_preset_of_every_split(main_run):
+    scores, out = main_run
+    presets = out / "reranked" / "presets"
+    assert sorted(p.relative_to(presets).as_posix() for p in presets.rglob("*.h5")) == sorted(
+        f"{name}/{split}.h5" for name in RERANK_PRESETS for split in ("valid", "test", "challenge")
+    )
+    fused = read_blocks(out / "fused" / "valid.h5")
+    for name, (k1, k2, lam) in RERANK_PRESETS.items():
+        preset = read_blocks(presets / name / "valid.h5")
+        assert np.array_equal(preset.values, rerank_blocks(fused, k1, k2, lam).values), name
+        assert scores["rerank"][name]["mAP"] == score_blocks(preset)["mAP"]
+    assert np.array_equal(read_blocks(presets / "standard" / "valid.h5").values, read_blocks(out / "reranked" / "valid.h5").values)
 
 
 def test_official_scorer_accepts_the_exported_valid_ranking(main_run):

@@ -64,7 +64,8 @@ class PhaseConfig:
 class TrainConfig:
     """Optimisation recipe, PK sampling and phases of one model.
 
-    Every field but ``workers`` shapes the weights, so it is part of the checkpoint fingerprint:
+    Every field but ``workers`` and ``threads`` shapes the weights, so it is part of the checkpoint
+    fingerprint:
     ``seed``, the phases and the optimisation and loss settings directly; ``val_queries`` (the
     validation subset) and ``bn_batches`` (precise BN) through the BatchNorm statistics and the
     best epoch that is exported; ``amp`` on CUDA (bf16/fp16 autocast; CPU trains in float32).
@@ -72,7 +73,8 @@ class TrainConfig:
     trained on a GPU box is reused, not retrained, on a CPU box. ``workers`` (DataLoader
     processes) is operational: batches and augmentations are pure functions of the seed, so
     any worker count gives the same weights, and lowering it after an out-of-memory crash
-    resumes the run.
+    resumes the run. ``threads`` (torch CPU threads of the trainer; 0: the cores the workers
+    leave free, at least one; see :mod:`soccerreid.cpu`) is operational too.
     """
 
     seed: int = 0
@@ -95,6 +97,7 @@ class TrainConfig:
     ids_per_action: int = bounded(4, ge=1)
     amp: Literal["none", "bf16", "fp16"] = "bf16"
     workers: int = bounded(2, ge=0, operational=True)
+    threads: int = bounded(0, ge=0, operational=True)
     val_queries: int = bounded(500, ge=1)
     bn_batches: int = bounded(20, ge=0)
 
@@ -120,13 +123,15 @@ class ExtractConfig:
     ``compile`` runs the model through ``torch.compile`` (inductor, frozen weights, static batch
     shape): on the 2-core CPU OSNet-AIN x1.0 compiles in ~33 s and then runs 2.8x faster with the
     same features (max abs diff ~5e-7), so it pays off from about 1,400 crops per run: on every
-    real SoccerNet split, not on the small synthetic default (docs/models.md).
+    real SoccerNet split, not on the small synthetic default (docs/models.md). ``threads``: torch
+    CPU threads, 0 for the cores the ``workers`` leave free (:mod:`soccerreid.cpu`).
     """
 
     height: int = bounded(256, ge=16)
     width: int = bounded(128, ge=16)
     batch_size: int = bounded(64, ge=1)
     workers: int = bounded(2, ge=0, operational=True)
+    threads: int = bounded(0, ge=0, operational=True)
     flip: bool = True
     normalize: bool = True
     amp: Literal["none", "bf16", "fp16"] = "bf16"

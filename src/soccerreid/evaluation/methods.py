@@ -6,7 +6,7 @@ recompute any row from ``artifacts/distances`` (and features for concat) in seco
 Examples::
 
     result = grid_search(model_blocks, step=0.1)
-    sections = {name: score_section(b) for name, b in rerank_presets(fused).items()}
+    sections = {name: score_section(b) for name, b in {"weighted": fused, "standard": reranked}.items()}
 """
 
 from __future__ import annotations
@@ -16,12 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from soccerreid.config.retrieval import RERANK_PRESETS
 from soccerreid.errors import DataError
-from soccerreid.evaluation.metrics import RANKS, cmc_curve, score_queries, summarize, summarize_by_class
-from soccerreid.evaluation.ranking import attach_labels, ground_truth_from_blocks, official_scores
-from soccerreid.retrieval.fusion import fuse_weighted, normalize_rows, simplex_grid
-from soccerreid.retrieval.rerank import rerank_blocks
+from soccerreid.evaluation.metrics import RANKS, QueryTable, cmc_curve, score_queries, summarize, summarize_by_class
+from soccerreid.evaluation.ranking import attach_labels, ground_truth_from_blocks, official_scores, spread_actions
+from soccerreid.retrieval.fusion import normalize_rows, simplex_grid, weighted_sum
 from soccerreid.schema import DistanceBlocks
 
 
@@ -50,30 +48,30 @@ class GridResult:
 def grid_search(blocks: Sequence[DistanceBlocks], step: float = 0.1, normalize: str = "none") -> GridResult:
     """Score the weighted fusion of labelled ``blocks`` at every point of the weight simplex.
 
+    Each point's scores equal those of :func:`fuse_weighted` then :func:`score_queries`; only
+    the query-gallery distances are fused (:class:`QueryTable`), except for the per-action
+    shift of a normalised fusion, which needs each whole fused block's minimum.
+
     Examples::
 
         result = grid_search([a, b, c], step=0.1)
         result.best_weights, result.to_csv(["resnet50_ibn", "dinov2_lora", "osnet_ain"])
     """
     grid = simplex_grid(len(blocks), step)
-    normalized = [b.with_values(normalize_rows(b, normalize), b.source) for b in blocks]
-    scores = [summarize(score_queries(fuse_weighted(normalized, w))) for w in grid]
+    table = QueryTable(blocks[0])
+    normalized = [normalize_rows(b, normalize) for b in blocks]
+    rows = [table.rows(values) for values in normalized]
+    scores = []
+    for w in grid:
+        fused = weighted_sum(rows, w)
+        if normalize != "none":
+            minima = np.minimum.reduceat(weighted_sum(normalized, w), blocks[0].offsets[:-1])
+            fused = fused - minima[table.element_action]
+        scores.append(summarize(table.score(fused)))
     maps = np.array([s["mAP"] for s in scores])
     rank1 = np.array([s["rank1"] for s in scores])
     best = min(range(len(grid)), key=lambda i: (-maps[i], -rank1[i], i))
     return GridResult(grid, maps, rank1, best)
-
-
-def rerank_presets(
-    blocks: DistanceBlocks, presets: Mapping[str, tuple[int, int, float]] = RERANK_PRESETS
-) -> dict[str, DistanceBlocks]:
-    """``{preset: re-ranked blocks}`` for each (k1, k2, lambda) preset, all on the same distance space.
-
-    Examples::
-
-        rerank_presets(fused)["aggressive"]       # k1=10, k2=3, lambda=0.3
-    """
-    return {name: rerank_blocks(blocks, *params) for name, params in presets.items()}
 
 
 def score_section(blocks: DistanceBlocks, ranks: Sequence[int] = RANKS) -> dict:
@@ -143,27 +141,34 @@ def build_scores(
     return scores, cmc_table(curves)
 
 
-def official_section(blocks: DistanceBlocks, ranking: dict, ours: Mapping[str, float]) -> dict:
-    """The official scorer's ``{"mAP", "rank1"}`` on ``ranking`` against labelled ``blocks``.
+def official_section(blocks: DistanceBlocks, ranking: dict, max_actions: int) -> dict:
+    """The official scorer's ``{"mAP", "rank1"}`` on ``ranking``, checked against ours on the same actions.
 
-    The official scorer rejects queries without a positive; then the section says so instead.
-    ``ours`` (our summary of the same blocks) must agree: mAP equal and Rank-1 equal at the
-    official's float32 precision, else a :class:`DataError` stops the stage.
+    The check runs on at most ``max_actions`` actions of labelled ``blocks``, evenly spaced over
+    the split (:func:`~soccerreid.evaluation.ranking.spread_actions`), since the official scorer
+    is a pure-Python loop over queries; ``ranking`` is cut to their queries. Our mAP must equal
+    the official's and our Rank-1 equal it at the official's float32 precision, else a
+    :class:`DataError` stops the stage. The official scorer rejects queries without a positive;
+    then the section says so instead.
 
     Examples::
 
-        official_section(final, ranking_from_blocks(final), summarize(score_queries(final)))
+        official_section(final, ranking_from_blocks(final), max_actions=200)
+        # {"mAP": ..., "rank1": ..., "agrees": True, "actions": 200, "queries": 1330}
     """
+    checked = spread_actions(blocks, max_actions)
+    ours = summarize(score_queries(checked))
     if ours["queries_without_positive"]:
         return {"skipped": f"{ours['queries_without_positive']} queries have no positive; the official scorer rejects them"}
-    official = official_scores(ground_truth_from_blocks(blocks), ranking)
+    truth = ground_truth_from_blocks(checked)
+    official = official_scores(truth, {q: ranking[q] for q in truth["query"] if q in ranking})
     agrees = official["mAP"] == ours["mAP"] and np.float32(official["rank1"]) == np.float32(ours["rank1"])
     if not agrees:
         raise DataError(
             f"official scorer disagrees on {blocks.split}: mAP {official['mAP']!r} / Rank-1 {official['rank1']!r}, "
             f"ours {ours['mAP']!r} / {ours['rank1']!r}"
         )
-    return {**official, "agrees": True}
+    return {**official, "agrees": True, "actions": int(checked.sizes.size), "queries": ours["num_queries"]}
 
 
 def challenge_scores(

@@ -58,15 +58,19 @@ def rank_queries(blocks: DistanceBlocks) -> Iterator[tuple[np.ndarray, np.ndarra
         for query, ranked in rank_queries(blocks):
             blocks.bbox_idx[ranked[0]]        # first query's ranking as bbox_idx
     """
+    for query, index, first_gallery in _gallery_groups(blocks):
+        yield query, first_gallery[:, None] + np.argsort(blocks.values[index], axis=1, kind="stable")
+
+
+def _gallery_groups(blocks: DistanceBlocks) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per gallery size g: query member rows (Qg,), the flat positions of their gallery
+    distances in ``blocks.values`` (Qg, g), and the member row of their first gallery item (Qg,)."""
     member_offsets = blocks.member_offsets
     for g in np.unique(blocks.n_gallery):
         q_action, q_local = query_rows(blocks.n_query, np.flatnonzero(blocks.n_gallery == g))
         n_q = blocks.n_query[q_action]
         row_start = blocks.offsets[q_action] + q_local * (n_q + g) + n_q
-        dist = blocks.values[row_start[:, None] + np.arange(g)]
-        order = np.argsort(dist, axis=1, kind="stable")
-        first_gallery = member_offsets[q_action] + n_q
-        yield member_offsets[q_action] + q_local, first_gallery[:, None] + order
+        yield member_offsets[q_action] + q_local, row_start[:, None] + np.arange(g), member_offsets[q_action] + n_q
 
 
 def query_rows(n_query: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -82,6 +86,50 @@ def query_rows(n_query: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np
     return q_action, q_local
 
 
+class QueryTable:
+    """The query-gallery distances of labelled blocks as one flat array, to score many variants.
+
+    :meth:`rows` gathers, from any ``values`` laid out like ``blocks.values`` (a fusion of the
+    same members, say), each query's gallery distances: (R,) float32, R = the sum over queries of
+    their gallery size; ``element_action`` (R,) is the action (block number) of each entry.
+    :meth:`score` scores such rows exactly as :func:`score_queries` scores the blocks they came
+    from; the gather and the identity matches are done once.
+
+    Examples::
+
+        table = QueryTable(blocks)
+        results = table.score(table.rows(fused_values))      # == score_queries(fused blocks)
+    """
+
+    def __init__(self, blocks: DistanceBlocks) -> None:
+        if not blocks.labelled:
+            raise DataError(f"{blocks.split or 'blocks'}: cannot score unlabelled data (no person_uid)")
+        groups = list(_gallery_groups(blocks))
+        uid = blocks.person_uid
+        self.index = np.concatenate([index.ravel() for _, index, _ in groups])
+        action = [np.searchsorted(blocks.member_offsets, q, "right") - 1 for q, _, _ in groups]
+        self.element_action = np.concatenate([np.repeat(a, i.shape[1]) for a, (_, i, _) in zip(action, groups)])
+        self._shapes = [index.shape for _, index, _ in groups]
+        self._matches = [uid[first[:, None] + np.arange(i.shape[1])] == uid[q][:, None] for q, i, first in groups]
+        query = np.concatenate([q for q, _, _ in groups])
+        self._order = np.argsort(query, kind="stable")
+        self.query = query[self._order]
+
+    def rows(self, values: np.ndarray) -> np.ndarray:
+        """(R,) the gallery distances of every query, from ``values`` (sum n_a**2,) in the blocks' layout."""
+        return values[self.index]
+
+    def score(self, rows: np.ndarray) -> QueryResults:
+        """AP and first-positive rank of every query, in member order, from :meth:`rows` output."""
+        parts, start = [], 0
+        for shape, matches in zip(self._shapes, self._matches):
+            dist = rows[start : start + shape[0] * shape[1]].reshape(shape)
+            start += dist.size
+            parts.append(_score_matches(np.take_along_axis(matches, np.argsort(dist, axis=1, kind="stable"), axis=1)))
+        ap, first = (np.concatenate(column)[self._order] for column in zip(*parts))
+        return QueryResults(self.query, ap, first)
+
+
 def score_queries(blocks: DistanceBlocks) -> QueryResults:
     """AP and first-positive rank of every query of labelled ``blocks``.
 
@@ -90,23 +138,18 @@ def score_queries(blocks: DistanceBlocks) -> QueryResults:
         results = score_queries(blocks)
         results.average_precision.shape      # (num_queries,)
     """
-    if not blocks.labelled:
-        raise DataError(f"{blocks.split or 'blocks'}: cannot score unlabelled data (no person_uid)")
-    parts = [_score_ranked(blocks.person_uid, query, ranked) for query, ranked in rank_queries(blocks)]
-    query, ap, first = (np.concatenate(column) for column in zip(*parts))
-    order = np.argsort(query, kind="stable")
-    return QueryResults(query[order], ap[order], first[order])
+    table = QueryTable(blocks)
+    return table.score(table.rows(blocks.values))
 
 
-def _score_ranked(uid: np.ndarray, query: np.ndarray, ranked: np.ndarray) -> tuple:
-    """AP (Qg,) float64 and first-hit rank (Qg,) int64 of queries with ``ranked`` (Qg, g) galleries."""
-    matches = uid[ranked] == uid[query][:, None]
+def _score_matches(matches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """AP (Q,) float64 and first-hit rank (Q,) int64 of queries whose ranked galleries match as (Q, g) bool."""
     num_rel = matches.sum(axis=1)
     precision = matches.cumsum(axis=1) / np.arange(1.0, matches.shape[1] + 1)
     with np.errstate(invalid="ignore", divide="ignore"):
         ap = (precision * matches).sum(axis=1) / num_rel
     first = np.where(num_rel > 0, matches.argmax(axis=1) + 1, 0)
-    return query, np.where(num_rel > 0, ap, np.nan), first.astype(np.int64)
+    return np.where(num_rel > 0, ap, np.nan), first.astype(np.int64)
 
 
 def cmc_curve(results: QueryResults, max_rank: int = 50) -> np.ndarray:

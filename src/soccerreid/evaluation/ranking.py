@@ -69,14 +69,15 @@ def validate_ranking(ranking: dict, blocks: DistanceBlocks, source: str = "ranki
 def _check_entry(entry: object, gallery: set[int], key: str, source: str) -> None:
     if not isinstance(entry, list):
         raise DataError(f"{source}: ranking of query '{key}' must be a list, got {type(entry).__name__}")
-    bad = [g for g in entry if not isinstance(g, int) or isinstance(g, bool)]
-    if bad:
-        raise DataError(f"{source}: ranking of query '{key}' must hold ints only, got {bad[0]!r}")
-    if len(set(entry)) != len(entry):
+    if set(map(type, entry)) - {int}:
+        bad = next(g for g in entry if type(g) is not int)
+        raise DataError(f"{source}: ranking of query '{key}' must hold ints only, got {bad!r}")
+    listed = set(entry)
+    if len(listed) != len(entry):
         raise DataError(f"{source}: ranking of query '{key}' lists a gallery item more than once")
-    if set(entry) != gallery:
-        stray = sorted(set(entry) - gallery)
-        what = f"item {stray[0]} is not in its action's gallery" if stray else f"misses gallery item {min(gallery - set(entry))}"
+    if listed != gallery:
+        stray = sorted(listed - gallery)
+        what = f"item {stray[0]} is not in its action's gallery" if stray else f"misses gallery item {min(gallery - listed)}"
         raise DataError(f"{source}: ranking of query '{key}' {what}")
 
 
@@ -126,6 +127,36 @@ def ground_truth_from_blocks(blocks: DistanceBlocks) -> dict:
         role: {str(e["bbox_idx"]): e for e, q in zip(entries, is_query.tolist()) if q == (role == "query")}
         for role in ("query", "gallery")
     }
+
+
+def spread_actions(blocks: DistanceBlocks, max_actions: int) -> DistanceBlocks:
+    """``blocks`` restricted to at most ``max_actions`` actions evenly spaced over the split (all when fewer).
+
+    The chosen actions keep their blocks, members and labels unchanged, in split order.
+
+    Examples::
+
+        spread_actions(valid, 200).sizes.size       # 200 of SoccerNet valid's 1,751 actions
+    """
+    total = blocks.sizes.size
+    if total <= max_actions:
+        return blocks
+    chosen = np.unique(np.linspace(0, total - 1, max_actions).round().astype(np.int64))
+    starts, ends = blocks.member_offsets[chosen], blocks.member_offsets[chosen + 1]
+    members = np.concatenate([np.arange(s, e) for s, e in zip(starts.tolist(), ends.tolist())])
+    values = np.concatenate([blocks.values[blocks.offsets[a] : blocks.offsets[a + 1]] for a in chosen.tolist()])
+    sizes = blocks.sizes[chosen]
+    return replace(
+        blocks,
+        values=values,
+        offsets=np.concatenate(([0], np.cumsum(sizes**2))).astype(np.int64),
+        action_idx=blocks.action_idx[chosen],
+        n_query=blocks.n_query[chosen],
+        n_gallery=blocks.n_gallery[chosen],
+        bbox_idx=blocks.bbox_idx[members],
+        person_uid=None if blocks.person_uid is None else blocks.person_uid[members],
+        clazz=blocks.clazz[members],
+    )
 
 
 def official_scores(ground_truth: dict | str | os.PathLike, ranking: dict | str | os.PathLike) -> dict:

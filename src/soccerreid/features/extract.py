@@ -26,6 +26,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from soccerreid.config.models import ExtractConfig
+from soccerreid.cpu import thread_budget, use_cpu_threads
 from soccerreid.errors import DataError
 from soccerreid.images import read_rgb
 from soccerreid.schema import FeatureSet
@@ -180,6 +181,8 @@ def extract_split(
     """
     if frame.empty:
         raise DataError(f"{split}: the index has no crops to extract")
+    if select_device(device).type == "cpu":
+        use_cpu_threads(thread_budget(cfg.threads, cfg.workers))
     features = extract_embeddings(model, frame["path"].tolist(), cfg, mean, std, device)
     uid = frame["person_uid"].to_numpy(np.int64)
     return FeatureSet(

@@ -94,13 +94,26 @@ def fuse_weighted(
         fused = fuse_weighted([a, b, c], (0.2, 0.2, 0.6))
     """
     weights = check_weights(weights, len(blocks))
-    total = np.zeros_like(blocks[0].values)
-    for block, weight in zip(blocks, weights / weights.sum()):
-        if weight:
-            total += np.float32(weight) * normalize_rows(block, normalize)
+    total = weighted_sum([normalize_rows(b, normalize) if w else b.values for b, w in zip(blocks, weights)], weights)
     if normalize != "none":
         total = _shift_to_zero(blocks[0], total)
     return blocks[0].with_values(total, source=f"fusion:{method}")
+
+
+def weighted_sum(arrays: Sequence[np.ndarray], weights: np.ndarray) -> np.ndarray:
+    """Sum of float32 ``arrays`` times ``weights / weights.sum()``, accumulated in order, zero weights skipped.
+
+    Elementwise, so the weighted sum of any gather of the arrays is that gather of the sum.
+
+    Examples::
+
+        weighted_sum([a.values, b.values], np.array([1.0, 3.0]))   # 0.25 a + 0.75 b
+    """
+    total = np.zeros_like(arrays[0])
+    for array, weight in zip(arrays, weights / weights.sum()):
+        if weight:
+            total += np.float32(weight) * array
+    return total
 
 
 def fuse_mean(blocks: Sequence[DistanceBlocks], normalize: str = "none") -> DistanceBlocks:

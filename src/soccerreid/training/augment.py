@@ -61,8 +61,13 @@ def augment_sample(
     if aug.color_jitter > 0:
         out = _color_jitter(np.ascontiguousarray(out), aug.color_jitter, rng)
     if rng.random() < aug.random_erasing:
-        out = _erase(np.array(out), mean, rng)
+        out = _erase(out if _owned(out, img) else np.array(out), mean, rng)
     return np.ascontiguousarray(out)
+
+
+def _owned(out: np.ndarray, img: np.ndarray) -> bool:
+    """True when ``out`` is a fresh contiguous array, safe to modify without touching ``img``."""
+    return out.flags.c_contiguous and out.flags.writeable and not np.may_share_memory(out, img)
 
 
 def _shift(img: np.ndarray, dy: int, dx: int) -> np.ndarray:

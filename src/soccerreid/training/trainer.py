@@ -43,6 +43,7 @@ from torch.optim.swa_utils import update_bn
 from tqdm import tqdm
 
 from soccerreid.config.models import ModelConfig, PhaseConfig
+from soccerreid.cpu import thread_budget, use_cpu_threads
 from soccerreid.data.index import select_train_fraction
 from soccerreid.fingerprint import (
     Fingerprint,
@@ -121,15 +122,21 @@ def train_model(
     ctx: DistContext = DistContext(),
     progress: bool = True,
     fingerprint: Fingerprint | None = None,
+    label: str = "train",
 ) -> TrainResult:
     """Train ``cfg``'s model on the ``train`` index rows, validating on ``valid`` index rows.
 
     Checks every phase's input size and the data before any heavy work; writes only on rank 0.
     ``fingerprint`` is :func:`weights_fingerprint` of the same arguments, when the caller has it.
+    First prints one line, ``<label>: <the plan>`` (:func:`describe_plan`).
     """
     train, valid = train[list(TRAIN_COLUMNS)], valid[list(VALID_COLUMNS)]
     phases = plan_phases(cfg, train)
     val_rows = select_val_actions(valid, cfg.train.val_queries, cfg.train.seed)
+    threads = thread_budget(cfg.train.threads, cfg.train.workers, ctx.world_size) if ctx.device.type == "cpu" else 0
+    if threads:
+        use_cpu_threads(threads)
+    _say(ctx, f"{label}: {describe_plan(cfg, phases, val_rows, ctx, threads)}")
     folder = Path(checkpoint_dir)
     fp = fingerprint or weights_fingerprint(cfg, train, valid)
     _seed_everything(cfg.train.seed)
@@ -180,6 +187,30 @@ def plan_phases(cfg: ModelConfig, train: pd.DataFrame) -> list[_Phase]:
         ids = frozenset(zip(rows["action_idx"].tolist(), rows["person_uid"].tolist()))
         planned.append(_Phase(i, phase, rows.reset_index(drop=True), int(rows["label"].max()) + 1, ids))
     return planned
+
+
+def describe_plan(cfg: ModelConfig, phases: list[_Phase], val_rows: pd.DataFrame, ctx: DistContext, threads: int) -> str:
+    """One line: epochs x steps per phase, image size, data fraction, validation size, CPU threads.
+
+    Examples::
+
+        describe_plan(cfg, plan_phases(cfg, train), val_rows, DistContext(), threads=1)
+        # '6 epochs x 73 steps of 32 images at 128x64; validation on 209 queries (679 crops) ...'
+    """
+    t = cfg.train
+    parts = []
+    for phase in phases:
+        p = phase.config
+        steps = len(phase.identities) // t.ids_per_batch
+        data = f" on {p.train_fraction:.0%} of train" if p.train_fraction < 1 else ""
+        parts.append(f"{p.epochs} epoch{'s' if p.epochs > 1 else ''} x {steps} steps at {p.height}x{p.width}{data}")
+    total = sum(p.config.epochs for p in phases)
+    plan = parts[0] if len(parts) == 1 else f"{total} epochs in {len(phases)} phases: " + ", then ".join(parts)
+    queries = int((val_rows["role"] == "query").sum())
+    device = f"{threads} CPU thread{'s' if threads > 1 else ''}" if threads else str(ctx.device)
+    ranks = f" x {ctx.world_size} ranks" if ctx.world_size > 1 else ""
+    return (f"{plan}; batches of {t.ids_per_batch * t.images_per_id} images; validation after each epoch on {queries} "
+            f"queries ({len(val_rows)} crops); {device}{ranks} + {t.workers} loader worker{'s' if t.workers != 1 else ''}")
 
 
 def _seed_everything(seed: int) -> None:
