@@ -118,15 +118,24 @@ class ModelConfig:
     """One model of the ensemble.
 
     ``arch`` picks a registry entry; ``variant`` its size (osnet_ain: x1_0, x0_75, x0_5, x0_25;
-    dinov2_lora: small, base; resnet50_ibn: a). ``pretrained`` is none, imagenet or a local path.
+    dinov2_lora: small, base; resnet50_ibn: a). ``pretrained`` is none, imagenet or a local path;
+    a load that leaves a backbone tensor at its random init is an error unless an fnmatch
+    pattern of ``allow_random_init`` names it. ``last_stride`` is ResNet50-IBN's layer-4 stride
+    (1 in BoT: a 16x8 map at 256x128; 2 is torchreid's default).
     """
 
     arch: Literal["osnet_ain", "resnet50_ibn", "dinov2_lora"]
     variant: str = ""
     pretrained: str = "none"
+    allow_random_init: tuple[str, ...] = ()
+    last_stride: int = bounded(2, ge=1, le=2)
     neck: Literal["bnneck", "none"] = "bnneck"
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = bounded(IMAGENET_STD, gt=0.0)
     lora: LoraConfig = field(default_factory=LoraConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        if self.last_stride != 2 and self.arch != "resnet50_ibn":
+            raise ConfigError(f"last_stride: only resnet50_ibn has a last stride to set, {self.arch} keeps 2 (got {self.last_stride})")
