@@ -55,7 +55,11 @@ class PhaseConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation recipe, PK sampling and phases of one model."""
+    """Optimisation recipe, PK sampling and phases of one model.
+
+    Every epoch is validated at its phase's size on ``val_queries`` valid queries, with flip TTA
+    when ``val_flip`` (the extraction recipe: the best epoch is picked on the shipped feature).
+    """
 
     seed: int = 0
     phases: tuple[PhaseConfig, ...] = (PhaseConfig(epochs=1),)
@@ -78,6 +82,7 @@ class TrainConfig:
     amp: Literal["none", "bf16", "fp16"] = "bf16"
     workers: int = bounded(2, ge=0)
     val_queries: int = bounded(500, ge=1)
+    val_flip: bool = True
     bn_batches: int = bounded(20, ge=0)
 
     def __post_init__(self) -> None:
@@ -100,6 +105,10 @@ class ExtractConfig:
     shape): on the 2-core CPU OSNet-AIN x1.0 compiles in ~33 s and then runs 2.8x faster with the
     same features (max abs diff ~5e-7), so it pays off from about 1,400 crops per run: on every
     real SoccerNet split, not on the small synthetic default (docs/models.md).
+
+    ``height``, ``width`` and ``flip`` must equal the model's final training phase size and
+    ``train.val_flip``, so the epoch exported is the one that validated best on this very feature;
+    ``differs_from_validation`` (a reason, in words) allows them to differ.
     """
 
     height: int = bounded(256, ge=16)
@@ -111,6 +120,7 @@ class ExtractConfig:
     amp: Literal["none", "bf16", "fp16"] = "bf16"
     compile: bool = False
     splits: tuple[Literal["train", "valid", "test", "challenge"], ...] = ("valid", "test", "challenge")
+    differs_from_validation: str = ""
 
 
 @dataclass(frozen=True)

@@ -324,7 +324,7 @@ class _Run:
         return self.validate(phase)
 
     def validate(self, phase: _Phase) -> dict:
-        """Validation scores at ``phase``'s input size (rank 0 computes, every rank receives)."""
+        """Validation scores at ``phase``'s input size, flip TTA as ``train.val_flip`` (rank 0 computes, every rank receives)."""
         scores = None
         if self.ctx.is_main:
             scores = validation_scores(
@@ -334,6 +334,7 @@ class _Run:
                 width=phase.config.width,
                 mean=self.cfg.mean,
                 std=self.cfg.std,
+                flip=self.cfg.train.val_flip,
                 workers=min(self.cfg.train.workers, 2),
                 device=self.ctx.device,
             )
