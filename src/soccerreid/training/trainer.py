@@ -193,6 +193,7 @@ class _Run:
         self.model, self.ctx, self.logger, self.progress = model, ctx, logger, progress
         self.layout = train_layout(model)
         model.to(memory_format=self.layout)
+        torch.backends.cudnn.benchmark = ctx.device.type == "cuda"  # fixed shapes per phase: autotune once
 
     def fit(self, state: _State, nets: dict | None) -> None:
         """Run the remaining epochs of every phase from ``state`` (``nets``: saved states or None)."""
@@ -246,12 +247,14 @@ class _Run:
         _close_workers(loader)
 
     def _wrap(self, net: nn.Module) -> nn.Module:
-        """DDP (with SyncBatchNorm on CUDA) when distributed, the net itself otherwise."""
-        if self.ctx.world_size == 1:
+        """DDP (with SyncBatchNorm on CUDA) in a process group, the net itself otherwise."""
+        if not self.ctx.distributed:
             return net
         if self.ctx.device.type == "cuda":
             net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
+            _say(self.ctx, f"DDP over {self.ctx.world_size} rank(s), backend {self.ctx.backend}, SyncBatchNorm")
             return DistributedDataParallel(net, device_ids=[self.ctx.device.index])
+        _say(self.ctx, f"DDP over {self.ctx.world_size} rank(s), backend {self.ctx.backend}")
         return DistributedDataParallel(net)
 
     def _loader(self, phase: _Phase):
