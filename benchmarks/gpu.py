@@ -152,12 +152,11 @@ def check_train_steps(cases: list[Case], device: torch.device, steps: int, clock
 
 
 def train_params(folder: Path, case: Case, device: torch.device, tiny: bool) -> Path:
-    """A params file: the smoke preset's synthetic data, only ``case``'s model, 2 short epochs."""
+    """A params file: the smoke preset's synthetic data (every core renders), only ``case``'s model, 2 short epochs."""
     params = yaml.safe_load((ROOT / "presets" / "smoke.yaml").read_text())
     height, width = case.sizes[-1]
     if tiny:
         params["data"]["synthetic"]["actions"] = {"train": 6, "valid": 3, "test": 1, "challenge": 1}
-    params["data"]["synthetic"]["workers"] = max(1, os.cpu_count() or 1)
     model = json.loads(json.dumps(dataclasses.asdict(case.cfg)))  # plain lists and dicts
     for key in ("augment", "mean", "std"):
         model.pop(key)

@@ -38,9 +38,9 @@ SIZES = ((256, 128), (128, 64))
 
 def synthetic_crops(actions: int, workers: int) -> list[np.ndarray]:
     """Decoded RGB crops (h, w, 3) uint8 of a small synthetic SoccerNet train split."""
-    config = SyntheticConfig(actions=SplitActions(train=actions, valid=1, test=1, challenge=1), games=2, workers=workers)
+    config = SyntheticConfig(actions=SplitActions(train=actions, valid=1, test=1, challenge=1), games=2)
     with tempfile.TemporaryDirectory() as tmp:
-        generate_synthetic(config, tmp)
+        generate_synthetic(config, tmp, workers=workers)
         return [read_rgb(p) for p in sorted(Path(tmp).rglob("*.png"))]
 
 

@@ -42,7 +42,6 @@ import yaml
 
 from soccerreid.config import load_params
 from soccerreid.config.data import SPLITS, SplitActions, SyntheticConfig
-from soccerreid.data.prepare import build_index, generate_source
 from soccerreid.data.synthetic import plan_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -162,7 +161,9 @@ INDEX_ONLY = """
 import sys
 from pathlib import Path
 from soccerreid.data.prepare import Source, build_index
-build_index(Source(Path(sys.argv[1]) / "reid", None, published_sizes=False), sys.argv[2], workers=int(sys.argv[3]))
+from soccerreid.data.soccernet import find_labels
+reid = Path(sys.argv[1]) / "reid"
+build_index(Source(reid, find_labels([reid]), soccernet=False), sys.argv[2], workers=int(sys.argv[3]))
 """
 
 
