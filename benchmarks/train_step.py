@@ -1,9 +1,11 @@
 """Training-step throughput per model on CPU (fp32), against torchreid's own training step.
 
 Ours: :func:`soccerreid.training.trainer.train_step` on a registry model (BNNeck head, CE with
-label smoothing + batch-hard triplet, AdamW, gradient clipping). Anchor, for the archs torchreid
-has: the same network built by ``torchreid.models.build_model(loss="triplet")`` trained with
-torchreid's ``CrossEntropyLoss`` + ``TripletLoss`` and Adam, on the same inputs. One PK batch
+label smoothing + batch-hard triplet, AdamW, gradient clipping), in the trainer's memory layout.
+Anchor, for the archs torchreid has: the same network built by
+``torchreid.models.build_model(loss="triplet")`` trained by torchreid's own
+``ImageTripletEngine.forward_backward`` (its CE + triplet, Adam), on the same inputs.
+``benchmarks/gpu.py`` reuses these step builders on CUDA. One PK batch
 (P=8 identities x K=4) of random images per step; the first steps are warm-up and not timed.
 
     python benchmarks/train_step.py --steps 5
@@ -18,14 +20,16 @@ import argparse
 import json
 import time
 import warnings
+from types import SimpleNamespace
 
 import torch
+from torch import nn
 
 from soccerreid.config.models import LoraConfig, ModelConfig, TrainConfig
 from soccerreid.models import create_model
 from soccerreid.training.losses import ReidLoss
 from soccerreid.training.optim import make_optimizer, make_scheduler
-from soccerreid.training.trainer import TrainNet, train_step
+from soccerreid.training.trainer import TrainNet, train_layout, train_step
 
 # name -> (config, height, width, torchreid name or None)
 MODELS = {
@@ -37,14 +41,15 @@ MODELS = {
 IDS, PER_ID, CLASSES = 8, 4, 500
 
 
-def batch(height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+def batch(height: int, width: int, ids: int = IDS, per_id: int = PER_ID, device: str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """A PK batch of random images (ids * per_id, 3, height, width) float32 and its labels (B,) int64."""
     gen = torch.Generator().manual_seed(0)
-    x = torch.randn(IDS * PER_ID, 3, height, width, generator=gen)
-    return x, torch.arange(IDS).repeat_interleave(PER_ID)
+    x = torch.randn(ids * per_id, 3, height, width, generator=gen)
+    return x.to(device), torch.arange(ids).repeat_interleave(per_id).to(device)
 
 
 def time_steps(step, steps: int, warmup: int = 2) -> float:
-    """Seconds per call of ``step()`` after ``warmup`` untimed calls."""
+    """Seconds per call of ``step()`` after ``warmup`` untimed calls (each step ends in a host sync)."""
     for _ in range(warmup):
         step()
     start = time.perf_counter()
@@ -53,36 +58,54 @@ def time_steps(step, steps: int, warmup: int = 2) -> float:
     return (time.perf_counter() - start) / steps
 
 
-def ours(cfg: ModelConfig, height: int, width: int, steps: int) -> float:
+def make_ours_step(cfg: ModelConfig, x: torch.Tensor, y: torch.Tensor, steps: int, amp: str = "none"):
+    """Our trainer's step on ``x`` (B, 3, H, W), ``y`` (B,): registry model in the trainer's memory
+    layout (channels_last for CNNs), BNNeck, CE + triplet, AdamW, clipping; ``amp`` autocast on CUDA."""
     torch.manual_seed(0)
-    train = TrainConfig()
-    model = create_model(cfg, CLASSES)
-    net = TrainNet(model, ReidLoss(CLASSES, model.embed_dim)).train()
+    train = TrainConfig(amp=amp)
+    model = create_model(cfg, CLASSES).to(x.device)
+    layout = train_layout(model)
+    net = TrainNet(model.to(memory_format=layout), ReidLoss(CLASSES, model.embed_dim)).to(x.device).train()
     opt = make_optimizer(net.parameters(), train)
     sched = make_scheduler(opt, train, epochs=1, steps_per_epoch=steps + 2)
     scaler = torch.amp.GradScaler("cuda", enabled=False)
-    x, y = batch(height, width)
-    return time_steps(lambda: train_step(net, x, y, opt, sched, scaler, train.grad_clip), steps)
+    amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp) if x.is_cuda else None
+    x = x.contiguous(memory_format=layout)
+    return lambda: train_step(net, x, y, opt, sched, scaler, train.grad_clip, amp_dtype)
 
 
-def torchreid_step(name: str, height: int, width: int, steps: int) -> float:
-    import torchreid
-    from torchreid.reid.losses import CrossEntropyLoss, TripletLoss
+class TorchreidShaped(nn.Module):
+    """A registry backbone with a linear classifier, returning (logits, features) in train mode as
+    torchreid's models do: the anchor for an arch torchreid does not have (DINOv2)."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        model = create_model(cfg, 0)
+        self.backbone, self.classifier = model.backbone, nn.Linear(model.embed_dim, CLASSES)
+
+    def forward(self, x: torch.Tensor):
+        features = self.backbone(x)
+        return self.classifier(features), features
+
+
+def make_torchreid_step(net: nn.Module, x: torch.Tensor, y: torch.Tensor):
+    """torchreid's own step: ``ImageTripletEngine.forward_backward`` (CE with label smoothing +
+    triplet 0.3, fp32, torchreid's Adam via ``build_optimizer``) on ``net`` in train mode."""
+    from torchreid.reid.engine import ImageTripletEngine
+    from torchreid.reid.optim import build_optimizer
 
     torch.manual_seed(0)
-    net = torchreid.models.build_model(name, num_classes=CLASSES, loss="triplet", pretrained=False).train()
-    ce, tri = CrossEntropyLoss(CLASSES, use_gpu=False, label_smooth=True), TripletLoss(margin=0.3)
-    opt = torch.optim.Adam(net.parameters(), lr=3.5e-4, weight_decay=5e-4)
-    x, y = batch(height, width)
+    net = net.to(x.device).train()
+    data = SimpleNamespace(train_loader=None, test_loader=None, num_train_pids=CLASSES)
+    engine = ImageTripletEngine(data, net, build_optimizer(net, optim="adam", lr=3.5e-4), use_gpu=x.is_cuda)
+    return lambda: engine.forward_backward({"img": x, "pid": y})
 
-    def step() -> None:
-        logits, feats = net(x)
-        loss = ce(logits, y) + tri(feats, y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
 
-    return time_steps(step, steps)
+def torchreid_net(name: str) -> nn.Module:
+    """torchreid's ``build_model(name, loss="triplet")``: (logits, features) in train mode."""
+    import torchreid
+
+    return torchreid.models.build_model(name, num_classes=CLASSES, loss="triplet", pretrained=False)
 
 
 def main() -> None:
@@ -97,8 +120,9 @@ def main() -> None:
     figures = {"images_per_s": {}, "ms_per_step": {}, "vs_torchreid": {}}
     for name in args.models:
         cfg, h, w, anchor_name = MODELS[name]
-        sec = ours(cfg, h, w, args.steps)
-        anchor = torchreid_step(anchor_name, h, w, args.steps) if anchor_name else None
+        x, y = batch(h, w)
+        sec = time_steps(make_ours_step(cfg, x, y, args.steps), args.steps)
+        anchor = time_steps(make_torchreid_step(torchreid_net(anchor_name), x, y), args.steps) if anchor_name else None
         ratio = f"{anchor / sec:.2f}x" if anchor else "-"
         anchor_ms = f"{1000 * anchor:.0f}" if anchor else "-"
         print(f"{name:<20}{f'{h}x{w}':>9}{1000 * sec:>10.0f}{n / sec:>8.1f}{anchor_ms:>14}{ratio:>19}")

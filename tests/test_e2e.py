@@ -106,7 +106,7 @@ def test_rerank_experiment_reruns_from_rerank_on(repo):
     ("key", "value", "stale"),
     [
         (("models", "osnet_ain", "train", "lr"), 0.002, {"train@osnet_ain", "extract@osnet_ain"}),
-        (("extract", "dinov2_lora", "flip"), False, {"extract@dinov2_lora"}),
+        (("extract", "dinov2_lora"), {"flip": False, "differs_from_validation": "no flip TTA"}, {"extract@dinov2_lora"}),
         (("distances", "metric"), "euclidean", {"distances@osnet_ain", "distances@resnet50_ibn", "distances@dinov2_lora", "fuse"}),
         (("fusion", "normalize"), "zscore", {"fuse"}),
         (("report", "top_k"), 5, {"report"}),
@@ -119,7 +119,10 @@ def test_a_params_change_makes_only_its_own_stages_stale(repo, key, value, stale
     node = params
     for part in key[:-1]:
         node = node[part]
-    node[key[-1]] = value
+    if isinstance(value, dict):
+        node[key[-1]].update(value)
+    else:
+        node[key[-1]] = value
     try:
         path.write_text(yaml.safe_dump(params, sort_keys=False))
         status = json.loads(_run(["dvc", "status", "--json"], repo, stdout_only=True))

@@ -97,7 +97,8 @@ def write_params(folder: Path, model: dict, name: str = "tiny") -> Path:
     """A copy of the repo's params.yaml whose only model is ``model`` (a ``models.<name>`` mapping)."""
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["models"] = {name: model}
-    params["extract"] = {name: {"height": 64, "width": 32}}
+    last = model["train"]["phases"][-1]  # extraction embeds as the final phase's validation did
+    params["extract"] = {name: {"height": last.get("height", 256), "width": last.get("width", 128)}}
     params["fusion"].update(models=[name], weights=[1.0])
     path = folder / "params.yaml"
     path.write_text(yaml.safe_dump(params))

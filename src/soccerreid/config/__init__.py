@@ -80,6 +80,23 @@ class Params:
         missing = [name for name in self.fusion.models if name not in self.models]
         if missing:
             raise ConfigError(f"fusion.models: '{missing[0]}' is not a key of models (have {list(self.models)})")
+        for name, model in self.models.items():
+            _check_validation_recipe(name, model, self.extract[name])
+
+
+def _check_validation_recipe(name: str, model: ModelConfig, extract: ExtractConfig) -> None:
+    """Extraction must embed as the final phase's per-epoch validation did, unless a reason is given."""
+    last = model.train.phases[-1]
+    validated = (last.height, last.width, model.train.val_flip)
+    if (extract.height, extract.width, extract.flip) == validated or extract.differs_from_validation:
+        return
+    flip = {True: "on", False: "off"}
+    raise ConfigError(
+        f"extract.{name}: extracts at {extract.height}x{extract.width} with flip {flip[extract.flip]}, but "
+        f"models.{name} picks its best epoch on validation at {last.height}x{last.width} with flip "
+        f"{flip[model.train.val_flip]} (its last phase, train.val_flip): make them equal, or give the reason "
+        f"in extract.{name}.differs_from_validation"
+    )
 
 
 def parse_params(data: object, source: str = "params.yaml") -> Params:

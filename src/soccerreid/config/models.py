@@ -75,6 +75,9 @@ class TrainConfig:
     any worker count gives the same weights, and lowering it after an out-of-memory crash
     resumes the run. ``threads`` (torch CPU threads of the trainer; 0: the cores the workers
     leave free, at least one; see :mod:`soccerreid.cpu`) is operational too.
+
+    Every epoch is validated at its phase's size on ``val_queries`` valid queries, with flip TTA
+    when ``val_flip`` (the extraction recipe: the best epoch is picked on the shipped feature).
     """
 
     seed: int = 0
@@ -99,6 +102,7 @@ class TrainConfig:
     workers: int = bounded(2, ge=0, operational=True)
     threads: int = bounded(0, ge=0, operational=True)
     val_queries: int = bounded(500, ge=1)
+    val_flip: bool = True
     bn_batches: int = bounded(20, ge=0)
 
     def __post_init__(self) -> None:
@@ -125,6 +129,10 @@ class ExtractConfig:
     same features (max abs diff ~5e-7), so it pays off from about 1,400 crops per run: on every
     real SoccerNet split, not on the small synthetic default (docs/models.md). ``threads``: torch
     CPU threads, 0 for the cores the ``workers`` leave free (:mod:`soccerreid.cpu`).
+
+    ``height``, ``width`` and ``flip`` must equal the model's final training phase size and
+    ``train.val_flip``, so the epoch exported is the one that validated best on this very feature;
+    ``differs_from_validation`` (a reason, in words) allows them to differ.
     """
 
     height: int = bounded(256, ge=16)
@@ -137,6 +145,7 @@ class ExtractConfig:
     amp: Literal["none", "bf16", "fp16"] = "bf16"
     compile: bool = False
     splits: tuple[Literal["train", "valid", "test", "challenge"], ...] = ("valid", "test", "challenge")
+    differs_from_validation: str = ""
 
 
 @dataclass(frozen=True)
@@ -144,15 +153,24 @@ class ModelConfig:
     """One model of the ensemble.
 
     ``arch`` picks a registry entry; ``variant`` its size (osnet_ain: x1_0, x0_75, x0_5, x0_25;
-    dinov2_lora: small, base; resnet50_ibn: a). ``pretrained`` is none, imagenet or a local path.
+    dinov2_lora: small, base; resnet50_ibn: a). ``pretrained`` is none, imagenet or a local path;
+    a load that leaves a backbone tensor at its random init is an error unless an fnmatch
+    pattern of ``allow_random_init`` names it. ``last_stride`` is ResNet50-IBN's layer-4 stride
+    (1 in BoT: a 16x8 map at 256x128; 2 is torchreid's default).
     """
 
     arch: Literal["osnet_ain", "resnet50_ibn", "dinov2_lora"]
     variant: str = ""
     pretrained: str = "none"
+    allow_random_init: tuple[str, ...] = ()
+    last_stride: int = bounded(2, ge=1, le=2)
     neck: Literal["bnneck", "none"] = "bnneck"
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = bounded(IMAGENET_STD, gt=0.0)
     lora: LoraConfig = field(default_factory=LoraConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        if self.last_stride != 2 and self.arch != "resnet50_ibn":
+            raise ConfigError(f"last_stride: only resnet50_ibn has a last stride to set, {self.arch} keeps 2 (got {self.last_stride})")

@@ -3,7 +3,7 @@
 Registered archs (``ModelConfig.arch``; ``variant`` picks the size, first one is the default):
 
 - ``osnet_ain``: torchreid ``osnet_ain_x1_0`` / ``x0_75`` / ``x0_5`` / ``x0_25`` (512-d fc for every width);
-- ``resnet50_ibn``: torchreid ``resnet50_ibn_a`` (2048-d);
+- ``resnet50_ibn``: torchreid ``resnet50_ibn_a`` (2048-d), IBN-Net's ImageNet weights, ``last_stride`` 1 or 2;
 - ``dinov2_lora``: timm ``vit_small``/``vit_base_patch14_dinov2`` (384/768-d) with peft LoRA;
   input sides must be multiples of 14 (:func:`validate_input_size`).
 
@@ -29,7 +29,7 @@ from soccerreid.models._registry import (
     validate_input_size,
 )
 from soccerreid.models._reid import ReidModel, ReidOutput
-from soccerreid.models._weights import LoadReport, load_matching, read_state_dict
+from soccerreid.models._weights import LoadReport, load_pretrained, read_state_dict
 
 __all__ = [
     "EMBEDDER_FORMAT",
@@ -43,7 +43,7 @@ __all__ = [
     "get_spec",
     "list_models",
     "load_embedder",
-    "load_matching",
+    "load_pretrained",
     "read_state_dict",
     "register_model",
     "save_embedder",

@@ -12,33 +12,53 @@ from torch import nn
 
 from soccerreid.config.models import ModelConfig
 from soccerreid.models._registry import Backbone, register_model
-from soccerreid.models._weights import fetch_pretrained, load_matching, read_state_dict, require_hub
+from soccerreid.models._weights import (
+    fetch_timm_hub,
+    fetch_torchreid_imagenet,
+    fetch_url_state,
+    load_pretrained,
+    read_state_dict,
+)
 
 DINOV2_PATCH = 14
+IBN_A_URL = "https://github.com/XingangPan/IBN-Net/releases/download/v1.0/resnet50_ibn_a-d9d0bb7b.pth"
 
 
 @register_model("osnet_ain", variants=("x1_0", "x0_75", "x0_5", "x0_25"))
 def build_osnet_ain(cfg: ModelConfig) -> Backbone:
-    """torchreid ``osnet_ain_<variant>``: 512-d features (every width) after its fc + BN + ReLU."""
+    """torchreid ``osnet_ain_<variant>``: 512-d features (every width) after its fc + BN + ReLU.
+
+    ``pretrained: imagenet`` is torchreid's ImageNet file, from torchreid's URL and cache folder.
+    """
     name = f"osnet_ain_{cfg.variant}"
     net = _build_torchreid(name)
     if cfg.pretrained == "imagenet":
         from torchreid.reid.models import osnet_ain
 
-        fetch_pretrained(lambda: osnet_ain.init_pretrained_weights(net, key=name), name, "drive.google.com")
-    return _finish_torchreid(net, cfg.pretrained)
+        _load(net, *fetch_torchreid_imagenet(name, osnet_ain.pretrained_urls[name]), cfg)
+    return _finish_torchreid(net, cfg)
 
 
 @register_model("resnet50_ibn", variants=("a",))
 def build_resnet50_ibn(cfg: ModelConfig) -> Backbone:
-    """torchreid ``resnet50_ibn_a``: 2048-d pooled features (its imagenet init is torchvision's ResNet-50)."""
-    net = _build_torchreid("resnet50_ibn_a")
-    if cfg.pretrained == "imagenet":
-        from torchreid.reid.models import resnet_ibn_a
+    """torchreid ``resnet50_ibn_a`` with layer 4 at stride ``cfg.last_stride``: 2048-d pooled features.
 
-        url = resnet_ibn_a.model_urls["resnet50"]
-        fetch_pretrained(lambda: resnet_ibn_a.init_pretrained_weights(net, url), "resnet50_ibn_a", "download.pytorch.org")
-    return _finish_torchreid(net, cfg.pretrained)
+    ``pretrained: imagenet`` is IBN-Net's own ImageNet checkpoint (module names are torchreid's,
+    its ``fc`` head is dropped), not torchreid's default of torchvision's ResNet-50, which has no
+    IBN layers. Stride 1 (as in BoT) doubles layer 4's feature map; the weights are the same.
+    """
+    net = _build_torchreid("resnet50_ibn_a")
+    set_last_stride(net, cfg.last_stride)
+    if cfg.pretrained == "imagenet":
+        _load(net, *fetch_url_state(IBN_A_URL, "resnet50_ibn_a"), cfg)
+    return _finish_torchreid(net, cfg)
+
+
+def set_last_stride(net: nn.Module, stride: int) -> None:
+    """Set the stride of ResNet layer 4 (its first block's 3x3 conv and shortcut conv)."""
+    block = net.layer4[0]
+    block.conv2.stride = (stride, stride)
+    block.downsample[0].stride = (stride, stride)
 
 
 def _build_torchreid(name: str) -> nn.Module:
@@ -52,10 +72,14 @@ def _build_torchreid(name: str) -> nn.Module:
     return net
 
 
-def _finish_torchreid(net: nn.Module, pretrained: str) -> Backbone:
-    if pretrained not in ("none", "imagenet"):
-        load_matching(net, read_state_dict(pretrained), source=pretrained)
+def _finish_torchreid(net: nn.Module, cfg: ModelConfig) -> Backbone:
+    if cfg.pretrained not in ("none", "imagenet"):
+        _load(net, read_state_dict(cfg.pretrained), cfg.pretrained, cfg)
     return Backbone(module=net, dim=net.feature_dim)
+
+
+def _load(net: nn.Module, state: dict, source: str, cfg: ModelConfig) -> None:
+    load_pretrained(net, state, source, allow_random_init=cfg.allow_random_init)
 
 
 @register_model("dinov2_lora", variants=("small", "base"), patch=DINOV2_PATCH)
@@ -70,25 +94,24 @@ def build_dinov2_lora(cfg: ModelConfig) -> Backbone:
 
 
 def _build_vit(cfg: ModelConfig) -> nn.Module:
+    """timm's ViT at its pretrained grid (518 px, resampled on the fly), weights as ``cfg.pretrained`` asks.
+
+    ``imagenet`` is the LVD-142M checkpoint of the model's timm pretrained config, through timm's
+    own hub loader; timm- and Meta-format files go through timm's ``checkpoint_filter_fn``.
+    """
     import timm
-
-    name = f"vit_{cfg.variant}_patch14_dinov2"
-    kwargs = {"num_classes": 0, "dynamic_img_size": True}
-    if cfg.pretrained == "imagenet":
-        require_hub(name)
-        return fetch_pretrained(lambda: timm.create_model(name, pretrained=True, **kwargs), name, "huggingface.co")
-    vit = timm.create_model(name, pretrained=False, **kwargs)
-    if cfg.pretrained != "none":
-        _load_vit_file(vit, cfg.pretrained)
-    return vit
-
-
-def _load_vit_file(vit: nn.Module, path: str) -> None:
-    """Load timm- or Meta-format DINOv2 weights, resampling the position embedding to the model's grid."""
     from timm.models.vision_transformer import checkpoint_filter_fn
 
-    state = checkpoint_filter_fn(read_state_dict(path), vit)
-    load_matching(vit, state, source=path)
+    name = f"vit_{cfg.variant}_patch14_dinov2"
+    vit = timm.create_model(name, pretrained=False, num_classes=0, dynamic_img_size=True)
+    if cfg.pretrained == "none":
+        return vit
+    if cfg.pretrained == "imagenet":
+        state, source = fetch_timm_hub(vit.pretrained_cfg["hf_hub_id"], name)
+    else:
+        state, source = read_state_dict(cfg.pretrained), cfg.pretrained
+    load_pretrained(vit, checkpoint_filter_fn(state, vit), source, allow_random_init=cfg.allow_random_init)
+    return vit
 
 
 def _add_lora(vit: nn.Module, cfg: ModelConfig) -> nn.Module:

@@ -1,22 +1,35 @@
-"""Pretrained weights: local files (``weights_only``) and the libraries' own downloads, failing fast offline.
+"""Pretrained weights: local files (``weights_only``) and each source's own download, failing fast offline.
 
-``pretrained`` is ``none``, ``imagenet`` (the library's default checkpoint: torchreid's ImageNet
-weights, timm's DINOv2 LVD-142M weights) or a path to a local ``.pth``/``.pt``/``.safetensors``.
-A local file loads every tensor whose name and shape match; the rest is summarised on one line.
+``pretrained`` is ``none``, ``imagenet`` or a path to a local ``.pth``/``.pt``/``.safetensors``.
+``imagenet`` fetches the checkpoint the anchors start from, through that source's own client and
+cache (a file already in the cache is used with no network):
+
+- OSNet-AIN: torchreid's ImageNet file, ``$TORCH_HOME/checkpoints/<name>_imagenet.pth``
+  (downloaded with gdown from torchreid's URL, as torchreid does);
+- ResNet50-IBN: IBN-Net's own ImageNet ``resnet50_ibn_a`` release, through torch.hub's URL
+  loader, ``$TORCH_HOME/hub/checkpoints/resnet50_ibn_a-d9d0bb7b.pth``;
+- DINOv2: timm's LVD-142M hub weights, through timm's Hugging Face loader (HF cache,
+  ``HF_HUB_OFFLINE=1`` honoured).
+
+Every load prints one line (:meth:`LoadReport.summary`) on stderr. A load that would leave any
+tensor of the backbone at its random init is a :class:`WeightsError` naming the first of them,
+unless ``allow_random_init`` patterns (fnmatch) cover every one. BatchNorm step counters
+(``num_batches_tracked``) are not weights and never count.
 
 Examples::
 
     state = read_state_dict("weights/osnet_ain_x1_0_imagenet.pth")     # {name: Tensor}
-    report = load_matching(net, state, source="weights/osnet_ain_x1_0_imagenet.pth")
+    report = load_pretrained(net, state, source="weights/osnet_ain_x1_0_imagenet.pth")
     report.summary()   # 'weights/...: loaded 290 tensors; 2 unexpected (classifier.weight, ...)'
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
+import fnmatch
 import os
 import socket
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +41,10 @@ from torch import nn
 from soccerreid.errors import WeightsError
 
 T = TypeVar("T")
-log = logging.getLogger("soccerreid.models")
 
 NETWORK_TIMEOUT_S = 4.0
 SHOWN_NAMES = 3
+COUNTER_SUFFIX = "num_batches_tracked"
 
 
 @dataclass(frozen=True)
@@ -43,6 +56,12 @@ class LoadReport:
     missing: tuple[str, ...]
     unexpected: tuple[str, ...]
     mismatched: tuple[str, ...]
+
+    @property
+    def left_at_init(self) -> tuple[str, ...]:
+        """Model tensors the file did not set (missing or of another shape), BatchNorm counters excepted."""
+        untouched = self.missing + self.mismatched
+        return tuple(name for name in untouched if not name.endswith(COUNTER_SUFFIX))
 
     @property
     def exact(self) -> bool:
@@ -76,7 +95,7 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         state = _load_file(file)
     except Exception as err:  # torch/safetensors raise many types for a bad file
         raise WeightsError(f"{file}: cannot read weights ({type(err).__name__}: {_first_line(err)})") from None
-    return _unwrap(state, file)
+    return _unwrap(state, str(file))
 
 
 def _load_file(file: Path) -> object:
@@ -87,12 +106,12 @@ def _load_file(file: Path) -> object:
     return torch.load(file, map_location="cpu", weights_only=True)
 
 
-def _unwrap(state: object, file: Path) -> dict[str, torch.Tensor]:
+def _unwrap(state: object, source: str) -> dict[str, torch.Tensor]:
     for container in ("state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(container), dict):
             state = state[container]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise WeightsError(f"{file}: expected a mapping of tensor names to tensors (a state_dict)")
+        raise WeightsError(f"{source}: expected a mapping of tensor names to tensors (a state_dict)")
     return {k.removeprefix("module."): v for k, v in state.items()}
 
 
@@ -112,20 +131,78 @@ def compare_state(own: dict[str, torch.Tensor], state: dict[str, torch.Tensor], 
     )
 
 
-def load_matching(module: nn.Module, state: dict[str, torch.Tensor], source: str) -> LoadReport:
-    """Copy every tensor of ``state`` whose name and shape match into ``module``; report the rest.
+def load_pretrained(
+    module: nn.Module, state: dict[str, torch.Tensor], source: str, allow_random_init: tuple[str, ...] = ()
+) -> LoadReport:
+    """Copy every tensor of ``state`` whose name and shape match into ``module``, print the one-line report.
 
-    Raises :class:`WeightsError` when nothing matches (wrong architecture); otherwise logs the
-    one-line summary (a warning when anything did not load).
+    Raises :class:`WeightsError`, before touching ``module``, when nothing matches (wrong
+    architecture) or when a tensor of ``module`` would keep its random init and no
+    ``allow_random_init`` fnmatch pattern covers it.
+
+    Examples::
+
+        load_pretrained(vit, state, "dinov2.pth", allow_random_init=("pos_embed",))
     """
     own = module.state_dict()
     usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
     report = compare_state(own, state, source)
     if not usable:
         raise WeightsError(f"{report.summary()}: no tensor matches this model, is it the right architecture?")
+    untouched = tuple(n for n in report.left_at_init if not any(fnmatch.fnmatchcase(n, p) for p in allow_random_init))
+    if untouched:
+        raise WeightsError(
+            f"{report.summary()}: {len(untouched)} backbone tensors would keep their random init "
+            f"({_first_names(untouched)}); set allow_random_init: [<name patterns>] to accept that"
+        )
     module.load_state_dict(usable, strict=False)
-    log.log(logging.INFO if report.exact else logging.WARNING, report.summary())
+    print(report.summary(), file=sys.stderr, flush=True)
     return report
+
+
+def fetch_torchreid_imagenet(key: str, url: str) -> tuple[dict[str, torch.Tensor], str]:
+    """torchreid's ImageNet weights of ``key`` and their file: ``$TORCH_HOME/checkpoints/<key>_imagenet.pth``,
+    downloaded from ``url`` with gdown first when absent, exactly where torchreid would put it."""
+    path = torch_home() / "checkpoints" / f"{key}_imagenet.pth"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fetch_pretrained(lambda: _gdown(url, path), key, "drive.google.com")
+    return read_state_dict(path), str(path)
+
+
+def _gdown(url: str, path: Path) -> None:
+    import gdown
+
+    gdown.download(url, str(path), quiet=False)
+    if not path.is_file():
+        raise FileNotFoundError(f"gdown wrote no file to {path}")
+
+
+def torch_home() -> Path:
+    """``$TORCH_HOME``, else ``$XDG_CACHE_HOME/torch``, else ``~/.cache/torch`` (torch's and torchreid's rule)."""
+    default = os.path.join(os.environ.get("XDG_CACHE_HOME", "~/.cache"), "torch")
+    return Path(os.path.expanduser(os.environ.get("TORCH_HOME", default)))
+
+
+def fetch_url_state(url: str, what: str) -> tuple[dict[str, torch.Tensor], str]:
+    """A state_dict through torch.hub's URL loader (cache ``$TORCH_HOME/hub/checkpoints/<file name>``,
+    hash prefix checked on download, ``weights_only``) and the cached file's path."""
+    state = fetch_pretrained(
+        lambda: torch.hub.load_state_dict_from_url(url, map_location="cpu", check_hash=True, weights_only=True),
+        what,
+        url.split("/")[2],
+    )
+    path = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
+    return _unwrap(state, str(path)), str(path)
+
+
+def fetch_timm_hub(hub_id: str, what: str) -> tuple[dict[str, torch.Tensor], str]:
+    """A timm model's pretrained state_dict through timm's own Hugging Face loader (HF cache first)."""
+    from timm.models import load_state_dict_from_hf
+
+    require_hub(what)
+    state = fetch_pretrained(lambda: load_state_dict_from_hf(hub_id, weights_only=True), what, "huggingface.co")
+    return _unwrap(state, f"hf-hub:{hub_id}"), f"hf-hub:{hub_id}"
 
 
 def fetch_pretrained(download: Callable[[], T], what: str, host: str) -> T:

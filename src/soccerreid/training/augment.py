@@ -1,6 +1,6 @@
 """Training augmentations on uint8 images, fast enough for a 2-core CPU; then one batched normalise.
 
-Per sample, in DataLoader workers, with cv2/numpy on uint8: resize to the phase size,
+Per sample, in DataLoader workers, on uint8: resize to the phase size (antialiased bilinear, as evaluation),
 horizontal flip, zero-pad + random crop, color jitter (brightness and contrast as one lookup
 table, saturation as a blend with the grey image) and random erasing (the rectangle takes the
 mean colour, i.e. 0 after normalising, like torchvision's ``RandomErasing(value=0)``). Per
@@ -23,6 +23,7 @@ import random
 import cv2
 import numpy as np
 import torch
+import torchvision.transforms.v2.functional as TF
 
 from soccerreid.config.models import IMAGENET_MEAN, AugmentConfig
 
@@ -32,12 +33,14 @@ GREY_WEIGHTS = (0.299, 0.587, 0.114)
 
 
 def resize(img: np.ndarray, height: int, width: int) -> np.ndarray:
-    """(h, w, 3) uint8 -> (height, width, 3) uint8: area averaging when shrinking (close to the
-    antialiased PIL resize of the eval transform), bilinear when enlarging."""
+    """(h, w, 3) uint8 -> (height, width, 3) uint8: antialiased bilinear, the eval transform's PIL
+    resize to within one grey level, with torchvision's uint8 kernel (about cv2's speed, 4x PIL's;
+    ``benchmarks/resize.py``)."""
     if img.shape[:2] == (height, width):
         return img
-    shrink = img.shape[0] > height or img.shape[1] > width
-    return cv2.resize(img, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    chw = torch.from_numpy(img).permute(2, 0, 1)
+    out = TF.resize(chw, [height, width], interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
+    return out.permute(1, 2, 0).numpy()
 
 
 def augment_sample(

@@ -1,7 +1,7 @@
 """Process-group plumbing for ``torchrun --nproc_per_node=N``: NCCL on CUDA, gloo on CPU.
 
-Outside torchrun (no ``WORLD_SIZE`` in the environment) everything degrades to one process:
-rank 0 of 1, no collectives. Only rank 0 writes files (checkpoints, dvclive, outputs).
+Outside torchrun everything degrades to one process: rank 0 of 1, no collectives. Under
+torchrun, even with one process, the group is real (the same code paths as N processes). Only rank 0 writes files (checkpoints, dvclive, outputs).
 
 Examples::
 
@@ -24,11 +24,17 @@ import torch.distributed.nn.functional as dist_fn
 
 @dataclass(frozen=True)
 class DistContext:
-    """This process's place in the job and the device it trains on."""
+    """This process's place in the job and the device it trains on.
+
+    ``distributed`` is True inside a process group (any torchrun launch, even of one process):
+    the trainer then wraps the net in DDP, with SyncBatchNorm on CUDA.
+    """
 
     rank: int = 0
     world_size: int = 1
     device: torch.device = torch.device("cpu")
+    distributed: bool = False
+    backend: str = ""
 
     @property
     def is_main(self) -> bool:
@@ -39,25 +45,27 @@ class DistContext:
 def init_distributed(device: str = "auto") -> DistContext:
     """Join the torchrun process group if launched by torchrun; pick the device.
 
-    ``device``: "auto" (CUDA if available, else CPU), "cpu" or "cuda". Under torchrun each rank
-    takes ``cuda:LOCAL_RANK`` with the NCCL backend, or the CPU with gloo.
+    ``device``: "auto" (CUDA if available, else CPU), "cpu" or "cuda". Under torchrun (even with
+    ``--nproc_per_node=1``) each rank takes ``cuda:LOCAL_RANK`` with NCCL for CUDA tensors and
+    gloo for CPU ones (epoch statistics, broadcast objects), or the CPU with gloo alone.
     """
     use_cuda = torch.cuda.is_available() if device == "auto" else device == "cuda"
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world == 1:
+    if world == 1 and "TORCHELASTIC_RUN_ID" not in os.environ:
         return DistContext(device=torch.device("cuda" if use_cuda else "cpu"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if use_cuda:
         torch.cuda.set_device(local_rank)
+    backend = "cpu:gloo,cuda:nccl" if use_cuda else "gloo"
     if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+        dist.init_process_group(backend=backend)
     target = torch.device(f"cuda:{local_rank}") if use_cuda else torch.device("cpu")
-    return DistContext(rank=dist.get_rank(), world_size=dist.get_world_size(), device=target)
+    return DistContext(rank=dist.get_rank(), world_size=dist.get_world_size(), device=target, distributed=True, backend=backend)
 
 
 def is_distributed() -> bool:
-    """True inside an initialised process group of more than one process."""
-    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+    """True inside an initialised process group (of one process or more)."""
+    return dist.is_available() and dist.is_initialized()
 
 
 def barrier() -> None:

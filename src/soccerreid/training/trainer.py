@@ -163,7 +163,7 @@ def weights_fingerprint(cfg: ModelConfig, train: pd.DataFrame, valid: pd.DataFra
     """
     train, valid = train[list(TRAIN_COLUMNS)], valid[list(VALID_COLUMNS)]
     val_rows = select_val_actions(valid, cfg.train.val_queries, cfg.train.seed)
-    settings = [shaping_values(validation_settings(p.height, p.width)) for p in cfg.train.phases]
+    settings = [shaping_values(validation_settings(p.height, p.width, flip=cfg.train.val_flip)) for p in cfg.train.phases]
     local = cfg.pretrained not in ("none", "imagenet") and Path(cfg.pretrained).is_file()
     return Fingerprint({
         "config": value_digest(shaping_values(cfg)),
@@ -291,6 +291,7 @@ class _Run:
         self.model, self.ctx, self.logger, self.progress = model, ctx, logger, progress
         self.layout = train_layout(model)
         model.to(memory_format=self.layout)
+        torch.backends.cudnn.benchmark = ctx.device.type == "cuda"  # fixed shapes per phase: autotune once
 
     def fit(self, state: _State, nets: dict | None) -> None:
         """Run the remaining epochs of every phase from ``state`` (``nets``: saved states or None)."""
@@ -344,12 +345,14 @@ class _Run:
         _close_workers(loader)
 
     def _wrap(self, net: nn.Module) -> nn.Module:
-        """DDP (with SyncBatchNorm on CUDA) when distributed, the net itself otherwise."""
-        if self.ctx.world_size == 1:
+        """DDP (with SyncBatchNorm on CUDA) in a process group, the net itself otherwise."""
+        if not self.ctx.distributed:
             return net
         if self.ctx.device.type == "cuda":
             net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
+            _say(self.ctx, f"DDP over {self.ctx.world_size} rank(s), backend {self.ctx.backend}, SyncBatchNorm")
             return DistributedDataParallel(net, device_ids=[self.ctx.device.index])
+        _say(self.ctx, f"DDP over {self.ctx.world_size} rank(s), backend {self.ctx.backend}")
         return DistributedDataParallel(net)
 
     def _loader(self, phase: _Phase):
@@ -422,7 +425,7 @@ class _Run:
         return self.validate(phase)
 
     def validate(self, phase: _Phase) -> dict:
-        """Validation scores at ``phase``'s input size (rank 0 computes, every rank receives)."""
+        """Validation scores at ``phase``'s input size, flip TTA as ``train.val_flip`` (rank 0 computes, every rank receives)."""
         scores = None
         if self.ctx.is_main:
             scores = validation_scores(
@@ -432,6 +435,7 @@ class _Run:
                 width=phase.config.width,
                 mean=self.cfg.mean,
                 std=self.cfg.std,
+                flip=self.cfg.train.val_flip,
                 workers=min(self.cfg.train.workers, 2),
                 device=self.ctx.device,
             )

@@ -1,9 +1,13 @@
 """Per-epoch validation: SoccerNet-protocol mAP of the model on a fixed subsample of valid actions.
 
+It embeds crops exactly as the extract stage does (same transform, flip TTA, normalisation), so
+the best epoch is chosen on the feature that is shipped; ``soccerreid.config`` checks that the
+final phase's size and ``train.val_flip`` equal ``extract.<model>``'s.
+
 Examples::
 
     subset = select_val_actions(valid_df, n_queries=500, seed=0)
-    scores = validation_scores(model, subset, height=256, width=128, mean=cfg.mean, std=cfg.std)
+    scores = validation_scores(model, subset, height=256, width=128, mean=cfg.mean, std=cfg.std, flip=True)
     scores["mAP"]
 """
 
@@ -38,13 +42,14 @@ def select_val_actions(valid: pd.DataFrame, n_queries: int, seed: int) -> pd.Dat
     return valid[valid["action_idx"].isin(keep)]
 
 
-def validation_settings(height: int, width: int, batch_size: int = 64, workers: int = 0) -> ExtractConfig:
-    """The extraction settings of per-epoch validation: ``height`` x ``width``, no flip TTA.
+def validation_settings(height: int, width: int, batch_size: int = 64, workers: int = 0, flip: bool = True) -> ExtractConfig:
+    """The extraction settings of per-epoch validation: ``height`` x ``width``, flip TTA when ``flip``
+    (the extraction recipe, ``train.val_flip``).
 
     They shape the exported weights (the best epoch is chosen on them), so the checkpoint
     fingerprint holds their values (:func:`soccerreid.training.weights_fingerprint`).
     """
-    return ExtractConfig(height=height, width=width, batch_size=batch_size, workers=workers, flip=False)
+    return ExtractConfig(height=height, width=width, batch_size=batch_size, workers=workers, flip=flip)
 
 
 def validation_scores(
@@ -55,16 +60,18 @@ def validation_scores(
     width: int,
     mean: tuple[float, float, float],
     std: tuple[float, float, float],
+    flip: bool = True,
     batch_size: int = 64,
     workers: int = 0,
     device: torch.device | str = "cpu",
 ) -> dict:
-    """Embed ``subset`` (valid rows) at ``height`` x ``width`` and score it (cosine, no flip TTA).
+    """Embed ``subset`` (valid rows) at ``height`` x ``width`` with the extraction recipe (eval
+    resize, flip TTA when ``flip``, L2-normalised) and score it (cosine, per action).
 
     Returns the dict of :func:`soccerreid.evaluation.score_embeddings` ("mAP", "rank1", ...).
     The model is left in eval mode (and, for CNNs, in channels_last: see ``extract_embeddings``).
     """
-    settings = validation_settings(height, width, batch_size, workers)
+    settings = validation_settings(height, width, batch_size, workers, flip)
     features = extract_embeddings(model, subset["path"].tolist(), settings, mean, std, device=str(device))
     return score_embeddings(
         features,
