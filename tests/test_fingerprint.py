@@ -39,7 +39,9 @@ def test_operational_settings_are_left_out_and_every_other_field_counts():
     for change in ({"amp": "none"}, {"val_queries": 100}, {"bn_batches": 0}, {"lr": 1e-3}, {"seed": 1}):
         changed = dataclasses.replace(base, train=dataclasses.replace(base.train, **change))
         assert value_digest(shaping_values(changed)) != value_digest(shaping_values(base)), change
-    assert shaping_values(ExtractConfig(workers=0)) == shaping_values(ExtractConfig(workers=4))
+    assert shaping_values(ExtractConfig(workers=0)) == shaping_values(ExtractConfig(workers=4, threads=2))
+    assert shaping_values(ExtractConfig()) == shaping_values(ExtractConfig(differs_from_validation="a reason"))
+    assert shaping_values(base) == shaping_values(dataclasses.replace(base, train=dataclasses.replace(base.train, threads=3)))
     assert shaping_values(ExtractConfig(batch_size=32)) != shaping_values(ExtractConfig())
 
 

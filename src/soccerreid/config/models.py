@@ -2,8 +2,9 @@
 reads ``models.<name>`` and ``extract.<name>`` (its own section, so changing extraction retrains nothing).
 
 Every field shapes its stage's output unless it is marked operational (``bounded(...,
-operational=True)``): ``train.workers`` and ``extract.<name>.workers`` only. An operational
-change never retrains, never re-extracts and keeps an interrupted run resumable; any other
+operational=True)``): ``workers`` and ``threads`` of ``train`` and ``extract.<name>``, and
+``extract.<name>.differs_from_validation`` (a reason, in words). An operational change never
+retrains, never re-extracts and keeps an interrupted run resumable; any other
 change makes the fingerprint differ; a local ``pretrained`` file counts by its bytes
 (docs/training.md, "What retrains").
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from soccerreid.config._base import bounded
+from soccerreid.config._base import OPERATIONAL, bounded
 from soccerreid.errors import ConfigError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -121,9 +122,9 @@ class ExtractConfig:
     """Feature extraction: eval resize, flip TTA and L2 normalisation.
 
     ``amp`` is the autocast dtype on CUDA; on CPU extraction always runs in float32.
-    Every field but ``workers`` shapes the features and is part of the extraction fingerprint
-    (``batch_size`` too: it changes float rounding, and compiled extraction pads to it);
-    ``workers`` (decoding processes) is operational.
+    Every field but ``workers``, ``threads`` and ``differs_from_validation`` shapes the features
+    and is part of the extraction fingerprint (``batch_size`` too: it changes float rounding, and
+    compiled extraction pads to it); those three are operational.
     ``compile`` runs the model through ``torch.compile`` (inductor, frozen weights, static batch
     shape): on the 2-core CPU OSNet-AIN x1.0 compiles in ~33 s and then runs 2.8x faster with the
     same features (max abs diff ~5e-7), so it pays off from about 1,400 crops per run: on every
@@ -145,7 +146,7 @@ class ExtractConfig:
     amp: Literal["none", "bf16", "fp16"] = "bf16"
     compile: bool = False
     splits: tuple[Literal["train", "valid", "test", "challenge"], ...] = ("valid", "test", "challenge")
-    differs_from_validation: str = ""
+    differs_from_validation: str = field(default="", metadata={OPERATIONAL: True})
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ def extraction_fingerprint(
     script: str | os.PathLike,
 ) -> Fingerprint:
     """Parts: the model file's bytes; ``model_cfg`` without :data:`TRAINING_ONLY` (the network and
-    mean/std); ``cfg`` without its operational ``workers``; for each split of ``frames`` (index
+    mean/std); ``cfg`` without its operational fields (``workers``, ``threads``, ``differs_from_validation``); for each split of ``frames`` (index
     tables) its rows without the path column and the bytes of its crops; the code of ``script``
     (the stage) and of all it runs.
     """

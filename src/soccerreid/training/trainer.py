@@ -156,7 +156,7 @@ def train_model(
 def weights_fingerprint(cfg: ModelConfig, train: pd.DataFrame, valid: pd.DataFrame) -> Fingerprint:
     """What shapes the weights :func:`train_model` gives for these arguments (index rows).
 
-    Parts: ``config``, every field of ``cfg`` but the operational ones (``train.workers``);
+    Parts: ``config``, every field of ``cfg`` but the operational ones (``train.workers``, ``train.threads``);
     ``validation``, the per-epoch validation settings of each phase; ``pretrained``, the bytes of a
     local ``cfg.pretrained`` file; the train rows and the validation rows (the columns training
     reads) and the bytes of their crops; and the code of this module and of all it runs.
