@@ -206,7 +206,8 @@ def test_a_sigkilled_extract_changes_nothing_downstream_and_the_next_run_leaves_
     repo = restored
     features = repo / "artifacts" / "features"
     before = _files(repo, "artifacts/features/osnet_ain")
-    _set_params(repo, (("extract", "osnet_ain", "flip"), False))
+    _set_params(repo, (("extract", "osnet_ain", "flip"), False),
+                (("extract", "osnet_ain", "differs_from_validation"), "e2e: a feature change to kill mid-write"))
     command = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]["extract"]["do"]["cmd"]
     argv = [sys.executable if arg == "python" else arg for arg in command.replace("${key}", "osnet_ain").split()]
     proc = subprocess.Popen(argv, cwd=repo, env=dict(os.environ, PYTHONPATH=str(repo / "src")), start_new_session=True,
