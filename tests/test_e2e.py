@@ -215,8 +215,9 @@ def test_a_sigkilled_extract_changes_nothing_downstream_and_the_next_run_leaves_
     deadline = time.monotonic() + 600
     while proc.poll() is None and time.monotonic() < deadline and not any(p.is_file() for p in features.glob(".osnet_ain.*.tmp/*")):
         time.sleep(0.005)
-    os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.wait() == -signal.SIGKILL, "the extraction finished before it could be killed mid-write"
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL, f"the extraction ended (exit {proc.returncode}) before it was killed mid-write"
     assert list(features.glob(".osnet_ain.*.tmp")), "no temp folder: not killed mid-write"
     assert _files(repo, "artifacts/features/osnet_ain") == before
 
