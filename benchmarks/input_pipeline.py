@@ -30,6 +30,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from soccerreid.config.models import IMAGENET_MEAN, IMAGENET_STD, AugmentConfig, TrainConfig
+from soccerreid.cpu import thread_budget, use_cpu_threads
 from soccerreid.training.augment import to_float
 from soccerreid.training.data import make_train_loader
 
@@ -90,7 +91,9 @@ def time_loader(batches, finish=lambda b: b) -> tuple[float, float]:
     return count / (time.perf_counter() - start), (time.process_time() - cpu) / count * 1e6
 
 
-def run_ours(paths, labels, actions, height, width, aug, workers) -> tuple[float, float]:
+def run_ours(paths, labels, actions, height, width, aug, workers, threads=0) -> tuple[float, float]:
+    """Our loader with the trainer's thread budget (``threads`` 0: the cores the workers leave), cv2 one thread."""
+    use_cpu_threads(thread_budget(threads, workers))
     train = TrainConfig(workers=workers, ids_per_batch=16, images_per_id=4, ids_per_action=4)
     loader = make_train_loader(paths, labels, actions, height, width, aug, train, seed=0)
     return time_loader(loader, lambda b: to_float(b[0], IMAGENET_MEAN, IMAGENET_STD))
@@ -115,19 +118,19 @@ def main() -> None:
         paths, labels, actions = write_crops(Path(tmp), args.images, seed=0)
         anchor, _ = run_anchor(paths, args.height, args.width, aug, args.workers)
         ours, _ = run_ours(paths, labels, actions, args.height, args.width, aug, args.workers)
-        ours_w0, cpu_w0 = run_ours(paths, labels, actions, args.height, args.width, aug, 0)
+        ours_w0, cpu_w0 = run_ours(paths, labels, actions, args.height, args.width, aug, 0, threads=1)
     load.append(os.getloadavg()[0])
     rows = [
         ("torchvision PIL (anchor)", args.workers, anchor),
         ("soccerreid cv2 + batched", args.workers, ours),
-        ("soccerreid cv2 + batched", 0, ours_w0),
+        ("soccerreid, 1 thread", 0, ours_w0),
     ]
-    print(f"input pipeline at {args.height}x{args.width}, {args.images} PNG crops, torch threads {torch.get_num_threads()}, "
+    print(f"input pipeline at {args.height}x{args.width}, {args.images} PNG crops, our torch threads {thread_budget(0, args.workers)}, "
           f"1-min load average {load[0]:.2f} -> {load[1]:.2f} on {os.cpu_count()} cores")
     print(f"{'pipeline':<28}{'workers':>8}{'images/s':>11}{'vs anchor':>11}")
     for name, workers, rate in rows:
         print(f"{name:<28}{workers:>8}{rate:>11.0f}{rate / anchor:>10.2f}x")
-    print(f"soccerreid in the main process: {cpu_w0:.0f} CPU us per image (load-independent; "
+    print(f"soccerreid in the main process: {cpu_w0:.0f} CPU us per image (one thread: little affected by load; "
           f"{args.workers} workers on {args.workers} free cores reach at most about {args.workers * 1e6 / cpu_w0:.0f} images/s)")
     figures = {
         "images_per_s": round(ours, 1),
