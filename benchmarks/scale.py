@@ -2,11 +2,12 @@
 
 For each fraction (default 1 %, 3 %, 10 % of SoccerNet's 248,234 / 45,993 / 46,766 / 35,103
 train / valid / test / challenge crops) it copies this repository into a fresh git + DVC project,
-writes a params.yaml (``params.yaml``'s CPU-sized models, one epoch per phase, the synthetic
-generator sized to the fraction, every worker count at the box's cores) and runs each stage with
-``dvc repro --single-item``, in DAG order. Per stage it records the wall time, the CPU seconds of
-the whole process tree, and the peak memory of the tree (PSS summed over dvc, the stage and its
-workers, sampled every 0.25 s). It also times the index step alone (``build_index``: the part of
+writes a params.yaml (``params.yaml`` with the generator sized to the fraction, one epoch per
+training phase, every model at the smallest input its arch takes, every worker count at the box's
+cores) and runs each stage with ``dvc repro --single-item``, in DAG order, with ``--threads``
+torch threads per process. Per stage it records the wall time, the CPU seconds of the whole
+process tree, and the peak memory of the tree (PSS summed over dvc, the stage and its workers,
+sampled every second). It also times the index step alone (``build_index``: the part of
 ``prepare`` that real SoccerNet runs too).
 
 Then it fits, per stage, the growth exponent b of ``cost = a * work^b`` (least squares in log-log
@@ -54,7 +55,8 @@ MEMORY_LIMIT_GB = 24.0
 # SoccerNet train crops per (action, person_uid) identity: 55 % of identities have one crop, 33.5 %
 # two (third-party figures, REFERENCE.md), the other 11.5 % taken as 3.5 on average.
 IMAGES_PER_IDENTITY = 0.55 * 1 + 0.335 * 2 + 0.115 * 3.5
-SAMPLE_S = 0.25
+SAMPLE_S = 1.0
+TINY_SIZE = {"osnet_ain": (32, 16), "resnet50_ibn": (32, 16), "dinov2_lora": (28, 28)}  # height, width (>= 16; ViT: x14)
 
 
 def crops_per_action(seed: int = 0) -> dict[str, float]:
@@ -66,7 +68,9 @@ def crops_per_action(seed: int = 0) -> dict[str, float]:
 
 
 def scale_params(fraction: float, cores: int) -> dict:
-    """params.yaml for one fraction: default models, one epoch per phase, all cores."""
+    """params.yaml for one fraction: the default params (models, PK batches, retrieval) with the
+    generator sized to the fraction, one epoch per phase at the smallest input each arch takes
+    (:data:`TINY_SIZE`: the CPU could not finish the preset's sizes), and all cores."""
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     per_action = crops_per_action()
     actions = {s: max(1, round(fraction * SOCCERNET[s] / per_action[s])) for s in SPLITS}
@@ -74,12 +78,12 @@ def scale_params(fraction: float, cores: int) -> dict:
     data["synthetic"]["actions"] = actions
     data["synthetic"]["games"] = max(8, actions["train"] // 40)
     (data if "workers" in data else data["synthetic"])["workers"] = cores
-    for model in params["models"].values():
+    for name, model in params["models"].items():
+        height, width = TINY_SIZE[model["arch"]]
         model["train"]["workers"] = cores
         for phase in model["train"]["phases"]:
-            phase["epochs"] = 1
-    for extract in params["extract"].values():
-        extract["workers"] = cores
+            phase.update(epochs=1, height=height, width=width)
+        params["extract"][name].update(height=height, width=width, workers=cores)
     return params
 
 
@@ -141,13 +145,14 @@ def _tree_memory(root: psutil.Process) -> tuple[float, float]:
     return pss, rss
 
 
-def measure_fraction(fraction: float, workdir: Path, source: Path, cores: int) -> dict:
+def measure_fraction(fraction: float, workdir: Path, source: Path, cores: int, threads: int) -> dict:
     """Run every stage of the DAG at ``fraction``; per-stage costs and the data's sizes."""
     folder = workdir / f"scale-{fraction:g}"
     shutil.rmtree(folder, ignore_errors=True)
     params = scale_params(fraction, cores)
     make_project(folder, source, params)
-    env = dict(os.environ, PYTHONPATH=str(folder / "src"), DVC_NO_ANALYTICS="1", HF_HUB_OFFLINE="1", PYTHONWARNINGS="ignore")
+    env = dict(os.environ, PYTHONPATH=str(folder / "src"), DVC_NO_ANALYTICS="1", HF_HUB_OFFLINE="1",
+               PYTHONWARNINGS="ignore", OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     stages = {}
     for stage in STAGES:
         stages[stage] = run_measured(["dvc", "repro", "--single-item", stage], folder, env)
@@ -255,18 +260,20 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="write the measurements here (JSON)")
     parser.add_argument("--table", type=Path, default=None, help="only print the table of these measurements")
     parser.add_argument("--gpu", type=Path, default=None, help="benchmarks/gpu.py's JSON line, for the GPU column")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads per process (OMP_NUM_THREADS); 1 on a shared box, where 2 ran 15x slower")
     args = parser.parse_args()
     gpu = json.loads(args.gpu.read_text().strip().splitlines()[-1]) if args.gpu else None
     if args.table:
         runs = json.loads(args.table.read_text())["runs"]
     else:
-        runs = run_fractions(sorted(args.fractions), args.workdir, os.cpu_count() or 1, args.out)
+        runs = run_fractions(sorted(args.fractions), args.workdir, os.cpu_count() or 1, args.threads, args.out)
     table = summarise(runs, gpu)
     print_table(runs, table)
     print(json.dumps({"fractions": [run["fraction"] for run in runs], "stages": table}))
 
 
-def run_fractions(fractions: list[float], workdir: Path | None, cores: int, out: Path | None) -> list[dict]:
+def run_fractions(fractions: list[float], workdir: Path | None, cores: int, threads: int, out: Path | None) -> list[dict]:
     """Measure each fraction in turn (``out`` is rewritten after each one, so a long run keeps its data)."""
     if len(fractions) < 2:
         raise SystemExit("scale.py: --fractions needs at least two sizes to fit a growth exponent")
@@ -276,7 +283,7 @@ def run_fractions(fractions: list[float], workdir: Path | None, cores: int, out:
         shutil.rmtree(root / "source", ignore_errors=True)
         source = snapshot_repository(root / "source")
         for fraction in fractions:
-            runs.append(measure_fraction(fraction, root, source, cores))
+            runs.append(measure_fraction(fraction, root, source, cores, threads))
             if out is not None:
                 out.write_text(json.dumps({"runs": runs}, indent=1))
     return runs
