@@ -158,7 +158,7 @@ def test_evaluate_scores_like_the_dag_and_the_official_scorer(model_files, socce
     assert {k: v for k, v in scores.items() if k != "official"} == score_section(blocks)
     truth = soccernet_valid.parent / "raw" / "reid" / "valid" / "valid_bbox_info.json"
     official = official_scores(json.loads(truth.read_text()), ranking_from_blocks(blocks))
-    assert scores["official"] == {**official, "agrees": True}
+    assert scores["official"] == {**official, "agrees": True, "actions": blocks.sizes.size, "queries": scores["num_queries"]}
     assert official["mAP"] == scores["mAP"] and 0 < scores["mAP"] <= 1
 
 

@@ -146,13 +146,15 @@ def evaluate(
     split: str = "valid",
     metric: str = "cosine",
     device: str = "auto",
+    official_actions: int | None = None,
 ) -> dict:
     """Score a model file on a labelled split of the index with the SoccerNet protocol, as the DAG's
     single-model row does, and check the result with the official scorer.
 
     Returns the score stage's section (``mAP``, ``rank1/5/10/20``, ``num_queries``,
     ``queries_without_positive``, ``classes``) plus ``official``: the official scorer's
-    ``{"mAP", "rank1", "agrees": True}`` (or why it was skipped). A disagreement is a
+    ``{"mAP", "rank1", "agrees": True, "actions", "queries"}`` on ``official_actions`` evenly
+    spaced actions (every action when ``None``), or why it was skipped. A disagreement is a
     :class:`DataError`.
 
     Examples::
@@ -166,5 +168,6 @@ def evaluate(
     fs = extract_split(embedder, frame, embedder.info.arch, split, device)
     blocks = features_to_blocks(fs, metric)
     section = score_section(blocks)
-    section["official"] = official_section(blocks, ranking_from_blocks(blocks), section)
+    checked = blocks.sizes.size if official_actions is None else official_actions
+    section["official"] = official_section(blocks, ranking_from_blocks(blocks), checked)
     return section

@@ -89,6 +89,8 @@ def _add_evaluate(verbs) -> argparse.ArgumentParser:
     evaluate.add_argument("--split", default="valid", choices=("valid", "test"))
     evaluate.add_argument("--index", default="data/index", help="folder of <split>.csv (default data/index)")
     evaluate.add_argument("--metric", choices=("cosine", "euclidean"), default="cosine")
+    evaluate.add_argument("--official-actions", type=int, help="check the official scorer on this many evenly "
+                          "spaced actions (default: every action)")
     evaluate.add_argument("--json", help="also write the scores as JSON here")
     evaluate.set_defaults(run=run_evaluate)
     return evaluate
@@ -266,7 +268,7 @@ def run_evaluate(args: argparse.Namespace) -> None:
     from soccerreid.api import evaluate
     from soccerreid.io import write_json
 
-    scores = evaluate(_embedder(args.model, args), args.index, args.split, args.metric, args.device)
+    scores = evaluate(_embedder(args.model, args), args.index, args.split, args.metric, args.device, args.official_actions)
     official = scores["official"]
     check = (f"official scorer: mAP {official['mAP']:.6f}, Rank-1 {official['rank1']:.6f} (agrees)" if "mAP" in official
              else f"official scorer skipped: {official['skipped']}")

@@ -20,8 +20,8 @@ key                      value
 ``state_dict``           every tensor of the network but the classifier
 =======================  ==================================================================
 
-The input size is the one the model was trained at last; ``flip`` and ``normalize`` are the
-defaults of the DAG's extraction (``extract.<name>`` may override all four at extraction time).
+The input size is the one the model was trained and validated at last, ``flip`` the validation's
+(``train.val_flip``, the extraction recipe); ``extract.<name>`` may override all four at extraction.
 
 Examples::
 

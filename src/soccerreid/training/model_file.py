@@ -18,14 +18,16 @@ PHASE_KEYS = ("epochs", "height", "width", "train_fraction", "init", "identities
 
 
 def save_trained_model(result: TrainResult, cfg: ModelConfig, path: str | os.PathLike) -> ModelInfo:
-    """Write ``result.model`` to ``path`` (atomically) with the final phase's input size and the training record.
+    """Write ``result.model`` to ``path`` (atomically) with the recipe it was validated with (the final
+    phase's input size, flip ``cfg.train.val_flip``, L2 normalisation) and the training record.
 
     Examples::
 
         save_trained_model(result, params.models["osnet_ain"], tmp / "model.pt").training["val_mAP"]
     """
     final = cfg.train.phases[-1]
-    return save_model(result.model, path, cfg, input_size=(final.height, final.width), training=training_record(result.summary))
+    return save_model(result.model, path, cfg, input_size=(final.height, final.width), flip=cfg.train.val_flip,
+                      training=training_record(result.summary))
 
 
 def training_record(summary: dict) -> dict:
