@@ -1,10 +1,10 @@
-"""Stage train@<model>: train one model (params ``models.<model>``) and export its embedder.
+"""Stage train@<model>: train one model (params ``models.<model>``) and write its model file.
 
     python stages/train.py --params params.yaml --model osnet_ain --index data/index \\
         --out artifacts/models/osnet_ain --checkpoints checkpoints/osnet_ain --live dvclive/osnet_ain
 
 Also runs under ``torchrun --nproc_per_node=N`` (DDP: NCCL on CUDA, gloo on CPU; rank 0 writes).
-Writes ``<out>/{model.pt,summary.json,fingerprint.json}`` (embedder, val mAP and history, what shaped
+Writes ``<out>/{model.pt,summary.json,fingerprint.json}`` (model file, val mAP and history, what shaped
 them), kept while the fingerprint holds (docs/training.md). ``--checkpoints`` survives re-runs (resume).
 """
 
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
         result = train_model(cfg, train, valid, args.checkpoints, live_dir=args.live, ctx=ctx,
                              progress=not args.no_progress, fingerprint=weights, label=f"train@{args.model}")  # fmt: skip
         if ctx.is_main:
-            export_run(result, args.out, args.model, stamp)
+            export_run(result, cfg, args.out, args.model, stamp)
     finally:
         shutdown_distributed()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -15,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from dvcrepo import FAST_STAGES, UPSTREAM_STAGES, commit, copy_repo
@@ -54,6 +56,8 @@ def test_repro_writes_every_artifact(repo):
             assert (repo / "artifacts" / "distances" / model / f"{split}.h5").is_file()
     for split in ("valid", "test", "challenge"):
         assert (repo / "artifacts" / "rankings" / f"{split}.json").is_file()
+    for model in ("osnet_ain", "resnet50_ibn", "dinov2_lora"):
+        assert sorted(p.name for p in (repo / "artifacts" / "export" / model).iterdir()) == ["model.onnx", "model.ts", "model_card.md"]
     assert (repo / "reports" / "results.md").is_file()
     assert len(list((repo / "reports" / "figures").glob("*.png"))) >= 5
 
@@ -75,6 +79,32 @@ def test_official_scorer_agrees_with_metrics(repo):
     scores = _scores(repo)
     assert official["mAP"] == pytest.approx(scores["mAP"], abs=1e-9)
     assert official["rank-1"] == pytest.approx(scores["rank1"], abs=1e-6)
+
+
+def test_soccerreid_evaluate_prints_the_dags_single_model_row(repo):
+    out = _run([sys.executable, "-m", "soccerreid", "evaluate", "artifacts/models/osnet_ain/model.pt", "--split", "valid",
+                "--json", "evaluate.json"], repo, stdout_only=True)
+    row = _scores(repo)["models"]["osnet_ain"]
+    assert json.loads((repo / "evaluate.json").read_text())["mAP"] == row["mAP"]
+    assert f"mAP {row['mAP']:.6f}, Rank-1 {row['rank1']:.4f}" in out and out.strip().endswith("(agrees)")
+
+
+def test_exported_onnx_with_the_cards_lines_equals_the_dags_features(repo):
+    from soccerreid.data.index import read_index
+    from soccerreid.schema import read_features
+
+    frame = read_index(repo / "data" / "index", "valid").iloc[::40]
+    for model in ("osnet_ain", "resnet50_ibn", "dinov2_lora"):
+        folder = repo / "artifacts" / "export" / model
+        code = re.search(r"```python\n(.*?)```", (folder / "model_card.md").read_text(), re.S).group(1)
+        code = code.replace('"model.onnx"', repr(str(folder / "model.onnx")))
+        dag = read_features(repo / "artifacts" / "features" / model / "valid.h5")
+        rows = {(r, b): i for i, (r, b) in enumerate(zip(dag.role.tolist(), dag.bbox_idx.tolist()))}
+        for role, bbox, path in zip(frame["role"], frame["bbox_idx"], frame["path"]):
+            scope = {}
+            exec(code.replace('"crop.png"', repr(str(repo / path))), scope)
+            diff = np.abs(scope["f"][0] - dag.features[rows[role, bbox]]).max()
+            assert diff <= 1e-4, (model, path, diff)
 
 
 def test_fusion_experiment_reruns_only_downstream(repo):
@@ -106,7 +136,7 @@ def test_rerank_experiment_reruns_from_rerank_on(repo):
     ("key", "value", "stale"),
     [
         (("models", "osnet_ain", "train", "lr"), 0.002, {"train@osnet_ain", "extract@osnet_ain"}),
-        (("extract", "dinov2_lora"), {"flip": False, "differs_from_validation": "no flip TTA"}, {"extract@dinov2_lora"}),
+        (("extract", "dinov2_lora"), {"flip": False, "differs_from_validation": "no flip TTA"}, {"extract@dinov2_lora", "export@dinov2_lora"}),
         (("distances", "metric"), "euclidean", {"distances@osnet_ain", "distances@resnet50_ibn", "distances@dinov2_lora", "fuse"}),
         (("fusion", "normalize"), "zscore", {"fuse"}),
         (("report", "top_k"), 5, {"report"}),
@@ -222,7 +252,7 @@ def test_a_sigkilled_extract_changes_nothing_downstream_and_the_next_run_leaves_
     assert _files(repo, "artifacts/features/osnet_ain") == before
 
     status = json.loads(_run(["dvc", "status", "--json"], repo, stdout_only=True))
-    assert set(status) == {"extract@osnet_ain"}, f"downstream stages look changed: {sorted(status)}"
+    assert set(status) == {"extract@osnet_ain", "export@osnet_ain"}, f"downstream stages look changed: {sorted(status)}"
     _run(["dvc", "repro", "extract@osnet_ain"], repo)
     assert not [p for p in (repo / "artifacts").rglob(".*.tmp")], "a leftover survived the next run"
     assert _files(repo, "artifacts/features/osnet_ain") != before

@@ -11,7 +11,7 @@ import pytest
 
 from soccerreid.config.models import ExtractConfig, ModelConfig, TrainConfig
 from soccerreid.errors import DataError
-from soccerreid.models import create_model, save_embedder
+from soccerreid.models import create_model, save_model
 from soccerreid.training import trainer
 from soccerreid.features import extraction_fingerprint
 from soccerreid.fingerprint import (
@@ -180,7 +180,8 @@ def test_extraction_fingerprint_follows_model_file_config_and_crops_not_workers_
 def test_a_model_saved_twice_is_the_same_file(tmp_path):
     """The extraction fingerprint holds the model file's bytes: a re-export must not change them
     (torch names a zip's inner folder after the path it is given, and atomic temp paths are random)."""
-    model = create_model(ModelConfig(arch="osnet_ain", variant="x0_25"), num_classes=3)
-    save_embedder(model, tmp_path / "a" / "model.pt")
-    save_embedder(model, tmp_path / "b" / "model.pt")
+    cfg = ModelConfig(arch="osnet_ain", variant="x0_25")
+    model = create_model(cfg, num_classes=3)
+    save_model(model, tmp_path / "a" / "model.pt", cfg, input_size=(64, 32), training={"val_mAP": 0.5})
+    save_model(model, tmp_path / "b" / "model.pt", cfg, input_size=(64, 32), training={"val_mAP": 0.5})
     assert file_digest(tmp_path / "a" / "model.pt") == file_digest(tmp_path / "b" / "model.pt")

@@ -75,9 +75,18 @@ def test_fuse_depends_on_every_fused_model(params_file):
 
 
 def test_stage_order_and_per_model_stages():
-    assert list(DVC["stages"]) == ["prepare", *PER_MODEL, "fuse", "rerank", "score", "report"]
-    for name in PER_MODEL:
+    assert list(DVC["stages"]) == ["prepare", *PER_MODEL, "fuse", "rerank", "score", "report", "export"]
+    for name in (*PER_MODEL, "export"):
         assert "foreach" in DVC["stages"][name]
+
+
+def test_export_is_off_the_critical_path_of_the_scores():
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    stages = _expanded_stages(params)
+    exported = {out for name, stage in stages.items() if name.startswith("export@") for out in stage["outs"]}
+    assert exported == {f"artifacts/export/{model}" for model in params["models"]}
+    for name, stage in stages.items():
+        assert not any(d.startswith("artifacts/export") for d in _dep_paths(stage)), f"{name} depends on an export"
 
 
 def _script_of(stage: dict) -> Path:

@@ -20,3 +20,7 @@ class DataError(SoccerReidError):
 
 class WeightsError(SoccerReidError):
     """Pretrained weights cannot be found, fetched or loaded."""
+
+
+class ExportError(SoccerReidError):
+    """An exported model (ONNX, TorchScript) does not reproduce the torch model's features."""

@@ -11,7 +11,10 @@ member          dtype        shape and meaning
 ``role``        bytes (S7)   (N,) ``query``, ``gallery`` or ``train``
 ``person_uid``  int64        (N,) identity within the action; shape (0,) when unlabelled (challenge)
 ``clazz``       bytes (S32)  (N,) SoccerNet class (Player_team_left, ...); empty for challenge
-attrs           str / bool   ``model``, ``split``, ``normalized``, ``schema`` (= "features/1")
+``path``        str (utf-8)  (N,) optional: the image each row was embedded from (``soccerreid embed``)
+attrs           str / bool   ``model``, ``split``, ``normalized``, ``schema`` (= "features/1"), and
+                             ``embedder``: ``<arch>/<variant>@<weights id>`` of the model file that
+                             embedded the rows ('' when unknown); rows of two ids never mix
 ==============  ===========  =====================================================================
 
 Rows are sorted by (action_idx, role query-before-gallery, bbox_idx).
@@ -49,7 +52,8 @@ class FeatureSet:
     """Embeddings of one model on one split, with the metadata retrieval needs.
 
     ``features`` (N, D) float32; ``bbox_idx``, ``action_idx`` (N,) int64; ``role`` (N,) str;
-    ``person_uid`` (N,) int64 or ``None`` when unlabelled; ``clazz`` (N,) str.
+    ``person_uid`` (N,) int64 or ``None`` when unlabelled; ``clazz`` (N,) str; ``embedder`` the
+    model file's :attr:`~soccerreid.models.ModelInfo.weights_id`; ``path`` (N,) str or ``None``.
     """
 
     features: np.ndarray
@@ -61,6 +65,8 @@ class FeatureSet:
     model: str
     split: str
     normalized: bool
+    embedder: str = ""
+    path: np.ndarray | None = None
 
     @property
     def labelled(self) -> bool:
@@ -71,6 +77,14 @@ class FeatureSet:
     def is_query(self) -> np.ndarray:
         """(N,) bool mask of query rows."""
         return self.role == "query"
+
+    def take(self, rows: np.ndarray) -> "FeatureSet":
+        """The same set restricted to ``rows`` (int64 indices or a bool mask), in that order."""
+        def pick(column):
+            return None if column is None else column[rows]
+
+        return replace(self, features=self.features[rows], bbox_idx=self.bbox_idx[rows], action_idx=self.action_idx[rows],
+                       role=self.role[rows], person_uid=pick(self.person_uid), clazz=self.clazz[rows], path=pick(self.path))
 
 
 def sort_order(action_idx: np.ndarray, role: np.ndarray, bbox_idx: np.ndarray) -> np.ndarray:
@@ -91,7 +105,10 @@ def write_features(path: str | os.PathLike, fs: FeatureSet) -> None:
         uid = np.zeros(0, np.int64) if fs.person_uid is None else fs.person_uid[order].astype(np.int64)
         f.create_dataset("person_uid", data=uid)
         f.create_dataset("clazz", data=np.asarray(fs.clazz)[order].astype("S32"))
-        f.attrs.update(model=fs.model, split=fs.split, normalized=bool(fs.normalized), schema=FEATURES_SCHEMA)
+        if fs.path is not None:
+            f.create_dataset("path", data=np.asarray(fs.path, dtype=object)[order], dtype=h5py.string_dtype())
+        f.attrs.update(model=fs.model, split=fs.split, normalized=bool(fs.normalized), schema=FEATURES_SCHEMA,
+                       embedder=fs.embedder)
 
 
 def _decode(strings: np.ndarray) -> np.ndarray:
@@ -151,6 +168,8 @@ def _load_feature_set(f: h5py.File, path: str) -> FeatureSet:
         model=str(f.attrs["model"]),
         split=str(f.attrs["split"]),
         normalized=bool(f.attrs["normalized"]),
+        embedder=str(f.attrs.get("embedder", "")),
+        path=f["path"].asstr()[()].astype(str) if "path" in f else None,
     )
 
 
@@ -161,6 +180,8 @@ def _check_feature_set(fs: FeatureSet, path: str) -> None:
     columns = {"bbox_idx": fs.bbox_idx, "action_idx": fs.action_idx, "role": fs.role, "clazz": fs.clazz}
     if fs.person_uid is not None:
         columns["person_uid"] = fs.person_uid
+    if fs.path is not None:
+        columns["path"] = fs.path
     for name, column in columns.items():
         if np.shape(column) != (n,):
             raise DataError(f"{path}: '{name}' must have shape ({n},) to match 'features', got {np.shape(column)}")

@@ -17,8 +17,8 @@ from PIL import Image
 from soccerreid.config.models import IMAGENET_MEAN, IMAGENET_STD, ExtractConfig, ModelConfig
 from soccerreid.data.index import COLUMNS, write_index
 from soccerreid.errors import DataError
-from soccerreid.features import CropDataset, eval_transform, extract_embeddings, extract_split
-from soccerreid.models import create_model, save_embedder
+from soccerreid.features import CropDataset, eval_transform, extract_embeddings, extract_split, load_model
+from soccerreid.models import create_model, save_model
 from soccerreid.schema import read_features
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -120,11 +120,15 @@ def _index(tmp_path: Path, split: str, crops: list[str], labelled: bool) -> None
 def test_extract_split_builds_a_valid_feature_set(tmp_path, crops, model):
     _index(tmp_path, "challenge", crops, labelled=False)
     frame = pd.read_csv(tmp_path / "index" / "challenge.csv", keep_default_na=False)
-    fs = extract_split(model, frame, dataclasses.replace(EXTRACT, normalize=True), IMAGENET_MEAN, IMAGENET_STD,
-                       "osnet_ain", "challenge")
+    info = save_model(model, tmp_path / "model.pt", CFG, input_size=(64, 32))
+    embedder = load_model(tmp_path / "model.pt").configure(batch_size=3)
+    fs = extract_split(embedder, frame, "osnet_ain", "challenge")
     assert fs.person_uid is None and fs.normalized and fs.features.shape == (7, model.embed_dim)
+    assert fs.embedder == info.weights_id == f"osnet_ain/x0_25@{info.weights_sha256[:12]}"
+    expected = extract_embeddings(model, crops, dataclasses.replace(EXTRACT, flip=True, normalize=True), IMAGENET_MEAN, IMAGENET_STD)
+    np.testing.assert_allclose(fs.features, expected, atol=1e-6)
     with pytest.raises(DataError, match="challenge: the index has no crops to extract"):
-        extract_split(model, frame.iloc[:0], EXTRACT, IMAGENET_MEAN, IMAGENET_STD, "osnet_ain", "challenge")
+        extract_split(embedder, frame.iloc[:0], "osnet_ain", "challenge")
 
 
 def _params(tmp_path: Path, **extract) -> Path:
@@ -148,12 +152,13 @@ def _run_stage(tmp_path: Path, params: Path, weights: Path) -> subprocess.Comple
 def test_extract_stage_writes_valid_feature_files(tmp_path, crops, model):
     _index(tmp_path, "valid", crops, labelled=True)
     _index(tmp_path, "challenge", crops[:5], labelled=False)
-    save_embedder(model, tmp_path / "model.pt")
+    info = save_model(model, tmp_path / "model.pt", CFG, input_size=(48, 24))  # extract.osnet_ain says 64 x 32
     result = _run_stage(tmp_path, _params(tmp_path), tmp_path / "model.pt")
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in (tmp_path / "features").iterdir()) == ["challenge.h5", "fingerprint.json", "valid.h5"]
     valid = read_features(tmp_path / "features" / "valid.h5")
     assert valid.model == "osnet_ain" and valid.split == "valid" and valid.normalized and valid.labelled
+    assert valid.embedder == info.weights_id
     expected = extract_embeddings(model, crops, dataclasses.replace(EXTRACT, flip=True, normalize=True),
                                   IMAGENET_MEAN, IMAGENET_STD)
     by_bbox = dict(zip(valid.bbox_idx.tolist(), valid.features))
@@ -170,7 +175,7 @@ def test_extract_stage_re_extracts_only_when_model_file_config_or_crops_change(t
     _index(tmp_path, "valid", crops, labelled=True)
     _index(tmp_path, "challenge", crops[:5], labelled=False)
     weights = tmp_path / "model.pt"
-    save_embedder(model, weights)
+    save_model(model, weights, CFG, input_size=(64, 32))
     assert _run_stage(tmp_path, _params(tmp_path), weights).returncode == 0
     written = _files(tmp_path / "features")
     (tmp_path / ".features.a1b2c3d4.tmp").mkdir()  # what a SIGKILLed extraction leaves
@@ -190,7 +195,7 @@ def test_extract_stage_re_extracts_only_when_model_file_config_or_crops_change(t
     assert re_extracted(_params(tmp_path, flip=False))
     _write_crop(Path(crops[0]), seed=99, height=40, width=20)
     assert re_extracted(_params(tmp_path, flip=False))
-    save_embedder(create_model(CFG, num_classes=0).eval(), weights)
+    save_model(create_model(CFG, num_classes=0).eval(), weights, CFG, input_size=(64, 32))
     assert re_extracted(_params(tmp_path, flip=False))
 
 
@@ -200,7 +205,7 @@ def test_extract_stage_rejects_bad_input_before_work(tmp_path, crops, model):
     _index(tmp_path, "challenge", crops, labelled=False)
     result = _run_stage(tmp_path, _params(tmp_path), tmp_path / "absent.pt")
     assert result.returncode == 2
-    assert result.stderr.strip() == f"error: {tmp_path / 'absent.pt'}: embedder file not found (written by the train stage with save_embedder)"
+    assert result.stderr.strip() == f"error: {tmp_path / 'absent.pt'}: model file not found (the train stage writes artifacts/models/<name>/model.pt)"
     Path(crops[2]).unlink()
     result = _run_stage(tmp_path, _params(tmp_path), tmp_path / "absent.pt")
     assert result.stderr.strip() == f"error: {tmp_path / 'index'}/valid.csv: crop file {crops[2]} not found (re-run the prepare stage?)"

@@ -1,4 +1,4 @@
-"""Pretrained weights: local files, mismatch summaries, offline failure, embedder round trip."""
+"""Pretrained weights: local files, mismatch summaries, offline failure."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import torch
 
 from soccerreid.config.models import LoraConfig, ModelConfig
 from soccerreid.errors import ConfigError, WeightsError
-from soccerreid.models import create_model, load_embedder, read_state_dict, save_embedder
+from soccerreid.models import create_model, read_state_dict
 
 
 def _one_line(info: pytest.ExceptionInfo) -> str:
@@ -252,41 +252,6 @@ def test_offline_imagenet_fails_fast_with_how_to_fix(tmp_path):
         assert float(seconds) < 10.0, line
         assert message.startswith(f"pretrained: imagenet weights of {name} could not be fetched from "), line
         assert message.endswith("set pretrained: /path/to/weights.pth (a local file, loaded with weights_only=True)"), line
-
-
-@pytest.mark.parametrize("arch", ["osnet_ain", "dinov2_lora"])
-def test_embedder_round_trip_is_exact(tmp_path, tiny, arch):
-    cfg, height, width = tiny[arch]
-    model = create_model(cfg, num_classes=6)
-    model.train()(torch.randn(8, 3, height, width))  # move the BN running stats away from init
-    path = tmp_path / "model.pt"
-    save_embedder(model, path)
-    loaded = load_embedder(cfg, path)
-    assert not loaded.training and loaded.num_classes == 0
-    x = torch.randn(3, 3, height, width)
-    assert torch.equal(loaded(x), model.eval()(x))
-
-
-def test_embedder_mismatches_name_the_file(tmp_path, tiny):
-    cfg, _, _ = tiny["dinov2_lora"]
-    path = tmp_path / "model.pt"
-    save_embedder(create_model(cfg, num_classes=2), path)
-    with pytest.raises(WeightsError) as info:
-        load_embedder(tiny["osnet_ain"][0], path)
-    assert _one_line(info) == f"{path}: holds dinov2_lora/small/bnneck but params ask for osnet_ain/x0_25/bnneck"
-    with pytest.raises(WeightsError) as info:
-        load_embedder(dataclasses.replace(cfg, lora=LoraConfig(r=8, targets=("qkv", "mlp"))), path)
-    message = _one_line(info)
-    assert message.startswith(f"{path}: loaded ")
-    assert "72 shape-mismatched (backbone.base_model.model.blocks.0.attn.qkv.lora_A.default.weight, " in message
-    assert message.endswith(", ...): does not match the model built from params")
-    with pytest.raises(WeightsError) as info:
-        load_embedder(cfg, tmp_path / "absent.pt")
-    assert _one_line(info) == f"{tmp_path / 'absent.pt'}: embedder file not found (written by the train stage with save_embedder)"
-    torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
-    with pytest.raises(WeightsError) as info:
-        load_embedder(cfg, tmp_path / "other.pt")
-    assert _one_line(info) == f"{tmp_path / 'other.pt'}: not a soccerreid embedder file (expected format 'soccerreid-embedder/1')"
 
 
 def test_hub_probe_fails_fast_unless_offline_mode_or_a_proxy(monkeypatch):

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from soccerreid.models import load_network
 from tinyset import run_stage, stage_command, stage_env, write_params
 
 OSNET = {
@@ -82,6 +83,10 @@ def test_train_stage_resumes_bit_identical_after_sigkill_with_fewer_workers(tmp_
     assert _history(straight) == _history(killed)
     summary = _summary(killed)
     assert [p["identities"] for p in summary["phases"]] == [36, 18]
+    _, info = load_network(killed / "model" / "model.pt")  # the model file describes itself: no params needed
+    assert (info.arch, info.variant, info.height, info.width) == ("osnet_ain", "x0_25", 64, 32)
+    assert info.training["val_mAP"] == summary["final_val_mAP"]
+    assert info.training["best_epoch"] == summary["phases"][-1]["best_epoch"]
     assert (killed / "live" / "metrics.json").is_file()
     assert len((killed / "live" / "plots" / "metrics" / "val_mAP.tsv").read_text().splitlines()) == 1 + 3
 

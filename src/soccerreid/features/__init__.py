@@ -1,27 +1,36 @@
-"""Feature extraction: crops -> embeddings -> the features HDF5 of :mod:`soccerreid.schema`."""
+"""Feature extraction: crops -> embeddings -> the features HDF5 of :mod:`soccerreid.schema`.
 
+:func:`load_model` and :class:`Embedder` run a model file; :func:`extract_embeddings` is the
+network-level path under them.
+"""
+
+from soccerreid.features.embedder import Embedder, check_same_model, extract_split, load_model
 from soccerreid.features.extract import (
     CropDataset,
-    check_images_exist,
+    check_images,
     compile_embedder,
     embed_batch,
     eval_transform,
     extract_embeddings,
-    extract_split,
     make_loader,
     select_device,
+    to_pil,
 )
 from soccerreid.features.fingerprint import extraction_fingerprint
 
 __all__ = [
     "CropDataset",
-    "check_images_exist",
+    "Embedder",
+    "check_images",
+    "check_same_model",
     "compile_embedder",
     "embed_batch",
     "eval_transform",
     "extract_embeddings",
     "extract_split",
     "extraction_fingerprint",
+    "load_model",
     "make_loader",
     "select_device",
+    "to_pil",
 ]

@@ -2,12 +2,17 @@
 
 Preprocessing is torchreid's ``FeatureExtractor`` exactly: PIL image -> ``Resize((H, W))``
 (bilinear, antialiased) -> ``ToTensor`` -> ``Normalize(mean, std)``; decoding uses
-:func:`soccerreid.images.read_rgb` (lossless PNG, so the same pixels as PIL).
+:func:`soccerreid.images.read_rgb` (lossless PNG, so the same pixels as PIL). An image is a
+file path, a PIL image or an (H, W, 3) uint8 RGB array.
+
+This is the network-level path; :class:`soccerreid.features.Embedder` (a loaded model file)
+runs every embedding of the package through it: the extract stage, ``soccerreid embed``,
+``soccerreid evaluate`` and the export check.
 
 Examples::
 
-    model = load_embedder(params.models["osnet_ain"], "artifacts/models/osnet_ain/model.pt")
-    emb = extract_embeddings(model, paths, params.extract["osnet_ain"], mean=cfg.mean, std=cfg.std)
+    network, info = load_network("artifacts/models/osnet_ain/model.pt")
+    emb = extract_embeddings(network, paths, ExtractConfig(height=256, width=128), info.mean, info.std)
     emb.shape, emb.dtype        # (len(paths), 512) float32, unit rows when normalize is on
 """
 
@@ -18,7 +23,6 @@ import os
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 import torch
 import torchvision.transforms as T
 from PIL import Image
@@ -26,10 +30,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from soccerreid.config.models import ExtractConfig
-from soccerreid.cpu import thread_budget, use_cpu_threads
 from soccerreid.errors import DataError
 from soccerreid.images import read_rgb
-from soccerreid.schema import FeatureSet
 
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -40,24 +42,61 @@ def eval_transform(height: int, width: int, mean: Sequence[float], std: Sequence
 
 
 class CropDataset(Dataset):
-    """Crops on disk -> (3, H, W) float32 tensors in eval preprocessing; item i is ``paths[i]``."""
+    """Images -> (3, H, W) float32 tensors in eval preprocessing; item i is ``images[i]``.
 
-    def __init__(self, paths: Sequence[str | os.PathLike], transform: T.Compose):
-        self.paths = [str(p) for p in paths]
+    Each image is a file path (decoded with :func:`read_rgb`), a PIL image (converted to RGB) or
+    an (H, W, 3) uint8 RGB array.
+    """
+
+    def __init__(self, images: Sequence, transform: T.Compose):
+        self.images = [os.fspath(p) if isinstance(p, os.PathLike) else p for p in images]
         self.transform = transform
 
     def __len__(self) -> int:
-        return len(self.paths)
+        return len(self.images)
 
     def __getitem__(self, i: int) -> torch.Tensor:
-        return self.transform(Image.fromarray(read_rgb(self.paths[i])))
+        return self.transform(to_pil(self.images[i]))
 
 
-def check_images_exist(paths: Sequence[str | os.PathLike], source: str) -> None:
-    """Raise a one-line :class:`DataError` naming ``source`` and the first missing crop file."""
-    for path in paths:
-        if not os.path.isfile(path):
-            raise DataError(f"{source}: crop file {path} not found (re-run the prepare stage?)")
+def to_pil(image: str | Image.Image | np.ndarray) -> Image.Image:
+    """An RGB PIL image of a path, PIL image or (H, W, 3) uint8 RGB array."""
+    if isinstance(image, str):
+        return Image.fromarray(read_rgb(image))
+    if isinstance(image, Image.Image):
+        return image.convert("RGB")
+    return Image.fromarray(image)
+
+
+def check_images(images: Sequence, source: str = "images", hint: str = "") -> None:
+    """Raise a one-line :class:`DataError` naming ``source`` and the first bad image, before any work.
+
+    Accepted: a path of an existing file (decoding errors come later, naming the file), a PIL
+    image, an (H, W, 3) uint8 array. ``images`` must be a sequence (or an (N, H, W, 3) array).
+
+    Examples::
+
+        check_images(frame["path"], source="data/index/valid.csv", hint=" (re-run the prepare stage?)")
+    """
+    if isinstance(images, (str, os.PathLike, Image.Image)) or (isinstance(images, np.ndarray) and images.ndim != 4):
+        what = f"an array of shape {images.shape}" if isinstance(images, np.ndarray) else f"a single {type(images).__name__}"
+        raise DataError(f"{source}: expected a sequence of images (or an (N, H, W, 3) uint8 array), got {what}")
+    for i, image in enumerate(images):
+        problem = _image_problem(image, i)
+        if problem:
+            raise DataError(f"{source}: {problem}{hint}")
+
+
+def _image_problem(image: object, i: int) -> str | None:
+    if isinstance(image, (str, os.PathLike)):
+        return None if os.path.isfile(image) else f"crop file {os.fspath(image)} not found"
+    if isinstance(image, Image.Image):
+        return None
+    if isinstance(image, np.ndarray):
+        if image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3 and min(image.shape[:2]) > 0:
+            return None
+        return f"image {i}: expected an (H, W, 3) uint8 RGB array, got shape {image.shape} dtype {image.dtype}"
+    return f"image {i}: expected a file path, a PIL image or an (H, W, 3) uint8 array, got {type(image).__name__}"
 
 
 def select_device(device: str = "auto") -> torch.device:
@@ -69,13 +108,13 @@ def select_device(device: str = "auto") -> torch.device:
 
 def extract_embeddings(
     model: nn.Module,
-    paths: Sequence[str | os.PathLike],
+    images: Sequence,
     cfg: ExtractConfig,
     mean: Sequence[float],
     std: Sequence[float],
     device: str = "auto",
 ) -> np.ndarray:
-    """Embed every crop of ``paths`` (in order): (N, D) float32.
+    """Embed every image of ``images`` (paths, PIL images or uint8 arrays, in order): (N, D) float32.
 
     Flip TTA (``cfg.flip``) averages the embedding of each image and of its mirror; then rows
     are L2-normalised when ``cfg.normalize``. On CUDA the forward runs under ``cfg.amp``
@@ -91,7 +130,7 @@ def extract_embeddings(
     target = select_device(device)
     layout = torch.channels_last if _is_convolutional(model) else torch.contiguous_format
     model = model.eval().to(target, memory_format=layout)
-    loader = make_loader(paths, cfg, mean, std, pin_memory=target.type == "cuda")
+    loader = make_loader(images, cfg, mean, std, pin_memory=target.type == "cuda")
     forward = compile_embedder(model) if cfg.compile else model
     chunks = []
     with torch.inference_mode(), _autocast(target, cfg.amp):
@@ -127,9 +166,9 @@ def _is_convolutional(model: nn.Module) -> bool:
     return sum(isinstance(m, nn.Conv2d) for m in model.modules()) > 1
 
 
-def make_loader(paths, cfg: ExtractConfig, mean, std, pin_memory: bool = False) -> DataLoader:
+def make_loader(images, cfg: ExtractConfig, mean, std, pin_memory: bool = False) -> DataLoader:
     """An ordered DataLoader of (B, 3, H, W) float32 batches, decoding in ``cfg.workers`` processes."""
-    dataset = CropDataset(paths, eval_transform(cfg.height, cfg.width, mean, std))
+    dataset = CropDataset(images, eval_transform(cfg.height, cfg.width, mean, std))
     return DataLoader(dataset, batch_size=cfg.batch_size, shuffle=False, num_workers=cfg.workers,
                       pin_memory=pin_memory, prefetch_factor=4 if cfg.workers else None)
 
@@ -158,41 +197,3 @@ def _autocast(device: torch.device, amp: str):
     if device.type != "cuda" or amp == "none":
         return contextlib.nullcontext()
     return torch.autocast(device_type="cuda", dtype=AMP_DTYPES[amp])
-
-
-def extract_split(
-    model: nn.Module,
-    frame: pd.DataFrame,
-    cfg: ExtractConfig,
-    mean: Sequence[float],
-    std: Sequence[float],
-    model_name: str,
-    split: str,
-    device: str = "auto",
-) -> FeatureSet:
-    """Embed every crop of an index table (``read_index`` columns) into a :class:`FeatureSet`.
-
-    ``person_uid`` is ``None`` when the split is unlabelled (every uid is -1, as in challenge).
-
-    Examples::
-
-        fs = extract_split(model, read_index("data/index", "valid"), cfg, mean, std, "osnet_ain", "valid")
-        write_features("artifacts/features/osnet_ain/valid.h5", fs)
-    """
-    if frame.empty:
-        raise DataError(f"{split}: the index has no crops to extract")
-    if select_device(device).type == "cpu":
-        use_cpu_threads(thread_budget(cfg.threads, cfg.workers))
-    features = extract_embeddings(model, frame["path"].tolist(), cfg, mean, std, device)
-    uid = frame["person_uid"].to_numpy(np.int64)
-    return FeatureSet(
-        features=features,
-        bbox_idx=frame["bbox_idx"].to_numpy(np.int64),
-        action_idx=frame["action_idx"].to_numpy(np.int64),
-        role=frame["role"].to_numpy(str),
-        person_uid=None if (uid < 0).all() else uid,
-        clazz=frame["clazz"].to_numpy(str),
-        model=model_name,
-        split=split,
-        normalized=cfg.normalize,
-    )

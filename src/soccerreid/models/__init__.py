@@ -10,15 +10,28 @@ Registered archs (``ModelConfig.arch``; ``variant`` picks the size, first one is
 Every model is a :class:`ReidModel`: the embedding (B, embed_dim) float32 in eval mode, a
 :class:`ReidOutput` (logits, pre-neck features) in train mode. See docs/models.md.
 
+The trained model leaves the train stage as a self-describing model file (:mod:`._file`):
+:func:`save_model` writes it, :func:`load_network` rebuilds the network from it alone.
+
 Examples::
 
     model = create_model(params.models["osnet_ain"], num_classes=500)
-    save_embedder(model, "artifacts/models/osnet_ain/model.pt")
-    model = load_embedder(params.models["osnet_ain"], "artifacts/models/osnet_ain/model.pt")
+    save_model(model, "artifacts/models/osnet_ain/model.pt", cfg, input_size=(256, 128))
+    network, info = load_network("artifacts/models/osnet_ain/model.pt")
 """
 
 from soccerreid.models import _backbones  # noqa: F401  (registers the archs)
-from soccerreid.models._embedder import EMBEDDER_FORMAT, create_model, load_embedder, save_embedder
+from soccerreid.models._embedder import create_model
+from soccerreid.models._file import (
+    FORMAT_VERSION,
+    MODEL_FORMAT,
+    ModelInfo,
+    check_matches,
+    load_network,
+    read_model_file,
+    save_model,
+    weights_sha256,
+)
 from soccerreid.models._registry import (
     Backbone,
     ModelSpec,
@@ -32,7 +45,8 @@ from soccerreid.models._reid import ReidModel, ReidOutput
 from soccerreid.models._weights import LoadReport, load_pretrained, read_state_dict
 
 __all__ = [
-    "EMBEDDER_FORMAT",
+    "FORMAT_VERSION",
+    "MODEL_FORMAT",
     "Backbone",
     "LoadReport",
     "ModelSpec",
@@ -42,10 +56,14 @@ __all__ = [
     "create_model",
     "get_spec",
     "list_models",
-    "load_embedder",
+    "ModelInfo",
+    "check_matches",
+    "load_network",
     "load_pretrained",
+    "read_model_file",
     "read_state_dict",
     "register_model",
-    "save_embedder",
+    "save_model",
     "validate_input_size",
+    "weights_sha256",
 ]

@@ -11,6 +11,7 @@ See docs/training.md.
 """
 
 from soccerreid.training.distributed import DistContext, init_distributed, shutdown_distributed
+from soccerreid.training.model_file import save_trained_model, training_record
 from soccerreid.training.losses import CenterLoss, ReidLoss, batch_hard_triplet
 from soccerreid.training.optim import lr_factor, make_optimizer, make_scheduler
 from soccerreid.training.outputs import export_run, keep_outputs
@@ -36,6 +37,7 @@ __all__ = [
     "lr_factor",
     "make_optimizer",
     "make_scheduler",
+    "save_trained_model",
     "shutdown_distributed",
     "TrainNet",
     "TrainResult",
@@ -43,4 +45,5 @@ __all__ = [
     "train_model",
     "train_step",
     "weights_fingerprint",
+    "training_record",
 ]

@@ -1,6 +1,6 @@
 """The train stage's outputs: kept while their fingerprint holds, else written whole.
 
-``<out>/model.pt`` (the embedder), ``<out>/summary.json`` and ``<out>/fingerprint.json`` (the
+``<out>/model.pt`` (the self-describing model file), ``<out>/summary.json`` and ``<out>/fingerprint.json`` (the
 stamp: the run's :func:`soccerreid.training.weights_fingerprint` plus the stage's own code). This
 module is not part of the weights fingerprint: editing how outputs are written re-exports a
 finished run from its checkpoint, it never retrains.
@@ -9,7 +9,7 @@ Examples::
 
     stamp = Fingerprint({**weights.parts, **code_parts(__file__)})
     if not keep_outputs("artifacts/models/osnet_ain", "dvclive/osnet_ain", "artifacts/checkpoints/osnet_ain", stamp):
-        export_run(train_model(...), "artifacts/models/osnet_ain", "osnet_ain", stamp)
+        export_run(train_model(...), cfg, "artifacts/models/osnet_ain", "osnet_ain", stamp)
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from pathlib import Path
 
 from soccerreid.fingerprint import Fingerprint, is_current, write_stamp
 from soccerreid.io import atomic_dir, remove_leftovers_in, write_json
-from soccerreid.models import save_embedder
+from soccerreid.config.models import ModelConfig
+from soccerreid.training.model_file import save_trained_model
 from soccerreid.training.trainer import TrainResult
 
 
@@ -34,10 +35,11 @@ def keep_outputs(out_dir: str | Path, live_dir: str | Path | None, checkpoint_di
     return is_current(out_dir, stamp) and live
 
 
-def export_run(result: TrainResult, out_dir: str | Path, name: str, stamp: Fingerprint) -> None:
-    """Write the train stage's outputs whole (atomically): ``out_dir/model.pt`` (the embedder),
+def export_run(result: TrainResult, cfg: ModelConfig, out_dir: str | Path, name: str, stamp: Fingerprint) -> None:
+    """Write the train stage's outputs whole (atomically): ``out_dir/model.pt`` (the model file of
+    ``result`` trained from ``cfg``),
     ``summary.json`` (``{"model": name, **result.summary}``) and the ``stamp`` of what shaped them."""
     with atomic_dir(out_dir) as tmp:
-        save_embedder(result.model, tmp / "model.pt")
+        save_trained_model(result, cfg, tmp / "model.pt")
         write_json(tmp / "summary.json", {"model": name, **result.summary})
         write_stamp(tmp, stamp)

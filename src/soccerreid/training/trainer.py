@@ -19,7 +19,7 @@ are restored.
 Examples::
 
     result = train_model(cfg, train_df, valid_df, "checkpoints/osnet_ain", live_dir="dvclive/osnet_ain")
-    save_embedder(result.model, "artifacts/models/osnet_ain/model.pt")
+    save_trained_model(result, cfg, "artifacts/models/osnet_ain/model.pt")
     result.summary["phases"][-1]["best_val_mAP"]
 """
 

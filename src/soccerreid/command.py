@@ -1,0 +1,294 @@
+"""The soccerreid command: use a trained model file outside the DAG.
+
+    soccerreid embed MODEL IMAGES... --out feats.h5         features HDF5 (the DAG's schema)
+    soccerreid rank --query Q --gallery G [--top-k 10]      Q, G: features files or image folders
+    soccerreid evaluate MODEL --split valid [--index data/index]
+    soccerreid export MODEL --format onnx|torchscript [--out FILE]
+
+Each verb has ``--help``. Bad input (a missing file, a non-image, a wrong input size, features
+of another model) is one line on stderr and exit status 2. ``python -m soccerreid`` is the same.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from soccerreid.errors import DataError, SoccerReidError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argparse parser whose usage errors are one line, exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog}: {message} (see --help)\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one verb; returns the exit status (0, or 2 for bad input)."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except SoccerReidError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``soccerreid`` parser with its four verbs."""
+    parser = _Parser(prog="soccerreid", description=__doc__.splitlines()[0])
+    verbs = parser.add_subparsers(title="verbs", required=True, metavar="{embed,rank,evaluate,export}")
+    for add in (_add_embed, _add_rank, _add_evaluate, _add_export):
+        _settings(add(verbs))
+    return parser
+
+
+def _add_embed(verbs) -> argparse.ArgumentParser:
+    embed = verbs.add_parser("embed", help="embed images into a features file", description=(
+        "Embed images (files or folders) with a model file into a features HDF5 file (soccerreid.schema). "
+        "SoccerNet file names give each row its bbox_idx, action and identity; other names get row numbers."))
+    embed.add_argument("model", help="model file (artifacts/models/<name>/model.pt)")
+    embed.add_argument("images", nargs="+", help="image files or folders (searched recursively)")
+    embed.add_argument("--out", required=True, help="features file to write (.h5)")
+    embed.add_argument("--role", choices=("query", "gallery"),
+                       help="role of every row (default: 'query' under a query/ folder, else 'gallery')")
+    embed.set_defaults(run=run_embed)
+    return embed
+
+
+def _add_rank(verbs) -> argparse.ArgumentParser:
+    rank = verbs.add_parser("rank", help="rank a query set against a gallery", description=(
+        "Rank each query against the gallery of its own action (features files and SoccerNet file names "
+        "carry the actions); print the top-k per query."))
+    rank.add_argument("--query", required=True, help="features file (.h5: its query rows, or all) or image folder/file")
+    rank.add_argument("--gallery", required=True, help="features file (.h5: its gallery rows, or all) or image folder/file")
+    rank.add_argument("--model", help="model file, needed to embed image folders")
+    rank.add_argument("--top-k", type=int, default=10, help="gallery items per query (0: the whole gallery; default 10)")
+    rank.add_argument("--rerank", nargs=3, type=float, metavar=("K1", "K2", "LAMBDA"),
+                      help="k-reciprocal re-ranking per action, e.g. 20 6 0.3")
+    rank.add_argument("--metric", choices=("cosine", "euclidean"), default="cosine")
+    rank.add_argument("--ignore-actions", action="store_true", help="rank every query against the whole gallery")
+    rank.add_argument("--out", help="write {query bbox_idx: [gallery bbox_idx, ...]} JSON (official format with --top-k 0)")
+    rank.set_defaults(run=run_rank)
+    return rank
+
+
+def _add_evaluate(verbs) -> argparse.ArgumentParser:
+    evaluate = verbs.add_parser("evaluate", help="score a model file on a split", description=(
+        "Score a model file on a labelled split with the SoccerNet protocol (each query against its own "
+        "action's gallery), as the DAG's single-model row, and check it with the official scorer."))
+    evaluate.add_argument("model", help="model file")
+    evaluate.add_argument("--split", default="valid", choices=("valid", "test"))
+    evaluate.add_argument("--index", default="data/index", help="folder of <split>.csv (default data/index)")
+    evaluate.add_argument("--metric", choices=("cosine", "euclidean"), default="cosine")
+    evaluate.add_argument("--official-actions", type=int, help="check the official scorer on this many evenly "
+                          "spaced actions (default: every action)")
+    evaluate.add_argument("--json", help="also write the scores as JSON here")
+    evaluate.set_defaults(run=run_evaluate)
+    return evaluate
+
+
+def _add_export(verbs) -> argparse.ArgumentParser:
+    export = verbs.add_parser("export", help="export a model file to ONNX or TorchScript", description=(
+        "Export a model file (LoRA merged, dynamic batch); the file is kept only if its features match "
+        "the torch model's (max abs diff <= 1e-4)."))
+    export.add_argument("model", help="model file")
+    export.add_argument("--format", required=True, choices=("onnx", "torchscript"))
+    export.add_argument("--out", help="file to write (default: the model file with .onnx / .ts)")
+    export.add_argument("--check", nargs="+", metavar="IMAGES",
+                        help="crops (files or folders) for the check (default: 8 seeded random crops)")
+    export.set_defaults(run=run_export)
+    return export
+
+
+def _settings(parser: argparse.ArgumentParser) -> None:
+    """Options overriding the model file's embedding settings."""
+    group = parser.add_argument_group("embedding settings (default: the model file's)")
+    group.add_argument("--height", type=int, help="input height")
+    group.add_argument("--width", type=int, help="input width")
+    group.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None, help="average with the mirrored crop")
+    group.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None, help="L2-normalise features")
+    group.add_argument("--batch-size", type=int, help="crops per batch (default 64)")
+    group.add_argument("--workers", type=int, help="decoding processes (default 0)")
+    group.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+
+
+def _embedder(path: str, args: argparse.Namespace):
+    from soccerreid.features import load_model
+
+    settings = {k: getattr(args, k) for k in ("height", "width", "flip", "normalize", "batch_size", "workers")}
+    return load_model(path).configure(**settings)
+
+
+def run_embed(args: argparse.Namespace) -> None:
+    from soccerreid.schema import write_features
+
+    embedder = _embedder(args.model, args)
+    paths = find_images(args.images)
+    fs = embed_images(embedder, paths, role=args.role, device=args.device)
+    write_features(args.out, fs)
+    print(f"{args.out}: {len(paths)} x {embedder.dim} features ({embedder.info.weights_id})")
+
+
+def find_images(items: Sequence[str]) -> list[str]:
+    """Image files of ``items`` (files, or folders searched recursively, sorted); a missing path,
+    a non-image file or a folder without images is a :class:`DataError`."""
+    paths = []
+    for item in items:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(str(p) for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise DataError(f"{path}: no image files in this folder (expected {', '.join(IMAGE_SUFFIXES)})")
+            paths += found
+        elif not path.is_file():
+            raise DataError(f"{path}: no such file or folder")
+        elif path.suffix.lower() not in IMAGE_SUFFIXES:
+            raise DataError(f"{path}: not an image file (expected {', '.join(IMAGE_SUFFIXES)})")
+        else:
+            paths.append(str(path))
+    return paths
+
+
+def embed_images(embedder, paths: list[str], role: str | None, device: str = "auto"):
+    """A :class:`~soccerreid.schema.FeatureSet` of image files: SoccerNet file names give bbox_idx,
+    action, identity and class; other names get row numbers as bbox_idx and one action."""
+    from soccerreid.schema import FeatureSet
+
+    roles = np.array([role or ("query" if "query" in Path(p).parts[:-1] else "gallery") for p in paths])
+    meta = _soccernet_fields(paths)
+    if meta is None:
+        n = len(paths)
+        meta = {"bbox_idx": np.arange(n), "action_idx": np.zeros(n, np.int64), "person_uid": None,
+                "clazz": np.full(n, "")}
+    _check_unique(paths, roles, meta["bbox_idx"])
+    features = embedder.embed(paths, device=device)
+    return FeatureSet(features=features, role=roles, model=embedder.info.arch, split="", normalized=embedder.config.normalize,
+                      embedder=embedder.info.weights_id, path=np.array(paths), **meta)
+
+
+def _soccernet_fields(paths: list[str]) -> dict | None:
+    """bbox_idx, action_idx, person_uid (None unless every name is labelled) and clazz, if every name is SoccerNet's."""
+    from soccerreid.data.naming import parse_challenge_name, parse_name
+
+    names = []
+    for path in paths:
+        for parse in (parse_name, parse_challenge_name):
+            try:
+                names.append(parse(path))
+                break
+            except DataError:
+                continue
+        else:
+            return None
+    uid = np.array([n.person_uid for n in names], np.int64)
+    return {
+        "bbox_idx": np.array([n.bbox_idx for n in names], np.int64),
+        "action_idx": np.array([n.action_idx for n in names], np.int64),
+        "person_uid": None if (uid < 0).any() else uid,
+        "clazz": np.array([n.clazz for n in names]),
+    }
+
+
+def _check_unique(paths: list[str], roles: np.ndarray, bbox_idx: np.ndarray) -> None:
+    seen: dict[tuple[str, int], str] = {}
+    for path, role, bbox in zip(paths, roles.tolist(), bbox_idx.tolist()):
+        if (role, bbox) in seen:
+            raise DataError(f"{path}: {role} bbox_idx {bbox} again (also {seen[role, bbox]}); images of two splits?")
+        seen[role, bbox] = path
+
+
+def run_rank(args: argparse.Namespace) -> None:
+    from soccerreid.api import rank
+
+    embedder = _embedder(args.model, args) if args.model else None
+    query = _side(args.query, "query", embedder, args)
+    gallery = _side(args.gallery, "gallery", embedder, args)
+    _check_compatible(query, gallery, args)
+    actions = {} if args.ignore_actions else _check_actions(query, gallery, args)
+    rerank = (int(args.rerank[0]), int(args.rerank[1]), args.rerank[2]) if args.rerank else None
+    result = rank(query.features, gallery.features, metric=args.metric, rerank=rerank, top_k=args.top_k or None, **actions)
+    _print_ranking(query, gallery, result)
+    if args.out:
+        from soccerreid.io import write_json
+
+        ranked = [gallery.bbox_idx[row[row >= 0]].tolist() for row in result.indices]
+        write_json(args.out, dict(zip(map(str, query.bbox_idx.tolist()), ranked)), indent=None)
+
+
+def _side(item: str, role: str, embedder, args: argparse.Namespace):
+    """The rows of one side: a features file's ``role`` rows (all rows if it has none), or embedded images."""
+    from soccerreid.features import check_same_model
+    from soccerreid.schema import read_features
+
+    if item.endswith(".h5"):
+        fs = read_features(item)
+        if embedder is not None:
+            check_same_model(fs, embedder, item)
+        rows = np.flatnonzero(fs.role == role)
+        return fs.take(rows) if rows.size else fs
+    if embedder is None:
+        raise DataError(f"{item}: images need --model to be embedded (or pass a features file .h5)")
+    return embed_images(embedder, find_images([item]), role=role, device=args.device)
+
+
+def _check_compatible(query, gallery, args: argparse.Namespace) -> None:
+    dims = (query.features.shape[1], gallery.features.shape[1])
+    if dims[0] != dims[1] or (query.embedder and gallery.embedder and query.embedder != gallery.embedder):
+        raise DataError(f"{args.gallery}: features from another model ({gallery.embedder or 'unknown'}, {dims[1]}-d) "
+                        f"than {args.query} ({query.embedder or 'unknown'}, {dims[0]}-d)")
+
+
+def _check_actions(query, gallery, args: argparse.Namespace) -> dict:
+    missing = sorted(set(query.action_idx.tolist()) - set(gallery.action_idx.tolist()))
+    if missing:
+        raise DataError(f"{args.gallery}: no gallery image of action {missing[0]}, which query rows of {args.query} "
+                        f"belong to (each query is ranked in its own action; --ignore-actions ranks against all)")
+    return {"query_actions": query.action_idx, "gallery_actions": gallery.action_idx}
+
+
+def _print_ranking(query, gallery, result) -> None:
+    def name(fs, i: int) -> str:
+        return os.path.basename(fs.path[i]) if fs.path is not None else str(fs.bbox_idx[i])
+
+    for q in range(len(query.bbox_idx)):
+        ranked = [f"{name(gallery, g)} ({d:.4f})" for g, d in zip(result.indices[q], result.distances[q]) if g >= 0]
+        print(f"{name(query, q)}: {' '.join(ranked)}")
+
+
+def run_evaluate(args: argparse.Namespace) -> None:
+    from soccerreid.api import evaluate
+    from soccerreid.io import write_json
+
+    scores = evaluate(_embedder(args.model, args), args.index, args.split, args.metric, args.device, args.official_actions)
+    official = scores["official"]
+    check = (f"official scorer: mAP {official['mAP']:.6f}, Rank-1 {official['rank1']:.6f} (agrees)" if "mAP" in official
+             else f"official scorer skipped: {official['skipped']}")
+    ranks = ", ".join(f"Rank-{k} {scores[f'rank{k}']:.4f}" for k in (1, 5, 10, 20))
+    print(f"{args.model} on {args.split} ({scores['num_queries']} queries): mAP {scores['mAP']:.6f}, {ranks}; {check}")
+    if args.json:
+        write_json(args.json, scores)
+
+
+def run_export(args: argparse.Namespace) -> None:
+    from soccerreid.export import SUFFIXES, export_file
+    from soccerreid.io import atomic_path
+
+    embedder = _embedder(args.model, args)
+    out = Path(args.out) if args.out else Path(args.model).with_suffix(SUFFIXES[args.format])
+    if args.check:
+        crops, what = find_images(args.check), "crops"
+    else:
+        shape = (8, 2 * embedder.config.height, embedder.config.width, 3)
+        crops, what = list(np.random.default_rng(0).integers(0, 256, shape, np.uint8)), "random crops"
+    with atomic_path(out) as tmp:
+        diff = export_file(embedder, args.format, tmp, crops, name=args.model)
+    print(f"{out}: {args.format}, max abs diff to torch {diff:.2e} on {len(crops)} {what}")

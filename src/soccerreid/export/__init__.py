@@ -1,0 +1,45 @@
+"""Exports of a model file for trackers: ONNX, TorchScript and a model card, each file checked first.
+
+See :mod:`._formats` for the exported graph's contract.
+
+Examples::
+
+    model = load_model("artifacts/models/osnet_ain/model.pt").configure(height=256, width=128)
+    with atomic_dir("artifacts/export/osnet_ain") as out:
+        export_model(model, out, crops, name="osnet_ain", crops_source="32 crops of data/index/valid.csv")
+    export_file(model, "onnx", "osnet_ain.onnx", crops, name="osnet_ain")      # one file, checked
+"""
+
+from soccerreid.export._bundle import CHECK_CROPS, export_model, pick_check_crops
+from soccerreid.export._card import model_card
+from soccerreid.export._formats import (
+    FORMATS,
+    INPUT_NAME,
+    OUTPUT_NAME,
+    SUFFIXES,
+    TOLERANCE,
+    check_export,
+    export_file,
+    load_runner,
+    metadata,
+    postprocess,
+    run_features,
+)
+
+__all__ = [
+    "CHECK_CROPS",
+    "FORMATS",
+    "INPUT_NAME",
+    "OUTPUT_NAME",
+    "SUFFIXES",
+    "TOLERANCE",
+    "check_export",
+    "export_file",
+    "export_model",
+    "load_runner",
+    "metadata",
+    "model_card",
+    "pick_check_crops",
+    "postprocess",
+    "run_features",
+]

@@ -1,0 +1,132 @@
+"""ONNX and TorchScript exports of every family: round trip against torch, the check, the card, the stage."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+import soccerreid
+from soccerreid.data.index import read_index
+from soccerreid.errors import ExportError
+from soccerreid.export import check_export, export_file, export_model, load_runner, pick_check_crops
+from soccerreid.features import make_loader
+from soccerreid.models import create_model, save_model
+
+ROOT = Path(__file__).resolve().parents[2]
+FAMILIES = ("osnet_ain", "resnet50_ibn", "dinov2_lora")
+
+
+@pytest.fixture(scope="module")
+def crops(soccernet_valid) -> list[str]:
+    return pick_check_crops(read_index(soccernet_valid, "valid"), count=5)
+
+
+def _raw_batches(embedder, crops):
+    """Preprocessed (B, 3, H, W) batches of sizes 1 and the rest, and torch's raw (B, D) outputs."""
+    x = next(iter(make_loader(crops, embedder.config, embedder.info.mean, embedder.info.std)))
+    with torch.inference_mode():
+        reference = embedder.network.cpu().eval()(x.contiguous()).numpy()
+    return [(x[:1].numpy(), reference[:1]), (x[1:].numpy(), reference[1:])]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_onnx_round_trip_of_every_family(family, model_files, crops, tmp_path):
+    import onnx
+    import onnxruntime as ort
+
+    embedder = soccerreid.load_model(model_files[family])
+    path = tmp_path / "model.onnx"
+    assert export_file(embedder, "onnx", path, crops, name=family) <= 1e-4
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (batch,) = session.get_inputs()
+    assert batch.name == "images" and isinstance(batch.shape[0], str) and batch.shape[1:] == [3, embedder.config.height, embedder.config.width]
+    for x, reference in _raw_batches(embedder, crops):  # batch sizes 1 and 4: the batch is dynamic
+        np.testing.assert_allclose(session.run(["features"], {"images": x})[0], reference, atol=1e-4)
+    proto = onnx.load(str(path))
+    props = {p.key: p.value for p in proto.metadata_props}
+    assert props["soccerreid.arch"] == family and props["soccerreid.weights_id"] == embedder.info.weights_id
+    assert json.loads(props["soccerreid.flip"]) is True and json.loads(props["soccerreid.height"]) == embedder.config.height
+    assert not [i.name for i in proto.graph.initializer if "lora" in i.name.lower()]  # LoRA merged into the weights
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_torchscript_round_trip_of_every_family(family, model_files, crops, tmp_path):
+    embedder = soccerreid.load_model(model_files[family])
+    path = tmp_path / "model.ts"
+    assert export_file(embedder, "torchscript", path, crops, name=family) <= 1e-4
+    extra = {"soccerreid.json": ""}
+    module = torch.jit.load(str(path), _extra_files=extra)
+    assert json.loads(extra["soccerreid.json"])["weights_id"] == embedder.info.weights_id
+    run = load_runner("torchscript", path)
+    for x, reference in _raw_batches(embedder, crops):
+        np.testing.assert_allclose(run(x), reference, atol=1e-4)
+    assert isinstance(module, torch.jit.ScriptModule)
+
+
+def test_an_export_that_differs_from_torch_fails_naming_the_model_and_the_diff(model_files, crops, tmp_path):
+    embedder = soccerreid.load_model(model_files["osnet_ain"])
+    export_file(embedder, "onnx", tmp_path / "model.onnx", crops, name="osnet_ain")
+    torch.manual_seed(1)  # other weights, same network
+    other_cfg = soccerreid.load_model(model_files["osnet_ain"]).info.model_config()
+    save_model(create_model(other_cfg, num_classes=0).eval(), tmp_path / "other.pt", other_cfg, input_size=(64, 32))
+    with pytest.raises(ExportError) as info:
+        check_export("onnx", tmp_path / "model.onnx", soccerreid.load_model(tmp_path / "other.pt"), crops, name="osnet_ain")
+    assert re.fullmatch(r"osnet_ain: onnx features differ from the torch model's by \S+ \(max abs, on 5 crops; "
+                        r"at most 0.0001 allowed\)", str(info.value))
+    assert float(str(info.value).split(" by ")[1].split()[0]) > 1e-3
+
+
+def test_the_model_cards_onnxruntime_lines_give_the_features(model_files, crops, tmp_path):
+    embedder = soccerreid.load_model(model_files["dinov2_lora"])
+    diffs = export_model(embedder, tmp_path, crops, "dinov2_lora", "5 crops of valid")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx", "model.ts", "model_card.md"]
+    card = (tmp_path / "model_card.md").read_text()
+    assert "feature dimension **384**" in card and "LoRA r=4 alpha=16 on qkv+mlp (merged)" in card
+    assert "Validation mAP while training: **0.2500** at best epoch 1" in card
+    assert f"| `model.onnx` | ONNX" in card and f"{diffs['onnx']:.2e}" in card
+    code = re.search(r"```python\n(.*?)```", card, re.S).group(1)
+    assert len(code.strip().splitlines()) <= 8
+    for crop in crops:
+        scope = {}
+        cwd = os.getcwd()
+        os.chdir(tmp_path)
+        try:
+            exec(code.replace('"crop.png"', repr(crop)), scope)
+        finally:
+            os.chdir(cwd)
+        np.testing.assert_allclose(scope["f"][0], embedder.embed([crop], device="cpu")[0], atol=1e-4)
+
+
+def _stage(tmp_path, index, weights):
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["extract"]["osnet_ain"] = {"height": 64, "width": 32, "workers": 0, "splits": ["valid"],
+                                      "differs_from_validation": "the tiny test model is not trained by params"}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    args = ["--params", tmp_path / "params.yaml", "--model", "osnet_ain", "--weights", weights, "--index", index,
+            "--out", tmp_path / "export"]
+    return subprocess.run([sys.executable, str(ROOT / "stages" / "export.py"), *map(str, args)], capture_output=True,
+                          text=True, timeout=600, env=dict(os.environ, PYTHONWARNINGS="ignore"))
+
+
+@pytest.mark.slow
+def test_export_stage_writes_checked_files_or_nothing(model_files, soccernet_valid, tmp_path):
+    done = _stage(tmp_path, soccernet_valid, model_files["osnet_ain"])
+    assert done.returncode == 0, done.stderr
+    assert re.fullmatch(r"export osnet_ain: onnx max abs diff \S+, torchscript max abs diff \S+\n", done.stdout)
+    card = (tmp_path / "export" / "model_card.md").read_text()
+    count = len(pick_check_crops(read_index(soccernet_valid, "valid")))
+    assert f"on {count} crops of {soccernet_valid}/valid.csv" in card
+    failed = _stage(tmp_path / "export", soccernet_valid, tmp_path / "absent.pt")
+    assert failed.returncode == 2
+    assert failed.stderr.strip() == (f"error: {tmp_path / 'absent.pt'}: model file not found "
+                                     "(the train stage writes artifacts/models/<name>/model.pt)")
+    assert not (tmp_path / "export" / "export").exists()
