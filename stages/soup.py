@@ -23,9 +23,10 @@ from soccerreid.errors import ConfigError
 from soccerreid.features import check_images_exist, extract_split, extraction_fingerprint
 from soccerreid.fingerprint import Fingerprint, files_digest, is_current, value_digest, write_stamp
 from soccerreid.io import atomic_dir
-from soccerreid.models import save_embedder, soup_embedders, validate_input_size
+from soccerreid.models import save_embedder, validate_input_size
 from soccerreid.retrieval import features_to_blocks
 from soccerreid.schema import EVAL_SPLITS, write_blocks, write_features
+from soccerreid.soup import soup_embedders
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:

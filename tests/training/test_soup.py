@@ -11,7 +11,8 @@ import yaml
 
 from soccerreid.config import load_params
 from soccerreid.data.index import write_index
-from soccerreid.models import create_model, load_embedder, save_embedder, uniform_soup
+from soccerreid.models import create_model, load_embedder, save_embedder
+from soccerreid.soup import uniform_soup
 from soccerreid.schema import read_blocks, read_features
 from tinyset import ROOT, make_split
 

@@ -31,7 +31,6 @@ from soccerreid.models._registry import (
     validate_input_size,
 )
 from soccerreid.models._reid import ReidModel, ReidOutput
-from soccerreid.models._soup import soup_embedders, uniform_soup
 from soccerreid.models._weights import LoadReport, load_pretrained, read_state_dict
 
 __all__ = [
@@ -50,7 +49,5 @@ __all__ = [
     "read_state_dict",
     "register_model",
     "save_embedder",
-    "soup_embedders",
-    "uniform_soup",
     "validate_input_size",
 ]

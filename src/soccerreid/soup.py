@@ -22,8 +22,7 @@ from collections.abc import Sequence
 import torch
 
 from soccerreid.config.models import ModelConfig
-from soccerreid.models._embedder import load_embedder
-from soccerreid.models._reid import ReidModel
+from soccerreid.models import ReidModel, load_embedder
 
 
 def uniform_soup(states: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
