@@ -48,9 +48,10 @@ def test_soup_stage_writes_the_averaged_model_its_features_and_blocks(tmp_path):
     valid = make_split(tmp_path, "valid", range(3), 4, (2, 3), seed=2)
     write_index(valid, tmp_path / "index", "valid")
     out = {k: tmp_path / k / "osnet_ain_soup" for k in ("soups", "features", "distances")}
-    _load_stage("soup")(["--params", str(tmp_path / "params.yaml"), "--soup", "osnet_ain_soup", "--models", str(tmp_path / "models"),
-                         "--index", str(tmp_path / "index"), "--out", str(out["soups"]), "--features", str(out["features"]),
-                         "--distances", str(out["distances"]), "--device", "cpu"])  # fmt: skip
+    argv = ["--params", str(tmp_path / "params.yaml"), "--soup", "osnet_ain_soup", "--models", str(tmp_path / "models"),
+            "--index", str(tmp_path / "index"), "--out", str(out["soups"]), "--features", str(out["features"]),
+            "--distances", str(out["distances"]), "--device", "cpu"]  # fmt: skip
+    _load_stage("soup")(argv)
     soup = load_embedder(cfg, out["soups"] / "model.pt")
     a, b = members["osnet_ain"], members["osnet_ain_seed1"]
     for name, value in soup.state_dict().items():
@@ -60,4 +61,11 @@ def test_soup_stage_writes_the_averaged_model_its_features_and_blocks(tmp_path):
     assert features.model == "osnet_ain_soup" and features.features.shape == (len(valid), 512)
     blocks = read_blocks(out["distances"] / "valid.h5")
     assert blocks.source == "osnet_ain_soup" and blocks.metric == "cosine"
-    assert sorted(p.name for p in out["distances"].iterdir()) == ["valid.h5"]
+    assert sorted(p.name for p in out["distances"].iterdir()) == ["fingerprint.json", "valid.h5"]
+    written = {path: path.stat().st_mtime_ns for folder in out.values() for path in folder.iterdir()}
+    _load_stage("soup")(argv)  # nothing that shapes the soup changed: its outputs stay as they are
+    assert {path: path.stat().st_mtime_ns for folder in out.values() for path in folder.iterdir()} == written
+    save_embedder(create_model(cfg, num_classes=4), tmp_path / "models" / "osnet_ain_seed1" / "model.pt")
+    _load_stage("soup")(argv)  # a member retrained: a new soup
+    again = load_embedder(cfg, out["soups"] / "model.pt").state_dict()
+    assert any(not torch.equal(again[k], v) for k, v in soup.state_dict().items())
