@@ -159,7 +159,7 @@ def train_model(
 def weights_fingerprint(cfg: ModelConfig, train: pd.DataFrame, valid: pd.DataFrame) -> Fingerprint:
     """What shapes the weights :func:`train_model` gives for these arguments (index rows).
 
-    Parts: ``config``, every field of ``cfg`` but the operational ones (``train.workers``);
+    Parts: ``config``, every field of ``cfg`` but the operational ones (``train.workers``, ``train.threads``);
     ``validation``, the per-epoch validation settings of each phase; ``pretrained``, the bytes of a
     local ``cfg.pretrained`` file; the train rows and the validation rows (the columns training
     reads) and the bytes of their crops; and the code of this module and of all it runs.
@@ -224,7 +224,6 @@ def initial_model(cfg: ModelConfig, num_classes: int) -> nn.Module:
     if cfg.train.init_seed is not None:
         _seed_everything(cfg.train.seed)
     return model
-
 
 
 def _seed_everything(seed: int) -> None:
