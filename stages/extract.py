@@ -16,9 +16,8 @@ import time
 
 from soccerreid.cli import progress, run_stage
 from soccerreid.config import load_params
-from soccerreid.data.index import read_index
 from soccerreid.errors import ConfigError
-from soccerreid.features import check_images, extract_split, extraction_fingerprint, load_model
+from soccerreid.features import extract_split, extraction_fingerprint, load_model, read_split_crops
 from soccerreid.fingerprint import is_current, write_stamp
 from soccerreid.io import atomic_dir
 from soccerreid.models import check_matches, check_model_config, validate_input_size
@@ -42,9 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     model_cfg, cfg = params.models[args.model], params.extract[args.model]
     check_model_config(model_cfg, key=f"{args.params}: models.{args.model}")
     validate_input_size(model_cfg, cfg.height, cfg.width, key=f"{args.params}: extract.{args.model}")
-    frames = {split: read_index(args.index, split) for split in cfg.splits}
-    for split, frame in frames.items():
-        check_images(frame["path"], source=f"{args.index}/{split}.csv", hint=" (re-run the prepare stage?)")
+    frames = read_split_crops(args.index, cfg.splits)
     embedder = load_model(args.weights)
     check_matches(embedder.info, model_cfg, args.weights, key=f"{args.params}: models.{args.model}")
     embedder = embedder.configure(**vars(cfg))

@@ -1,10 +1,13 @@
-"""Stage rerank: k-reciprocal re-ranking of the fused distances, per action, for every split.
+"""Stage rerank: query expansion, then k-reciprocal re-ranking, of the fused distances, per action, for every split.
 
 Reads ``<fused>/<split>.h5`` for each of valid, test and challenge that exists and writes
-``<out>/<split>.h5`` (``rerank.*``; with ``rerank.enabled: false`` the fused blocks unchanged)
-and ``<out>/presets/<preset>/<split>.h5``: the report's four presets (Table 1's re-ranking rows,
-scored by the score stage). All settings of a split share their work
-(``soccerreid.retrieval.rerank.rerank_settings``). Params: ``rerank.*``.
+``<out>/<split>.h5``: the fused blocks, query-expanded first when ``qe.enabled`` (``qe.method``,
+exact from the cosine blocks), then re-ranked with ``rerank.*`` when ``rerank.enabled`` (with
+neither, unchanged); ``<out>/presets/<preset>/<split>.h5``, the report's four presets, and
+``<out>/qe/<method>/<split>.h5``, the three query expansions at ``qe.k/alpha/times`` (when the
+fused blocks are cosine blocks of unit features): Table 1's rows, scored by the score stage.
+All re-ranking settings of one input share their work
+(``soccerreid.retrieval.rerank.rerank_settings``). Params: ``rerank.*`` and ``qe.*``.
 
     python stages/rerank.py --params params.yaml --fused artifacts/fused --out artifacts/reranked
 """
@@ -19,6 +22,7 @@ from soccerreid.config import load_params
 from soccerreid.config.retrieval import RERANK_PRESETS
 from soccerreid.errors import DataError
 from soccerreid.io import atomic_dir
+from soccerreid.retrieval.expansion import expand_blocks, qe_variants
 from soccerreid.retrieval.rerank import rerank_settings
 from soccerreid.schema import EVAL_SPLITS, read_blocks, write_blocks
 
@@ -35,22 +39,28 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
-    cfg = load_params(args.params).rerank
+    params = load_params(args.params)
+    cfg, qe = params.rerank, params.qe
     paths = [p for p in (Path(args.fused) / f"{s}.h5" for s in EVAL_SPLITS) if p.is_file()]
     if not paths:
         raise DataError(f"{args.fused}: no fused distances for any of {', '.join(EVAL_SPLITS)} (<split>.h5)")
     fused = [read_blocks(p) for p in paths]
     final = {FINAL: (cfg.k1, cfg.k2, cfg.lambda_)} if cfg.enabled else {}
-    setting = f"k1={cfg.k1} k2={cfg.k2} lambda={cfg.lambda_:g}" if cfg.enabled else "disabled (fused blocks unchanged)"
-    progress(f"rerank: {setting} on {', '.join(b.split for b in fused)} ({sum(b.sizes.size for b in fused):,} actions), "
-             f"with Table 1's presets {', '.join(RERANK_PRESETS)}")
+    setting = f"k1={cfg.k1} k2={cfg.k2} lambda={cfg.lambda_:g}" if cfg.enabled else "disabled"
+    progress(f"rerank: {f'qe {qe.method}, then ' if qe.enabled else ''}{setting} on {', '.join(b.split for b in fused)} "
+             f"({sum(b.sizes.size for b in fused):,} actions), with Table 1's presets {', '.join(RERANK_PRESETS)} "
+             f"and query expansions (k={qe.k}, alpha={qe.alpha:g}, times={qe.times})")
     with atomic_dir(args.out) as out:
         for path, blocks in zip(paths, fused):
-            results = rerank_settings(blocks, {**final, **RERANK_PRESETS})
-            reranked = results.pop(FINAL, blocks)
+            expanded = expand_blocks(blocks, qe.method, qe.k, qe.alpha, qe.times) if qe.enabled else blocks
+            results = rerank_settings(blocks, {**({} if qe.enabled else final), **RERANK_PRESETS})
+            reranked = rerank_settings(expanded, final)[FINAL] if qe.enabled and final else results.pop(FINAL, expanded)
+            if qe.enabled and final:
+                reranked = reranked.with_values(reranked.values, f"{expanded.source}+{reranked.source}")
             write_blocks(out / path.name, reranked)
-            for name, result in results.items():
-                write_blocks(out / "presets" / name / path.name, result)
+            for group, rows in (("presets", results), ("qe", qe_variants(blocks, qe.k, qe.alpha, qe.times))):
+                for name, result in rows.items():
+                    write_blocks(out / group / name / path.name, result)
             print(f"{path} -> {Path(args.out) / path.name} ({reranked.source})")
 
 

@@ -2,20 +2,20 @@
 
 Reads the final (re-ranked) blocks ``<reranked>/<split>.h5``, the models' blocks
 ``<distances>/<model>/<split>.h5``, the fusions ``<fused>/methods/<method>/<split>.h5`` and the
-report's four re-ranking presets ``<reranked>/presets/<preset>/<split>.h5``; it scores them and
-re-ranks nothing. Writes:
+report's four re-ranking presets ``<reranked>/presets/<preset>/<split>.h5`` and the three
+query expansions ``<reranked>/qe/<method>/<split>.h5``; it scores them and re-ranks nothing. Writes:
 
 - ``--scores`` JSON: the final method's mAP, rank1, rank5, rank10, rank20 (fractions) at top
   level, per-class scores, the official scorer's check (on ``score.official_actions`` actions
-  of the split), and sections ``models``, ``fusion``,
-  ``rerank``; ``heldout``, the same on test when scoring valid (every choice of the run, the
+  of the split), and sections ``models`` (with every soup and its members), ``fusion``, ``qe``,
+  ``rerank``; ``soups`` and ``qe_settings`` to label them; ``heldout``, the same on test when scoring valid (every choice of the run, the
   best epoch and the grid weights, was made on valid); ``challenge``, every row on challenge
   against ``--challenge-groundtruth`` (the released labels) when it exists, with the official
   scorer's figures for the exported ranking;
 - ``--cmc`` CSV: rank vs. accuracy, one column per method (for ``dvc plots``);
 - ``--rankings`` folder: ``<split>.json`` in the official format for every split re-ranked.
 
-Params: ``score.split``, ``score.ranks``, ``score.max_rank``, ``score.official_actions``.
+Params: ``score.*``, ``qe.*`` (labels of the expansion rows) and ``soups`` (the soup rows).
 
     python stages/score.py --params params.yaml --distances artifacts/distances \
         --fused artifacts/fused --reranked artifacts/reranked \
@@ -33,9 +33,10 @@ from soccerreid.cli import progress, run_stage
 from soccerreid.config import load_params
 from soccerreid.errors import DataError
 from soccerreid.config.retrieval import RERANK_PRESETS
-from soccerreid.evaluation.methods import build_scores, challenge_scores, official_section
+from soccerreid.evaluation.methods import build_scores, challenge_scores, models_to_score, official_section
 from soccerreid.evaluation.ranking import ranking_from_blocks, write_ranking
 from soccerreid.io import atomic_dir, write_json, write_text
+from soccerreid.retrieval.expansion import QE_METHODS
 from soccerreid.retrieval.fusion import FUSION_METHODS
 from soccerreid.schema import EVAL_SPLITS, read_blocks
 
@@ -53,37 +54,42 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def read_sections(args: argparse.Namespace, split: str) -> dict:
-    """``{"models": {...}, "fusion": {...}, "rerank": {...}}`` blocks of ``split`` for the scores."""
+def read_sections(args: argparse.Namespace, split: str, soups: dict) -> dict:
+    """``{"models", "fusion", "qe", "rerank"}`` blocks of ``split`` for the scores (models: the fused
+    ones, then every soup and its members; qe: none for a fusion that is no cosine Gram)."""
     info_path = Path(args.fused) / "fusion.json"
     if not info_path.is_file():
         raise DataError(f"{info_path}: not found; run the fuse stage first")
-    models = json.loads(info_path.read_text())["models"]
+    models = models_to_score(json.loads(info_path.read_text())["models"], soups)
+    expanded = {m: Path(args.reranked) / "qe" / m / f"{split}.h5" for m in QE_METHODS}
     return {
         "models": {m: read_blocks(Path(args.distances) / m / f"{split}.h5") for m in models},
         "fusion": {m: read_blocks(Path(args.fused) / "methods" / m / f"{split}.h5") for m in FUSION_METHODS},
+        "qe": {m: read_blocks(path) for m, path in expanded.items() if path.is_file()},
         "rerank": {p: read_blocks(Path(args.reranked) / "presets" / p / f"{split}.h5") for p in RERANK_PRESETS},
     }
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
-    cfg = load_params(args.params).score
+    params = load_params(args.params)
+    cfg, qe, soups = params.score, params.qe, {name: list(s.members) for name, s in params.soups.items()}
     paths = {s: Path(args.reranked) / f"{s}.h5" for s in EVAL_SPLITS if (Path(args.reranked) / f"{s}.h5").is_file()}
     if cfg.split not in paths:
         raise DataError(f"{Path(args.reranked) / f'{cfg.split}.h5'}: not found (score.split is {cfg.split})")
     finals = {split: read_blocks(path) for split, path in paths.items()}
     progress(f"score: Table 1 on {cfg.split}{' and test' if cfg.split == 'valid' and 'test' in finals else ''} (models, "
-             f"{len(FUSION_METHODS)} fusions, {len(RERANK_PRESETS)} re-rankings); official check on up to "
+             f"{len(FUSION_METHODS)} fusions, {len(QE_METHODS)} query expansions, {len(RERANK_PRESETS)} re-rankings); official check on up to "
              f"{cfg.official_actions} actions; rankings of {', '.join(finals)}")
     rankings = {split: ranking_from_blocks(blocks) for split, blocks in finals.items()}
-    scores, cmc = build_scores(finals[cfg.split], read_sections(args, cfg.split), cfg.ranks, cfg.max_rank)
+    scores, cmc = build_scores(finals[cfg.split], read_sections(args, cfg.split, soups), cfg.ranks, cfg.max_rank)
+    scores.update(soups=soups, qe_settings={"k": qe.k, "alpha": qe.alpha, "times": qe.times})
     scores["official"] = official_section(finals[cfg.split], rankings[cfg.split], cfg.official_actions)
     if cfg.split == "valid" and "test" in finals and finals["test"].labelled:
-        scores["heldout"], _ = build_scores(finals["test"], read_sections(args, "test"), cfg.ranks, cfg.max_rank)
+        scores["heldout"], _ = build_scores(finals["test"], read_sections(args, "test", soups), cfg.ranks, cfg.max_rank)
     truth = Path(args.challenge_groundtruth) if args.challenge_groundtruth else None
     if truth is not None and truth.is_file() and "challenge" in finals:
-        scores["challenge"] = challenge_scores(finals["challenge"], read_sections(args, "challenge"),
+        scores["challenge"] = challenge_scores(finals["challenge"], read_sections(args, "challenge", soups),
                                                json.loads(truth.read_text()), rankings["challenge"], str(truth),
                                                cfg.ranks, cfg.max_rank)  # fmt: skip
     with atomic_dir(args.rankings) as out:

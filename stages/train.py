@@ -19,13 +19,14 @@ from soccerreid.errors import ConfigError
 from soccerreid.fingerprint import Fingerprint, code_parts
 from soccerreid.training import export_run, init_distributed, keep_outputs, shutdown_distributed
 from soccerreid.training import train_model, weights_fingerprint
+from soccerreid.training.rows import training_rows
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", required=True)
     parser.add_argument("--model", required=True, help="a key of params models")
-    parser.add_argument("--index", required=True, help="folder with train.csv and valid.csv")
+    parser.add_argument("--index", required=True, help="folder with valid.csv and the <split>.csv of train.splits")
     parser.add_argument("--out", required=True, help="output folder (model.pt, summary.json)")
     parser.add_argument("--checkpoints", required=True, help="checkpoint folder kept across runs")
     parser.add_argument("--live", default=None, help="dvclive folder")
@@ -40,7 +41,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.model not in params.models:
         raise ConfigError(f"{args.params}: models.{args.model}: no such model (have {list(params.models)})")
     cfg = params.models[args.model]
-    train, valid = read_index(args.index, "train"), read_index(args.index, "valid")
+    train = training_rows({split: read_index(args.index, split) for split in cfg.train.splits}, cfg.train.drop_none_ids)
+    valid = read_index(args.index, "valid")
     ctx = init_distributed(args.device)
     try:
         weights = weights_fingerprint(cfg, train, valid)

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-UPSTREAM_STAGES = ("prepare", "train@", "extract@", "distances@")
+UPSTREAM_STAGES = ("prepare", "train@", "extract@", "distances@", "soup@")
 FAST_STAGES = {"fuse", "rerank", "score", "report"}
 _GIT = ["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci"]
 

@@ -71,6 +71,16 @@ def test_scores_are_sane(repo):
         assert 0.0 < scores["models"][model]["mAP"] <= 1.0
 
 
+def test_the_soup_is_scored_next_to_its_seeds(repo):
+    scores = _scores(repo)
+    assert scores["soups"] == {"osnet_ain_soup": ["osnet_ain", "osnet_ain_seed1"]}
+    assert {"osnet_ain", "osnet_ain_seed1", "osnet_ain_soup"} <= set(scores["models"])
+    assert (repo / "artifacts" / "soups" / "osnet_ain_soup" / "model.pt").is_file()
+    table = (repo / "reports" / "results.md").read_text()
+    assert "| osnet_ain_soup (uniform soup of osnet_ain + osnet_ain_seed1) | soup |" in table
+    assert "| Weighted + AQE (k 5, alpha 3, 1 pass) | qe |" in table
+
+
 def test_official_scorer_agrees_with_metrics(repo):
     from SoccerNet.Evaluation.ReIdentification import evaluate
 
@@ -135,9 +145,11 @@ def test_rerank_experiment_reruns_from_rerank_on(repo):
 @pytest.mark.parametrize(
     ("key", "value", "stale"),
     [
-        (("models", "osnet_ain", "train", "lr"), 0.002, {"train@osnet_ain", "extract@osnet_ain"}),
+        (("models", "osnet_ain", "train", "lr"), 0.002, {"train@osnet_ain", "extract@osnet_ain", "soup@osnet_ain_soup"}),
         (("extract", "dinov2_lora"), {"flip": False, "differs_from_validation": "no flip TTA"}, {"extract@dinov2_lora", "export@dinov2_lora"}),
-        (("distances", "metric"), "euclidean", {"distances@osnet_ain", "distances@resnet50_ibn", "distances@dinov2_lora", "fuse"}),
+        (("distances", "metric"), "euclidean",
+         {"distances@osnet_ain", "distances@osnet_ain_seed1", "distances@resnet50_ibn", "distances@dinov2_lora", "soup@osnet_ain_soup", "fuse"}),
+        (("qe", "k"), 3, {"rerank", "score"}),
         (("fusion", "normalize"), "zscore", {"fuse"}),
         (("report", "top_k"), 5, {"report"}),
     ],

@@ -23,19 +23,20 @@ ROOT = Path(__file__).resolve().parents[1]
 DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())
 PARAM_FILES = [ROOT / "params.yaml", *sorted((ROOT / "presets").glob("*.yaml"))]
 PER_MODEL = ("train", "extract", "distances")
+FOREACH = {"${models}": "models", "${soups}": "soups"}
 
 
 def _expanded_stages(params: dict) -> dict[str, dict]:
-    """dvc.yaml stages with ``foreach: ${models}`` expanded into ``name@model`` entries."""
+    """dvc.yaml stages with ``foreach: ${models}`` / ``${soups}`` expanded into ``name@key`` entries."""
     stages = {}
     for name, stage in DVC["stages"].items():
         if "foreach" not in stage:
             stages[name] = stage
             continue
-        assert stage["foreach"] == "${models}", f"{name}: foreach must iterate over the models section"
-        for model in params["models"]:
-            text = yaml.safe_dump(stage["do"]).replace("${key}", model)
-            stages[f"{name}@{model}"] = yaml.safe_load(text)
+        assert stage["foreach"] in FOREACH, f"{name}: foreach must iterate over the models or soups section"
+        for key in params[FOREACH[stage["foreach"]]]:
+            text = yaml.safe_dump(stage["do"]).replace("${key}", key)
+            stages[f"{name}@{key}"] = yaml.safe_load(text)
     return stages
 
 
@@ -75,9 +76,10 @@ def test_fuse_depends_on_every_fused_model(params_file):
 
 
 def test_stage_order_and_per_model_stages():
-    assert list(DVC["stages"]) == ["prepare", *PER_MODEL, "fuse", "rerank", "score", "report", "export"]
+    assert list(DVC["stages"]) == ["prepare", *PER_MODEL, "soup", "fuse", "rerank", "score", "report", "export"]
     for name in (*PER_MODEL, "export"):
-        assert "foreach" in DVC["stages"][name]
+        assert DVC["stages"][name]["foreach"] == "${models}"
+    assert DVC["stages"]["soup"]["foreach"] == "${soups}"
 
 
 def test_export_is_off_the_critical_path_of_the_scores():
@@ -117,8 +119,9 @@ def _sections_read(script: Path) -> set[str]:
     }
 
 
-def test_stages_declare_their_script_and_the_sections_they_read():
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+@pytest.mark.parametrize("params_file", PARAM_FILES, ids=lambda p: p.name)
+def test_stages_declare_their_script_and_the_sections_they_read(params_file):
+    params = yaml.safe_load(params_file.read_text())
     for name, stage in _expanded_stages(params).items():
         script = _script_of(stage)
         assert script.is_file(), f"{name}: {script} does not exist"
@@ -145,8 +148,9 @@ def _covered(rel: str, deps: list[str]) -> bool:
     return any(target == d or target.startswith(d.rstrip("/") + "/") for d in deps)
 
 
-def test_stages_depend_on_all_package_code_they_run():
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+@pytest.mark.parametrize("params_file", PARAM_FILES, ids=lambda p: p.name)
+def test_stages_depend_on_all_package_code_they_run(params_file):
+    params = yaml.safe_load(params_file.read_text())
     for name, stage in _expanded_stages(params).items():
         deps = _dep_paths(stage)
         missing = sorted(rel for rel in _code_files(_script_of(stage)) if not _covered(rel, deps))

@@ -51,7 +51,7 @@ def test_stage_end_to_end_on_tiny_synthetic(tmp_path, monkeypatch, capsys):
     params = _params(tmp_path, TINY_DATA)
     _load_stage().main(["--params", str(params), "--raw", "data/raw", "--index", "data/index"])
     out = capsys.readouterr().out
-    assert out.splitlines()[0].split() == ["split", "images", "query", "gallery", "actions", "identities", "invalid"]
+    assert out.splitlines()[0].split() == ["split", "images", "query", "gallery", "actions", "identities", "none_ids", "invalid"]
     index = Path("data/index")
     assert sorted(p.name for p in index.iterdir()) == [
         "challenge.csv", "challenge_groundtruth.json", "invalid_images.json", "summary.json", "test.csv", "train.csv", "valid.csv",
@@ -64,6 +64,9 @@ def test_stage_end_to_end_on_tiny_synthetic(tmp_path, monkeypatch, capsys):
         assert f"{split:<10}{len(frame):>9}" in out
     assert summary["train"]["identities"] == read_index(index, "train")["label"].nunique()
     assert summary["challenge"]["identities"] is None
+    for split in ("train", "valid", "test"):
+        assert summary[split]["none_ids"] == (read_index(index, split)["jersey"] == "None").sum() > 0
+    assert summary["challenge"]["none_ids"] == 0
     assert json.loads((index / "invalid_images.json").read_text()) == {"count": 0, "images": []}
     _assert_perfect_score(index / "challenge_groundtruth.json", tmp_path)
 

@@ -39,7 +39,7 @@ def _trained(cfg, height, width):
     return model.eval()
 
 
-@pytest.mark.parametrize("arch", ["osnet_ain", "resnet50_ibn", "dinov2_lora"])
+@pytest.mark.parametrize("arch", ["osnet_ain", "resnet50_ibn", "dinov2_lora", "clip_vit", "clip_vit_lora"])
 def test_every_family_rebuilds_from_the_file_alone(tmp_path, tiny, arch):
     cfg, height, width = tiny[arch]
     cfg = dataclasses.replace(cfg, mean=(0.5, 0.4, 0.3), std=(0.2, 0.25, 0.3))
@@ -51,7 +51,7 @@ def test_every_family_rebuilds_from_the_file_alone(tmp_path, tiny, arch):
     assert (info.arch, info.variant, info.neck, info.embed_dim) == (cfg.arch, cfg.variant, "bnneck", model.embed_dim)
     assert (info.height, info.width, info.mean, info.std) == (height, width, (0.5, 0.4, 0.3), (0.2, 0.25, 0.3))
     assert (info.flip, info.normalize, info.soccerreid_version) == (False, True, __version__)
-    assert info.lora == (cfg.lora if arch == "dinov2_lora" else None)
+    assert info.lora == (cfg.lora if arch in ("dinov2_lora", "clip_vit_lora") else None)
     assert info.training == TRAINING
     assert not network.training and network.num_classes == 0
     x = torch.randn(3, 3, height, width)

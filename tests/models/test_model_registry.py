@@ -76,7 +76,7 @@ def test_reset_classifier_changes_the_identity_set(tiny):
 def test_unknown_model_is_one_line_config_error():
     with pytest.raises(ConfigError) as info:
         create_model(ModelConfig(arch="vit_huge"), num_classes=1)
-    assert str(info.value) == "arch: unknown model 'vit_huge' (registered: dinov2_lora, osnet_ain, resnet50_ibn)"
+    assert str(info.value) == "arch: unknown model 'vit_huge' (registered: clip_vit, clip_vit_lora, dinov2_lora, osnet_ain, resnet50_ibn)"
 
 
 def test_unknown_variant_is_one_line_config_error():

@@ -126,3 +126,24 @@ def test_heldout_and_challenge_scores_become_columns_without_changing_the_best_r
     assert grid.endswith("| **45.00** | **35.00** | **35.00** | **25.00** |")
     plain = render_results(table_rows(valid, info), dataset="toy")
     assert "Test" not in plain and "Challenge" not in plain
+
+
+def test_soups_follow_their_seeds_and_query_expansion_rows_precede_rerank():
+    from soccerreid.reporting.report import table_rows
+
+    scores = {
+        "models": {"osnet_ain": _section(0.6), "osnet_s1": _section(0.58), "osnet_soup": _section(0.63)},
+        "fusion": {"weighted": _section(0.6)},
+        "qe": {"aqe": _section(0.61), "dba": _section(0.62)},
+        "rerank": {"standard": _section(0.59)},
+        "soups": {"osnet_soup": ["osnet_ain", "osnet_s1"]},
+        "qe_settings": {"k": 5, "alpha": 3.0, "times": 2},
+    }
+    info = {"models": ["osnet_ain"], "method": "weighted", "weights": [1.0], "grid_weights": [1.0]}
+    rows = table_rows(scores, info)
+    assert [r.method for r in rows] == [
+        "OSNet-AIN", "osnet_s1", "osnet_soup (uniform soup of osnet_ain + osnet_s1)", "Weighted (1)",
+        "Weighted + AQE (k 5, alpha 3, 2 passes)", "Weighted + DBA (k 5, alpha 3, 2 passes)",
+        "Weighted + re-rank standard (20/6/0.3)",
+    ]
+    assert [r.group for r in rows] == ["single", "single", "soup", "fusion", "qe", "qe", "rerank"]

@@ -174,3 +174,31 @@ def test_a_single_model_run_reproduces_its_table_row(workspace, main_run):
     single = run_dag(workspace, "single.yaml", name="single")
     assert single["mAP"] == single["models"]["osnet_ain"]["mAP"] == full["models"]["osnet_ain"]["mAP"]
     assert single["rank1"] == full["models"]["osnet_ain"]["rank1"]
+
+
+def test_query_expansion_rows_are_scored_and_qe_enabled_feeds_rerank(workspace, main_run):
+    full = main_run[0]
+    assert set(full["qe"]) == {"aqe", "alpha_qe", "dba"} and full["qe_settings"] == {"k": 5, "alpha": 3.0, "times": 1}
+    assert set(full["heldout"]["qe"]) == set(full["challenge"]["qe"]) == {"aqe", "alpha_qe", "dba"}
+    params = yaml.safe_load((workspace / "params.yaml").read_text())
+    params["qe"].update(enabled=True, method="dba")
+    params["rerank"]["enabled"] = False
+    (workspace / "qe.yaml").write_text(yaml.safe_dump(params))
+    alone = run_dag(workspace, "qe.yaml", name="qe")
+    assert alone["method"] == "qe:dba/5/3/1"
+    assert (alone["mAP"], alone["rank1"]) == (full["qe"]["dba"]["mAP"], full["qe"]["dba"]["rank1"])
+    assert alone["official"]["agrees"] is True
+    params["rerank"]["enabled"] = True
+    (workspace / "qe_rerank.yaml").write_text(yaml.safe_dump(params))
+    both = run_dag(workspace, "qe_rerank.yaml", name="qe_rerank")
+    assert both["method"] == "qe:dba/5/3/1+rerank:20/6/0.3"
+    expanded = read_blocks(workspace / "qe" / "reranked" / "valid.h5")
+    expected = rerank_blocks(expanded, 20, 6, 0.3)
+    np.testing.assert_array_equal(read_blocks(workspace / "qe_rerank" / "reranked" / "valid.h5").values, expected.values)
+
+
+def test_normalised_fusion_has_no_expansion_rows(workspace):
+    params = yaml.safe_load((workspace / "params.yaml").read_text())
+    params["fusion"]["normalize"] = "minmax"
+    (workspace / "minmax.yaml").write_text(yaml.safe_dump(params))
+    assert run_dag(workspace, "minmax.yaml", name="minmax")["qe"] == {}

@@ -38,7 +38,10 @@ def test_plan_line_names_epochs_steps_sizes_data_and_threads(tiny_index):
     val_rows = select_val_actions(valid, 500, 0)
     line = describe_plan(cfg, planned, val_rows, DistContext(), threads=1)
     assert [len(p.identities) for p in planned] == [18, 36]  # half of the 6 actions, then all of them
-    assert line.startswith("3 epochs in 2 phases: 1 epoch x 4 steps at 64x32 on 50% of train, then 2 epochs x 9 steps at 96x48; ")
+    # an epoch reaches every image: an identity of n images fills ceil(n / K) of the batches' P slots
+    steps = [-(-int(((p.rows["label"].value_counts() + 1) // 2).sum()) // 4) for p in planned]
+    assert steps[1] > 36 // 4
+    assert line.startswith(f"3 epochs in 2 phases: 1 epoch x {steps[0]} steps at 64x32 on 50% of train, then 2 epochs x {steps[1]} steps at 96x48; ")
     queries = int((val_rows["role"] == "query").sum())
     assert f"batches of 8 images; validation after each epoch on {queries} queries ({len(val_rows)} crops)" in line
     assert line.endswith("1 CPU thread + 1 loader worker")

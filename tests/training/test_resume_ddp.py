@@ -59,12 +59,17 @@ def _kill_after_first_checkpoint(command: list, cwd: Path, checkpoint: Path, tim
     return proc.wait()
 
 
+# the training levers that keep state across a resume (the EMA) or draw batches (the hierarchy)
+LEVERS = dict(OSNET, train=dict(OSNET["train"], ema=0.9, actions_per_game=2, centroid_weight=1.0, contrastive_weight=1.0))
+
+
 @pytest.mark.slow
-def test_train_stage_resumes_bit_identical_after_sigkill_with_fewer_workers(tmp_path, tiny_index):
+@pytest.mark.parametrize("model", [OSNET, LEVERS], ids=["plain", "levers"])
+def test_train_stage_resumes_bit_identical_after_sigkill_with_fewer_workers(tmp_path, tiny_index, model):
     """Killed after its first checkpoint, restarted with another DataLoader worker count (as after
     an out-of-memory crash): it resumes, and ends bit-identical to an uninterrupted run (at the
     same torch thread count: another count changes float rounding, as another CPU would)."""
-    params = write_params(tmp_path, OSNET)
+    params = write_params(tmp_path, model)
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     run_stage(stage_command(params, tiny_index, straight), tmp_path)
 
@@ -74,7 +79,7 @@ def test_train_stage_resumes_bit_identical_after_sigkill_with_fewer_workers(tmp_
     assert (saved["state"]["phase"], saved["state"]["epoch"]) < (1, 0), "killed in the first phase"
     assert not (killed / "model").exists()
 
-    fewer_workers = write_params(tmp_path, dict(OSNET, train=dict(OSNET["train"], workers=0)))
+    fewer_workers = write_params(tmp_path, dict(model, train=dict(model["train"], workers=0)))
     resumed = run_stage(stage_command(fewer_workers, tiny_index, killed), tmp_path)
     assert "resuming from" in resumed.stderr
     a, b = _weights(straight), _weights(killed)

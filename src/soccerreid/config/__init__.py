@@ -20,12 +20,13 @@ import yaml
 
 from soccerreid.config._base import from_mapping
 from soccerreid.config.data import DataConfig
-from soccerreid.config.models import ExtractConfig, ModelConfig
+from soccerreid.config.models import ExtractConfig, ModelConfig, SoupConfig, check_soup
 from soccerreid.config.report import ReportConfig
 from soccerreid.config.retrieval import (
     RERANK_PRESETS,
     DistancesConfig,
     FusionConfig,
+    QeConfig,
     RerankConfig,
     ScoreConfig,
 )
@@ -38,9 +39,11 @@ __all__ = [
     "RERANK_PRESETS",
     "DataConfig",
     "ModelConfig",
+    "SoupConfig",
     "ExtractConfig",
     "DistancesConfig",
     "FusionConfig",
+    "QeConfig",
     "RerankConfig",
     "ScoreConfig",
     "ReportConfig",
@@ -65,21 +68,33 @@ class Params:
     launcher: LauncherConfig = field(default_factory=LauncherConfig)
     data: DataConfig = field(default_factory=DataConfig)
     models: dict[str, ModelConfig] = field(default_factory=dict)
+    soups: dict[str, SoupConfig] = field(default_factory=dict)
     extract: dict[str, ExtractConfig] = field(default_factory=dict)
     distances: DistancesConfig = field(default_factory=DistancesConfig)
     fusion: FusionConfig = field(default_factory=FusionConfig)
+    qe: QeConfig = field(default_factory=QeConfig)
     rerank: RerankConfig = field(default_factory=RerankConfig)
     score: ScoreConfig = field(default_factory=ScoreConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
 
     def __post_init__(self) -> None:
-        if set(self.extract) != set(self.models):
+        for name, soup in self.soups.items():
+            if name in self.models:
+                raise ConfigError(f"soups.{name}: also a key of models; a soup needs a name of its own")
+            check_soup(name, soup, self.models)
+        embedders = [*self.models, *self.soups]
+        if set(self.extract) != set(embedders):
             raise ConfigError(
-                f"extract: expected one entry per model {sorted(self.models)}, got {sorted(self.extract)}"
+                f"extract: expected one entry per model and soup {sorted(embedders)}, got {sorted(self.extract)}"
             )
-        missing = [name for name in self.fusion.models if name not in self.models]
+        missing = [name for name in self.fusion.models if name not in embedders]
         if missing:
-            raise ConfigError(f"fusion.models: '{missing[0]}' is not a key of models (have {list(self.models)})")
+            raise ConfigError(f"fusion.models: '{missing[0]}' is not a key of models or soups (have {embedders})")
+        if self.qe.enabled and (self.distances.metric, self.fusion.normalize) != ("cosine", "none"):
+            raise ConfigError(
+                "qe.enabled: query expansion works on cosine blocks of unit features; it needs distances.metric: cosine "
+                f"and fusion.normalize: none, got {self.distances.metric} and {self.fusion.normalize}"
+            )
         for name, model in self.models.items():
             _check_validation_recipe(name, model, self.extract[name])
 

@@ -11,7 +11,7 @@ change makes the fingerprint differ; a local ``pretrained`` file counts by its b
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from soccerreid.config._base import OPERATIONAL, bounded
@@ -61,6 +61,9 @@ class PhaseConfig:
     init: Literal["best", "last"] = "last"
 
 
+TRAIN_SPLITS = ("train", "valid", "test")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Optimisation recipe, PK sampling and phases of one model.
@@ -79,6 +82,25 @@ class TrainConfig:
 
     Every epoch is validated at its phase's size on ``val_queries`` valid queries, with flip TTA
     when ``val_flip`` (the extraction recipe: the best epoch is picked on the shipped feature).
+
+    The keys of the levers (docs/levers.md) all shape the weights:
+
+    - batch composition (``training/sampler.py``): ``ids_per_action`` identities of one action
+      per group, ``actions_per_game`` action groups of one game, ``games_per_competition`` game
+      groups of one competition (championship/season); 1 and 1 give plain action-aware batches;
+    - losses (``training/losses.py``): ``ce_weight`` (label-smoothed CE), ``triplet_weight``,
+      ``centroid_weight`` (sportsreid's centroid triplet, margin ``triplet_margin``),
+      ``contrastive_weight`` (in-batch InfoNCE at ``contrastive_temperature``, label smoothing
+      ``contrastive_smoothing``), ``center_weight``;
+    - data: ``splits`` to train on (the challenge recipe trains on train, valid and test, an
+      action then being the pair (split, action_idx)); ``drop_none_ids`` leaves out crops whose
+      id is ``None`` (persons seen in one frame only, as MIG does);
+    - weights: ``ema`` is the per-step decay of an exponential moving average of the weights,
+      which is then what is validated and exported (0 = off); ``select: best`` exports the final
+      phase's best epoch by validation mAP, ``last`` its last epoch (a fixed epoch count, needed
+      when valid is trained on); ``init_seed`` seeds the random init alone (None: ``seed``), so
+      the members of a soup can share their init; ``layer_decay`` < 1 scales the lr of ViT layer
+      l of L by ``layer_decay ** (L + 1 - l)`` (timm's layer-wise decay; clip_vit only).
     """
 
     seed: int = 0
@@ -96,9 +118,22 @@ class TrainConfig:
     triplet_margin: float = bounded(0.3, ge=0.0)
     triplet_weight: float = bounded(1.0, ge=0.0)
     center_weight: float = bounded(0.0, ge=0.0)
+    ce_weight: float = bounded(1.0, ge=0.0)
+    centroid_weight: float = bounded(0.0, ge=0.0)
+    contrastive_weight: float = bounded(0.0, ge=0.0)
+    contrastive_temperature: float = bounded(0.15, gt=0.0)
+    contrastive_smoothing: float = bounded(0.0, ge=0.0, lt=1.0)
     ids_per_batch: int = bounded(8, ge=2)
     images_per_id: int = bounded(4, ge=2)
     ids_per_action: int = bounded(4, ge=1)
+    actions_per_game: int = bounded(1, ge=1)
+    games_per_competition: int = bounded(1, ge=1)
+    splits: tuple[Literal["train", "valid", "test"], ...] = ("train",)
+    drop_none_ids: bool = False
+    ema: float = bounded(0.0, ge=0.0, lt=1.0)
+    select: Literal["best", "last"] = "best"
+    init_seed: int | None = None
+    layer_decay: float = bounded(1.0, gt=0.0, le=1.0)
     amp: Literal["none", "bf16", "fp16"] = "bf16"
     workers: int = bounded(2, ge=0, operational=True)
     threads: int = bounded(0, ge=0, operational=True)
@@ -115,6 +150,23 @@ class TrainConfig:
             raise ConfigError(
                 f"ids_per_action: expected <= ids_per_batch ({self.ids_per_batch}), got {self.ids_per_action}"
             )
+        if not (self.ce_weight or self.triplet_weight or self.centroid_weight or self.contrastive_weight):
+            raise ConfigError("ce_weight: every loss weight is 0 (ce, triplet, centroid, contrastive); nothing would train")
+        self._check_splits_and_selection()
+
+    def _check_splits_and_selection(self) -> None:
+        if not self.splits or len(set(self.splits)) != len(self.splits):
+            raise ConfigError(f"splits: expected distinct names of {list(TRAIN_SPLITS)}, got {list(self.splits)}")
+        if "valid" in self.splits and self.select == "best":
+            raise ConfigError("select: 'best' picks epochs on valid, which splits trains on; use select: last (a fixed epoch count)")
+        best = [i for i, phase in enumerate(self.phases) if phase.init == "best"]
+        if self.select == "last" and best:
+            raise ConfigError(f"phases[{best[0]}].init: 'best' selects on valid while select is 'last'; use init: last")
+
+    @property
+    def resolved_init_seed(self) -> int:
+        """The seed of the random init: ``init_seed``, or ``seed`` when unset."""
+        return self.seed if self.init_seed is None else self.init_seed
 
 
 @dataclass(frozen=True)
@@ -154,13 +206,14 @@ class ModelConfig:
     """One model of the ensemble.
 
     ``arch`` picks a registry entry; ``variant`` its size (osnet_ain: x1_0, x0_75, x0_5, x0_25;
-    dinov2_lora: small, base; resnet50_ibn: a). ``pretrained`` is none, imagenet or a local path;
-    a load that leaves a backbone tensor at its random init is an error unless an fnmatch
-    pattern of ``allow_random_init`` names it. ``last_stride`` is ResNet50-IBN's layer-4 stride
-    (1 in BoT: a 16x8 map at 256x128; 2 is torchreid's default).
+    dinov2_lora: small, base; resnet50_ibn: a; clip_vit, clip_vit_lora: b16, l14). ``pretrained``
+    is none, imagenet (for CLIP: OpenAI's CLIP weights) or a local path; a load that leaves a
+    backbone tensor at its random init is an error unless an fnmatch pattern of
+    ``allow_random_init`` names it. ``last_stride`` is ResNet50-IBN's layer-4 stride (1 in BoT:
+    a 16x8 map at 256x128; 2 is torchreid's default).
     """
 
-    arch: Literal["osnet_ain", "resnet50_ibn", "dinov2_lora"]
+    arch: Literal["osnet_ain", "resnet50_ibn", "dinov2_lora", "clip_vit", "clip_vit_lora"]
     variant: str = ""
     pretrained: str = "none"
     allow_random_init: tuple[str, ...] = ()
@@ -172,6 +225,52 @@ class ModelConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
+    @property
+    def lora_config(self) -> LoraConfig | None:
+        """``lora`` for the LoRA families (dinov2_lora, clip_vit_lora), None for the others."""
+        return self.lora if self.arch.endswith("_lora") else None
+
     def __post_init__(self) -> None:
         if self.last_stride != 2 and self.arch != "resnet50_ibn":
             raise ConfigError(f"last_stride: only resnet50_ibn has a last stride to set, {self.arch} keeps 2 (got {self.last_stride})")
+        if self.train.layer_decay < 1.0 and self.arch != "clip_vit":
+            raise ConfigError(f"train.layer_decay: only clip_vit (full fine-tuning of a ViT) has layers to decay, not {self.arch}")
+
+
+@dataclass(frozen=True)
+class SoupConfig:
+    """A uniform model soup (``soup@<name>``): the average of the weights of ``members``, keys of
+    ``models`` that are one recipe trained with several ``train.seed`` values (sportsreid's
+    ViT-L/16 is 5 seeds averaged). The soup is extracted, scored and fused like a model."""
+
+    members: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if len(self.members) < 2 or len(set(self.members)) != len(self.members):
+            raise ConfigError(f"members: expected two or more distinct model names, got {list(self.members)}")
+
+
+def check_soup(name: str, soup: SoupConfig, models: dict[str, ModelConfig]) -> None:
+    """Raise a :class:`ConfigError` (``soups.<name>...``) unless the members are one recipe but for ``train.seed``.
+
+    Members that start from random weights must share their init (``train.init_seed``): the
+    average of networks from different inits is not a trained network.
+    """
+    missing = [m for m in soup.members if m not in models]
+    if missing:
+        raise ConfigError(f"soups.{name}.members: '{missing[0]}' is not a key of models (have {list(models)})")
+    first, *others = (models[m] for m in soup.members)
+    recipe = _without_seed(first)
+    for member, cfg in zip(soup.members[1:], others):
+        if _without_seed(cfg) != recipe:
+            raise ConfigError(f"soups.{name}.members: {member} differs from {soup.members[0]} in more than train.seed and train.init_seed; a soup averages one recipe")
+    inits = {models[m].train.resolved_init_seed for m in soup.members}
+    if first.pretrained == "none" and len(inits) > 1:
+        raise ConfigError(
+            f"soups.{name}.members: they start from different random inits (pretrained: none, init seeds {sorted(inits)}); "
+            "set the same train.init_seed on every member"
+        )
+
+
+def _without_seed(cfg: ModelConfig) -> ModelConfig:
+    return replace(cfg, train=replace(cfg.train, seed=0, init_seed=None, workers=0, threads=0))  # operational fields aside

@@ -65,6 +65,30 @@ class RerankConfig:
 
 
 @dataclass(frozen=True)
+class QeConfig:
+    """Query expansion per action (``retrieval/expansion.py``), on the fused cosine blocks.
+
+    ``method``: ``aqe`` is fast-reid's ``aqe`` (every query and gallery feature becomes the
+    mean of its ``k`` most similar members of the action, itself included, weighted by
+    similarity ** ``alpha``; ``times`` passes); ``alpha_qe`` expands the queries only, over
+    themselves and the gallery (Radenovic et al.'s alpha-QE); ``dba`` expands the gallery only,
+    over the gallery (database-side augmentation). ``enabled`` applies it before re-ranking in
+    the rerank stage; the score stage scores all three methods as Table 1 rows either way.
+    ``alpha`` must be a whole number: similarities can be negative.
+    """
+
+    enabled: bool = False
+    method: Literal["aqe", "alpha_qe", "dba"] = "aqe"
+    k: int = bounded(5, ge=1)
+    alpha: float = bounded(3.0, ge=0.0)
+    times: int = bounded(1, ge=1)
+
+    def __post_init__(self) -> None:
+        if self.alpha != int(self.alpha):
+            raise ConfigError(f"alpha: expected a whole number (a negative similarity has no fractional power), got {self.alpha}")
+
+
+@dataclass(frozen=True)
 class ScoreConfig:
     """SoccerNet-protocol scoring. ``ranks`` must hold 1, 5, 10 and 20 (the metrics every
     scores file and Table 1 carry); ``max_rank`` is the CMC table's length. The official

@@ -250,14 +250,17 @@ def make_frame(crops: Sequence[CropFile], names: Sequence[CropName], split: str,
     return frame[list(COLUMNS)].astype({col: np.int64 for col in INT_COLUMNS})
 
 
+ACTION_KEY = ["split", "action_idx"]  # action_idx counts within its split: an action is the pair
+
+
 def assign_labels(frame: pd.DataFrame) -> np.ndarray:
-    """One contiguous int per (action_idx, person_uid), numbered in sorted order: (N,) int64.
+    """One contiguous int per (split, action_idx, person_uid), numbered in sorted order: (N,) int64.
 
     Examples::
 
-        assign_labels(pd.DataFrame({"action_idx": [5, 5, 2], "person_uid": [9, 9, 1]}))  # [1, 1, 0]
+        assign_labels(pd.DataFrame({"split": "train", "action_idx": [5, 5, 2], "person_uid": [9, 9, 1]}))  # [1, 1, 0]
     """
-    groups = frame.groupby(["action_idx", "person_uid"], sort=True).ngroup()
+    groups = frame.groupby([*ACTION_KEY, "person_uid"], sort=True).ngroup()
     return groups.to_numpy(dtype=np.int64)
 
 
@@ -317,8 +320,9 @@ def read_index(index_dir: str | os.PathLike, split: str) -> pd.DataFrame:
 def select_train_fraction(frame: pd.DataFrame, fraction: float, seed: int) -> pd.DataFrame:
     """A deterministic subset of train ACTIONS, with labels re-made contiguous (0..n-1).
 
-    Actions are shuffled once by ``seed`` and the first ``ceil(fraction * n_actions)`` kept,
-    so subsets are nested: the 0.1 subset lies inside the 0.3 subset. Row order is kept.
+    Actions, (split, action_idx) pairs, are shuffled once by ``seed`` and the first
+    ``ceil(fraction * n_actions)`` kept, so subsets are nested: the 0.1 subset lies inside the 0.3
+    subset. Row order is kept.
 
     Examples::
 
@@ -327,9 +331,10 @@ def select_train_fraction(frame: pd.DataFrame, fraction: float, seed: int) -> pd
     """
     if not 0.0 < fraction <= 1.0:
         raise ConfigError(f"train_fraction: expected a value in (0, 1], got {fraction!r}")
-    actions = np.sort(frame["action_idx"].unique())
-    order = np.random.default_rng(seed).permutation(actions)
-    keep = order[: max(1, math.ceil(fraction * len(actions) - 1e-9))]
-    subset = frame[frame["action_idx"].isin(keep)].copy()
+    keys = pd.MultiIndex.from_frame(frame[ACTION_KEY])
+    actions = keys.unique().sort_values()
+    order = np.random.default_rng(seed).permutation(len(actions))
+    keep = actions[order[: max(1, math.ceil(fraction * len(actions) - 1e-9))]]
+    subset = frame[keys.isin(keep)].copy()
     subset["label"] = assign_labels(subset)
     return subset

@@ -35,6 +35,7 @@ CLASSES = (
     "Goalkeeper_team_unknown",
 )
 UNLABELLED = -1
+NONE_ID = "None"  # the id of a person seen in one frame only
 
 _LABELLED = re.compile(
     r"(?P<bbox_idx>\d+)-(?P<action_idx>\d+)-(?P<person_uid>\d+)-(?P<frame_idx>\d+)"

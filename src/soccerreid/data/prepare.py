@@ -25,6 +25,7 @@ import pandas as pd
 from soccerreid.config.data import DataConfig
 from soccerreid.data.index import SPLITS, SplitIndex, decode_splits, scan_split, write_index
 from soccerreid.data.metadata import read_bbox_info
+from soccerreid.data.naming import NONE_ID
 from soccerreid.data.soccernet import check_counts, find_labels, locate_soccernet
 from soccerreid.data.synthetic import TASK_DIR, generate_synthetic
 from soccerreid.errors import DataError
@@ -92,9 +93,11 @@ def build_index(source: Source, index_dir: str | os.PathLike, workers: int = 1) 
 
 
 def summarize_split(index: SplitIndex, published_sizes: bool) -> dict:
-    """Counts for one split: images, query, gallery, actions, identities, invalid, plus notes.
+    """Counts for one split: images, query, gallery, actions, identities, none_ids, invalid, plus notes.
 
     Identities are (action_idx, person_uid) pairs; None for the unlabelled challenge split.
+    ``none_ids`` counts the crops whose id is ``None`` (persons seen in one frame only), which
+    ``train.drop_none_ids`` leaves out of training.
 
     Examples::
 
@@ -113,6 +116,7 @@ def summarize_split(index: SplitIndex, published_sizes: bool) -> dict:
         "gallery": int(roles.get("gallery", 0)),
         "actions": int(frame["action_idx"].nunique()),
         "identities": identities,
+        "none_ids": int((labelled["jersey"] == NONE_ID).sum()),
         "invalid": len(index.invalid),
         "notes": notes,
     }
@@ -161,11 +165,12 @@ def format_summary(summary: dict[str, dict]) -> str:
 
         print(format_summary(build_index(source, "data/index")))
     """
-    header = f"{'split':<10}{'images':>9}{'query':>8}{'gallery':>9}{'actions':>9}{'identities':>12}{'invalid':>9}"
+    header = f"{'split':<10}{'images':>9}{'query':>8}{'gallery':>9}{'actions':>9}{'identities':>12}{'none_ids':>10}{'invalid':>9}"
     rows = [header]
     for split, s in summary.items():
         identities = "-" if s["identities"] is None else s["identities"]
-        rows.append(f"{split:<10}{s['images']:>9}{s['query']:>8}{s['gallery']:>9}{s['actions']:>9}{identities:>12}{s['invalid']:>9}")
+        rows.append(f"{split:<10}{s['images']:>9}{s['query']:>8}{s['gallery']:>9}{s['actions']:>9}{identities:>12}"
+                    f"{s['none_ids']:>10}{s['invalid']:>9}")  # fmt: skip
     rows += [f"note: {note}" for s in summary.values() for note in s["notes"]]
     return "\n".join(rows)
 

@@ -1,4 +1,5 @@
-"""Every Table 1 row from cached distances: single models, fusions, grid search, re-ranking presets.
+"""Every Table 1 row from cached distances: single models and soups, fusions, grid search, query
+expansion and re-ranking presets.
 
 These are the functions the ``fuse``, ``score`` and ``report`` stages share, so the report can
 recompute any row from ``artifacts/distances`` (and features for concat) in seconds.
@@ -72,6 +73,20 @@ def grid_search(blocks: Sequence[DistanceBlocks], step: float = 0.1, normalize: 
     rank1 = np.array([s["rank1"] for s in scores])
     best = min(range(len(grid)), key=lambda i: (-maps[i], -rank1[i], i))
     return GridResult(grid, maps, rank1, best)
+
+
+def models_to_score(models: Sequence[str], soups: Mapping[str, Sequence[str]]) -> list[str]:
+    """The single-model rows of Table 1: ``models`` (the fused ones), then each soup's members
+    and the soup itself, each name once.
+
+    Examples::
+
+        models_to_score(["osnet_ain"], {"soup": ["osnet_ain", "osnet_ain_s1"]})   # [osnet_ain, osnet_ain_s1, soup]
+    """
+    names = list(models)
+    for soup, members in soups.items():
+        names += [name for name in (*members, soup) if name not in names]
+    return names
 
 
 def score_section(blocks: DistanceBlocks, ranks: Sequence[int] = RANKS) -> dict:

@@ -4,7 +4,7 @@
 network-level path under them.
 """
 
-from soccerreid.features.embedder import Embedder, check_same_model, extract_split, load_model
+from soccerreid.features.embedder import Embedder, check_same_model, extract_split, load_model, read_split_crops
 from soccerreid.features.extract import (
     CropDataset,
     check_images,
@@ -28,6 +28,7 @@ __all__ = [
     "eval_transform",
     "extract_embeddings",
     "extract_split",
+    "read_split_crops",
     "extraction_fingerprint",
     "load_model",
     "make_loader",

@@ -27,6 +27,7 @@ from soccerreid.config._base import from_mapping
 from soccerreid.config.models import ExtractConfig
 from soccerreid.errors import ConfigError, DataError
 from soccerreid.cpu import thread_budget, use_cpu_threads
+from soccerreid.data.index import read_index
 from soccerreid.features.extract import check_images, extract_embeddings, select_device
 from soccerreid.models import ModelInfo, ReidModel, load_network, validate_input_size
 from soccerreid.schema import FeatureSet
@@ -123,6 +124,20 @@ def extract_split(embedder: Embedder, frame: pd.DataFrame, model_name: str, spli
         normalized=embedder.config.normalize,
         embedder=embedder.info.weights_id,
     )
+
+
+def read_split_crops(index_dir: str | os.PathLike, splits: Sequence[str]) -> dict[str, pd.DataFrame]:
+    """``{split: index table}`` of ``splits`` from ``index_dir``, every crop file checked to exist
+    (a missing one is a one-line :class:`DataError` naming the index file), before any work.
+
+    Examples::
+
+        frames = read_split_crops("data/index", ("valid", "test"))       # {"valid": (N, columns), ...}
+    """
+    frames = {split: read_index(index_dir, split) for split in splits}
+    for split, frame in frames.items():
+        check_images(frame["path"], source=f"{index_dir}/{split}.csv", hint=" (re-run the prepare stage?)")
+    return frames
 
 
 def check_same_model(fs: FeatureSet, embedder: Embedder, source: str) -> None:

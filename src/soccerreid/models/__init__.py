@@ -5,7 +5,9 @@ Registered archs (``ModelConfig.arch``; ``variant`` picks the size, first one is
 - ``osnet_ain``: torchreid ``osnet_ain_x1_0`` / ``x0_75`` / ``x0_5`` / ``x0_25`` (512-d fc for every width);
 - ``resnet50_ibn``: torchreid ``resnet50_ibn_a`` (2048-d), IBN-Net's ImageNet weights, ``last_stride`` 1 or 2;
 - ``dinov2_lora``: timm ``vit_small``/``vit_base_patch14_dinov2`` (384/768-d) with peft LoRA;
-  input sides must be multiples of 14 (:func:`validate_input_size`).
+  input sides must be multiples of 14 (:func:`validate_input_size`);
+- ``clip_vit`` (full fine-tuning) and ``clip_vit_lora`` (peft LoRA): timm's OpenAI CLIP image
+  tower, ``b16`` (ViT-B/16, 512-d) or ``l14`` (ViT-L/14, 768-d); sides multiples of 16 / 14.
 
 Every model is a :class:`ReidModel`: the embedding (B, embed_dim) float32 in eval mode, a
 :class:`ReidOutput` (logits, pre-neck features) in train mode. See docs/models.md.

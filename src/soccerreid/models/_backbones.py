@@ -1,4 +1,4 @@
-"""The three registered backbones, built by their own libraries (torchreid, timm + peft).
+"""The registered backbones, built by their own libraries (torchreid, timm + peft).
 
 Libraries are imported inside the builders: torchreid takes seconds to import, and a stage that
 builds one model should not pay for the others.
@@ -22,6 +22,10 @@ from soccerreid.models._weights import (
 
 DINOV2_PATCH = 14
 IBN_A_URL = "https://github.com/XingangPan/IBN-Net/releases/download/v1.0/resnet50_ibn_a-d9d0bb7b.pth"
+# OpenAI's CLIP image towers in timm (QuickGELU, as OpenAI trained them); the hub file of each
+# is timm/vit_base_patch16_clip_224.openai and timm/vit_large_patch14_clip_224.openai
+CLIP_MODELS = {"b16": "vit_base_patch16_clip_quickgelu_224.openai", "l14": "vit_large_patch14_clip_quickgelu_224.openai"}
+CLIP_PATCH = {"b16": 16, "l14": 14}
 
 
 @register_model("osnet_ain", variants=("x1_0", "x0_75", "x0_5", "x0_25"))
@@ -89,21 +93,48 @@ def build_dinov2_lora(cfg: ModelConfig) -> Backbone:
     Only the LoRA adapters train: on ``qkv``, plus ``fc1``/``fc2`` of every MLP when
     ``cfg.lora.targets`` has ``mlp``.
     """
-    vit = _build_vit(cfg)
+    vit = _build_vit(f"vit_{cfg.variant}_patch14_dinov2", cfg, num_classes=0)
     return Backbone(module=_add_lora(vit, cfg), dim=vit.num_features)
 
 
-def _build_vit(cfg: ModelConfig) -> nn.Module:
-    """timm's ViT at its pretrained grid (518 px, resampled on the fly), weights as ``cfg.pretrained`` asks.
+@register_model("clip_vit", variants=("b16", "l14"), patch=CLIP_PATCH)
+def build_clip_vit(cfg: ModelConfig) -> Backbone:
+    """timm's OpenAI CLIP image tower, ViT-B/16 or ViT-L/14, fully fine-tuned (``train.layer_decay``
+    for layer-wise lr decay): the CLIP image embedding (512-d / 768-d, after CLIP's projection).
 
-    ``imagenet`` is the LVD-142M checkpoint of the model's timm pretrained config, through timm's
-    own hub loader; timm- and Meta-format files go through timm's ``checkpoint_filter_fn``.
+    Any size whose sides are multiples of the patch (256x128 on B/16, 252x126 on L/14): timm's
+    dynamic image size resamples the 224x224 position embedding on the fly. ``pretrained:
+    imagenet`` is OpenAI's CLIP weights, from timm's hub repo.
+    """
+    vit = _build_vit(CLIP_MODELS[cfg.variant], cfg, num_classes=_clip_dim(cfg.variant))
+    return Backbone(module=vit, dim=vit.num_classes)
+
+
+@register_model("clip_vit_lora", variants=("b16", "l14"), patch=CLIP_PATCH)
+def build_clip_vit_lora(cfg: ModelConfig) -> Backbone:
+    """The ``clip_vit`` tower with frozen weights and peft LoRA adapters, as ``dinov2_lora``."""
+    vit = _build_vit(CLIP_MODELS[cfg.variant], cfg, num_classes=_clip_dim(cfg.variant))
+    return Backbone(module=_add_lora(vit, cfg), dim=vit.num_classes)
+
+
+def _clip_dim(variant: str) -> int:
+    """CLIP's embedding size (the out features of its image projection) of ``variant``."""
+    import timm
+
+    return timm.models.get_pretrained_cfg(CLIP_MODELS[variant]).num_classes
+
+
+def _build_vit(name: str, cfg: ModelConfig, num_classes: int) -> nn.Module:
+    """timm ViT ``name`` at its pretrained grid (resampled on the fly), weights as ``cfg.pretrained`` asks.
+
+    ``imagenet`` is the checkpoint of the model's timm pretrained config (DINOv2's LVD-142M,
+    OpenAI's CLIP), through timm's own hub loader; timm-, Meta- (DINOv2) and OpenCLIP-format
+    (CLIP) files go through timm's ``checkpoint_filter_fn``.
     """
     import timm
     from timm.models.vision_transformer import checkpoint_filter_fn
 
-    name = f"vit_{cfg.variant}_patch14_dinov2"
-    vit = timm.create_model(name, pretrained=False, num_classes=0, dynamic_img_size=True)
+    vit = timm.create_model(name, pretrained=False, num_classes=num_classes, dynamic_img_size=True)
     if cfg.pretrained == "none":
         return vit
     if cfg.pretrained == "imagenet":

@@ -11,7 +11,7 @@ key                      value
 ``soccerreid_version``   the package version that wrote the file
 ``model``                ``arch``, ``variant``, ``neck``, ``last_stride`` (ResNet50-IBN's layer 4),
                          ``lora`` (``r``, ``alpha``, ``dropout``, ``targets``; ``None`` but for
-                         dinov2_lora), ``embed_dim``
+                         dinov2_lora and clip_vit_lora), ``embed_dim``
 ``input``                ``height``, ``width``, ``mean``, ``std``: RGB crops resized to height x
                          width (bilinear, antialiased), scaled to [0, 1], normalised
 ``output``               ``flip`` (average with the mirrored crop), ``normalize`` (L2), ``dim``
@@ -116,7 +116,7 @@ def save_model(
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if not k.startswith("classifier.")}
     info = ModelInfo(
         arch=model.arch, variant=model.variant, neck="none" if isinstance(model.neck, nn.Identity) else "bnneck",
-        last_stride=cfg.last_stride, lora=cfg.lora if cfg.arch == "dinov2_lora" else None, embed_dim=model.embed_dim,
+        last_stride=cfg.last_stride, lora=cfg.lora_config, embed_dim=model.embed_dim,
         height=int(input_size[0]), width=int(input_size[1]), mean=tuple(cfg.mean), std=tuple(cfg.std),
         flip=bool(flip), normalize=bool(normalize), soccerreid_version=__version__,
         training=_plain(dict(training or {}), "training"), weights_sha256=weights_sha256(state),
@@ -258,7 +258,7 @@ def check_matches(info: ModelInfo, cfg: ModelConfig, path: str | os.PathLike, ke
 
         check_matches(info, params.models["osnet_ain"], "artifacts/models/osnet_ain/model.pt", "models.osnet_ain")
     """
-    lora = cfg.lora if cfg.arch == "dinov2_lora" else None
+    lora = cfg.lora_config
     saved = (info.arch, info.variant, info.neck, info.last_stride, info.lora)
     wanted = (cfg.arch, resolve_variant(cfg), cfg.neck, cfg.last_stride, lora)
     if saved != wanted:

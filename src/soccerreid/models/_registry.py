@@ -10,7 +10,7 @@ Examples::
     def build_osnet_ain(cfg):
         return Backbone(module=..., dim=512)
 
-    list_models()       # ['dinov2_lora', 'osnet_ain', 'resnet50_ibn']
+    list_models()       # ['clip_vit', 'clip_vit_lora', 'dinov2_lora', 'osnet_ain', 'resnet50_ibn']
 """
 
 from __future__ import annotations
@@ -34,21 +34,27 @@ class Backbone:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """The input contract of one arch: its variants (first is the default) and patch size."""
+    """The input contract of one arch: its variants (first is the default) and patch size (one
+    for every variant, or ``{variant: patch}``)."""
 
     name: str
     variants: tuple[str, ...]
-    patch: int
+    patch: int | dict[str, int]
     build: Callable[[ModelConfig], Backbone]
+
+    def patch_of(self, variant: str) -> int:
+        """The patch size of ``variant`` (1: any input size)."""
+        return self.patch[variant] if isinstance(self.patch, dict) else self.patch
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
 
 
-def register_model(name: str, *, variants: tuple[str, ...], patch: int = 1) -> Callable:
+def register_model(name: str, *, variants: tuple[str, ...], patch: int | dict[str, int] = 1) -> Callable:
     """Decorator registering ``build(cfg) -> Backbone`` as arch ``name``.
 
-    ``patch`` > 1 means input height and width must be multiples of it (ViTs).
+    ``patch`` > 1 means input height and width must be multiples of it (ViTs); a mapping gives
+    each variant its own.
     """
 
     def decorate(build: Callable[[ModelConfig], Backbone]) -> Callable[[ModelConfig], Backbone]:
@@ -95,19 +101,19 @@ def check_model_config(cfg: ModelConfig, key: str) -> None:
 def validate_input_size(cfg: ModelConfig, height: int, width: int, key: str = "input size") -> None:
     """Raise a one-line :class:`ConfigError` naming ``key`` if ``cfg.arch`` cannot take (height, width).
 
-    ViTs (DINOv2, patch 14) need both sides to be multiples of the patch: timm would otherwise
-    silently crop the border. We reject rather than pad, so every pixel of a crop is seen.
+    ViTs (DINOv2 and CLIP ViT-L/14: patch 14; CLIP ViT-B/16: 16) need both sides to be multiples
+    of the patch: timm would otherwise silently crop the border. We reject rather than pad, so every pixel of a crop is seen.
 
     Examples::
 
         validate_input_size(cfg, 112, 56, key="extract.dinov2_lora")     # ok: 8 x 4 patches
         validate_input_size(cfg, 100, 50, key="extract.dinov2_lora")     # ConfigError
     """
-    spec = get_spec(cfg.arch)
-    if height % spec.patch or width % spec.patch:
+    patch = get_spec(cfg.arch).patch_of(resolve_variant(cfg))
+    if height % patch or width % patch:
         raise ConfigError(
-            f"{key}: {cfg.arch} needs height and width that are multiples of its patch size {spec.patch}, "
-            f"got {height}x{width} (nearest: {_nearest(height, spec.patch)}x{_nearest(width, spec.patch)})"
+            f"{key}: {cfg.arch} needs height and width that are multiples of its patch size {patch}, "
+            f"got {height}x{width} (nearest: {_nearest(height, patch)}x{_nearest(width, patch)})"
         )
 
 

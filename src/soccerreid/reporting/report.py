@@ -25,8 +25,10 @@ from soccerreid.reporting.figures import plot_cmc, plot_method_bars, plot_retrie
 from soccerreid.reporting.qualitative import pick_retrievals
 from soccerreid.reporting.table import METRIC_COLUMNS, TableRow, render_results
 
-MODEL_NAMES = {"osnet_ain": "OSNet-AIN", "resnet50_ibn": "ResNet50-IBN", "dinov2_lora": "DINOv2+LoRA"}
+MODEL_NAMES = {"osnet_ain": "OSNet-AIN", "resnet50_ibn": "ResNet50-IBN", "dinov2_lora": "DINOv2+LoRA",
+               "clip_vit": "CLIP ViT", "clip_vit_lora": "CLIP ViT+LoRA"}  # fmt: skip
 FUSION_NAMES = {"concat": "Concatenation", "mean": "Distance mean (equal)", "weighted": "Weighted", "grid": "Grid best"}
+QE_NAMES = {"aqe": "AQE", "alpha_qe": "alpha-QE", "dba": "DBA"}
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,8 @@ def _weights_label(weights) -> str:
 
 
 def table_rows(scores: dict, fusion_info: dict) -> list[TableRow]:
-    """Table 1 rows: single models, the fusion methods, then re-ranking presets of the fused method.
+    """Table 1 rows: single models and soups (each after its seeds), the fusion methods, then the
+    query expansions and re-ranking presets of the fused method.
 
     Each row carries the same method's scores on the held-out test split (``heldout``) and on
     the challenge split (``challenge``, when its released labels were there), as extra columns.
@@ -59,17 +62,29 @@ def table_rows(scores: dict, fusion_info: dict) -> list[TableRow]:
     def row(label: str, group: str, section: str, name: str) -> TableRow:
         return TableRow(label, group, scores[section][name], {t: part[section][name] for t, part in extra.items()})
 
-    rows = [row(MODEL_NAMES.get(m, m), "single", "models", m) for m in fusion_info["models"]]
+    soups = scores.get("soups", {})
+    names = [*fusion_info["models"], *(m for m in scores["models"] if m not in fusion_info["models"])]
+    rows = [row(_model_label(m, soups), "soup" if m in soups else "single", "models", m) for m in names]
     weights = {"weighted": fusion_info["weights"], "grid": fusion_info["grid_weights"]}
     for method in scores["fusion"]:
         label = FUSION_NAMES.get(method, method)
         label += f" ({_weights_label(weights[method])})" if method in weights else ""
         rows.append(row(label, "fusion", "fusion", method))
     base = FUSION_NAMES.get(fusion_info["method"], fusion_info["method"])
+    settings = scores.get("qe_settings", {})
+    for method in scores.get("qe", {}):
+        detail = f"k {settings['k']}, alpha {settings['alpha']:g}, {settings['times']} pass{'es' if settings['times'] > 1 else ''}"
+        rows.append(row(f"{base} + {QE_NAMES.get(method, method)} ({detail})", "qe", "qe", method))
     for preset in scores["rerank"]:
         k1, k2, lam = RERANK_PRESETS[preset]
         rows.append(row(f"{base} + re-rank {preset} ({k1}/{k2}/{lam:g})", "rerank", "rerank", preset))
     return rows
+
+
+def _model_label(name: str, soups: dict) -> str:
+    if name in soups:
+        return f"{name} (uniform soup of {' + '.join(soups[name])})"
+    return MODEL_NAMES.get(name, name)
 
 
 def _notes(scores: dict, fusion_info: dict) -> list[str]:

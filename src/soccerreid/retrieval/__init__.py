@@ -1,4 +1,4 @@
-"""Retrieval core: per-action distance blocks, fusion and k-reciprocal re-ranking (pure numpy).
+"""Retrieval core: per-action distance blocks, fusion, query expansion and k-reciprocal re-ranking (pure numpy).
 
 Examples::
 
@@ -13,10 +13,15 @@ from soccerreid.retrieval.distances import (
     l2_normalize,
     pairwise_distances,
 )
+from soccerreid.retrieval.expansion import QE_METHODS, average_query_expansion, expand_blocks, expand_features
 from soccerreid.retrieval.rerank import k_reciprocal_rerank, rerank_blocks
 
 __all__ = [
     "METRICS",
+    "QE_METHODS",
+    "average_query_expansion",
+    "expand_blocks",
+    "expand_features",
     "embeddings_to_blocks",
     "features_to_blocks",
     "k_reciprocal_rerank",

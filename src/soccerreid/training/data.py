@@ -61,11 +61,14 @@ def make_train_loader(
     rank: int = 0,
     world_size: int = 1,
     pin_memory: bool = False,
+    games: np.ndarray | None = None,
+    competitions: np.ndarray | None = None,
 ) -> DataLoader:
-    """A DataLoader over this rank's shard of action-aware PK batches (see :class:`ActionPKSampler`).
+    """A DataLoader over this rank's shard of hierarchical PK batches (see :class:`ActionPKSampler`).
 
-    ``labels`` (N,) contiguous identity ids; ``actions`` (N,) action ids. Workers persist across
-    epochs; call ``loader.batch_sampler.set_epoch(e)`` before iterating epoch ``e``.
+    ``labels`` (N,) contiguous identity ids; ``actions``, ``games``, ``competitions`` (N,) codes
+    of each row's action, game and competition. Workers persist across epochs; call
+    ``loader.batch_sampler.set_epoch(e)`` before iterating epoch ``e``.
     """
     sampler = ActionPKSampler(
         labels,
@@ -76,6 +79,10 @@ def make_train_loader(
         seed=seed,
         rank=rank,
         world_size=world_size,
+        games=games,
+        competitions=competitions,
+        actions_per_game=train.actions_per_game,
+        games_per_competition=train.games_per_competition,
     )
     dataset = CropDataset(paths, labels, height, width, augment, mean)
     return DataLoader(

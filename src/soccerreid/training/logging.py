@@ -1,6 +1,6 @@
 """Per-epoch metrics to dvclive (``<live_dir>/metrics.json`` and ``<live_dir>/plots/metrics/*.tsv``).
 
-One dvclive step per epoch, metrics ``loss``, ``ce``, ``triplet``, ``center``, ``lr``,
+One dvclive step per epoch, metrics ``loss``, ``ce``, ``triplet``, ``centroid``, ``contrastive``, ``center``, ``lr``,
 ``img_per_s``, ``val_mAP``, ``val_rank1``, ``phase``. dvclive neither edits dvc.yaml nor makes
 experiments here: dvc.yaml declares the live folder's metrics and plots. A resumed run replays
 the saved history first, so the live folder is complete even after DVC has cleared it.
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-LOGGED = ("loss", "ce", "triplet", "center", "lr", "img_per_s", "val_mAP", "val_rank1", "phase")
+LOGGED = ("loss", "ce", "triplet", "centroid", "contrastive", "center", "lr", "img_per_s", "val_mAP", "val_rank1", "phase")
 
 
 class EpochLogger:

@@ -21,14 +21,50 @@ import torch
 from soccerreid.config.models import TrainConfig
 
 
-def make_optimizer(params: Iterable[torch.nn.Parameter], train: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW or SGD (Nesterov momentum) over the parameters that require grad."""
-    trainable = [p for p in params if p.requires_grad]
+def make_optimizer(params: Iterable[torch.nn.Parameter] | list[dict], train: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW or SGD (Nesterov momentum) over the parameters that require grad.
+
+    ``params`` are parameters, or parameter groups (:func:`parameter_groups`) whose own ``lr``
+    and ``weight_decay`` override ``train``'s.
+    """
+    params = list(params)
+    if params and isinstance(params[0], dict):
+        groups = [{**g, "params": [p for p in g["params"] if p.requires_grad]} for g in params]
+        trainable = [g for g in groups if g["params"]]
+    else:
+        trainable = [p for p in params if p.requires_grad]
     if train.optimizer == "sgd":
         return torch.optim.SGD(
             trainable, lr=train.lr, momentum=train.momentum, weight_decay=train.weight_decay, nesterov=True
         )
     return torch.optim.AdamW(trainable, lr=train.lr, weight_decay=train.weight_decay)
+
+
+def parameter_groups(net: torch.nn.Module, train: TrainConfig) -> list[dict]:
+    """Parameter groups of ``net`` (a ``TrainNet``: ``net.model.backbone`` is the network).
+
+    With ``train.layer_decay`` < 1 the backbone's groups come from timm's
+    ``param_groups_layer_decay`` (BEiT's layer-wise decay: the lr of layer l of a depth-L ViT is
+    scaled by ``layer_decay ** (L + 1 - l)``, the patch embedding being layer 0; 1-D tensors and
+    the position embedding / class token get no weight decay); every other parameter (neck,
+    classifier, loss) keeps ``train.lr`` in the first group (the one the logs show). Otherwise
+    one group of every parameter.
+
+    Examples::
+
+        opt = make_optimizer(parameter_groups(TrainNet(model, loss), cfg.train), cfg.train)
+    """
+    if train.layer_decay >= 1.0:
+        return [{"params": list(net.parameters())}]
+    from timm.optim import param_groups_layer_decay
+
+    backbone = net.model.backbone
+    groups = param_groups_layer_decay(backbone, weight_decay=train.weight_decay, layer_decay=train.layer_decay,
+                                      no_weight_decay_list=backbone.no_weight_decay())  # fmt: skip
+    inside = {id(p) for p in backbone.parameters()}
+    rest = [p for p in net.parameters() if id(p) not in inside]
+    decayed = [{"params": g["params"], "lr": train.lr * g["lr_scale"], "weight_decay": g["weight_decay"]} for g in groups]
+    return [{"params": rest, "lr": train.lr, "weight_decay": train.weight_decay}, *decayed]
 
 
 def lr_factor(step: int, train: TrainConfig, epochs: int, steps_per_epoch: int) -> float:

@@ -3,14 +3,16 @@
 A run is a list of phases (progressive resizing and/or progressive data). Each phase gets a
 fresh optimiser and warmup + cosine/step schedule; ``init: best`` first loads the previous
 phase's best weights (by validation mAP); the classifier (and center-loss centers) are reset
-when the identity set changes. After every epoch the BatchNorm statistics are recomputed on
-``bn_batches`` training batches (precise BN), then rank 0 validates, writes ``last.pt`` (full
-state: model, optimiser, scheduler, grad scaler, RNG states, history) and, on a new best,
-``best-phase<i>.pt``. The checkpoint carries the run's :func:`weights_fingerprint` (the
-weight-shaping config, the training data and the training code). A restarted run with the same
-fingerprint resumes after the last finished epoch, or, when the run it holds had finished, is
-re-exported from its best weights in seconds without training; any other checkpoint is deleted
-and the run starts fresh, saying which parts changed.
+when the identity set changes. With ``train.ema`` an exponential moving average of the weights
+follows every step (a fresh one per phase); it is what gets BN-recalibrated, validated, saved
+and exported. After every epoch the BatchNorm statistics are recomputed on ``bn_batches``
+training batches (precise BN), then rank 0 validates, writes ``last.pt`` (full state: model,
+EMA, optimiser, scheduler, grad scaler, RNG states, history) and, on a new best (every epoch
+with ``select: last``), ``best-phase<i>.pt``. The checkpoint carries the run's
+:func:`weights_fingerprint` (the weight-shaping config, the training data and the training
+code). A restarted run with the same fingerprint resumes after the last finished epoch, or, when
+the run it holds had finished, is re-exported from its best weights in seconds without training;
+any other checkpoint is deleted and the run starts fresh, saying which parts changed.
 
 On CPU with a fixed seed a resumed run ends bit-identical to an uninterrupted one: sampling and
 augmentation are pure functions of (seed, phase, epoch, step, slot), and the global RNG states
@@ -39,10 +41,10 @@ import pandas as pd
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.optim.swa_utils import update_bn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 from tqdm import tqdm
 
-from soccerreid.config.models import ModelConfig, PhaseConfig
+from soccerreid.config.models import ModelConfig, PhaseConfig, TrainConfig
 from soccerreid.cpu import thread_budget, use_cpu_threads
 from soccerreid.data.index import select_train_fraction
 from soccerreid.fingerprint import (
@@ -62,11 +64,13 @@ from soccerreid.training.data import make_train_loader
 from soccerreid.training.distributed import DistContext, barrier, broadcast_object, mean_over_ranks
 from soccerreid.training.logging import EpochLogger
 from soccerreid.training.losses import ReidLoss
-from soccerreid.training.optim import make_optimizer, make_scheduler
+from soccerreid.training.optim import make_optimizer, make_scheduler, parameter_groups
+from soccerreid.training.rows import hierarchy_codes
+from soccerreid.training.sampler import epoch_batches
 from soccerreid.training.validate import select_val_actions, validation_scores, validation_settings
 
 # The index columns training reads; train_model keeps only these, so the fingerprint covers all it sees.
-TRAIN_COLUMNS = ("path", "label", "action_idx", "person_uid")
+TRAIN_COLUMNS = ("path", "label", "split", "action_idx", "person_uid", "game")
 VALID_COLUMNS = ("path", "action_idx", "person_uid", "role")
 
 
@@ -139,8 +143,7 @@ def train_model(
     _say(ctx, f"{label}: {describe_plan(cfg, phases, val_rows, ctx, threads)}")
     folder = Path(checkpoint_dir)
     fp = fingerprint or weights_fingerprint(cfg, train, valid)
-    _seed_everything(cfg.train.seed)
-    model = create_model(cfg, phases[0].num_classes).to(ctx.device)
+    model = initial_model(cfg, phases[0].num_classes).to(ctx.device)
     state, nets, finished = _resume(folder, fp, model, ctx, phases)
     logger = EpochLogger(live_dir, enabled=ctx.is_main)
     logger.replay(state.history)
@@ -184,7 +187,7 @@ def plan_phases(cfg: ModelConfig, train: pd.DataFrame) -> list[_Phase]:
     planned = []
     for i, phase in enumerate(cfg.train.phases):
         rows = train if phase.train_fraction >= 1.0 else select_train_fraction(train, phase.train_fraction, cfg.train.seed)
-        ids = frozenset(zip(rows["action_idx"].tolist(), rows["person_uid"].tolist()))
+        ids = frozenset(zip(rows["split"].tolist(), rows["action_idx"].tolist(), rows["person_uid"].tolist()))
         planned.append(_Phase(i, phase, rows.reset_index(drop=True), int(rows["label"].max()) + 1, ids))
     return planned
 
@@ -201,7 +204,7 @@ def describe_plan(cfg: ModelConfig, phases: list[_Phase], val_rows: pd.DataFrame
     parts = []
     for phase in phases:
         p = phase.config
-        steps = len(phase.identities) // t.ids_per_batch
+        steps = epoch_batches(phase.rows["label"].to_numpy(), t.images_per_id, t.ids_per_batch)
         data = f" on {p.train_fraction:.0%} of train" if p.train_fraction < 1 else ""
         parts.append(f"{p.epochs} epoch{'s' if p.epochs > 1 else ''} x {steps} steps at {p.height}x{p.width}{data}")
     total = sum(p.config.epochs for p in phases)
@@ -211,6 +214,16 @@ def describe_plan(cfg: ModelConfig, phases: list[_Phase], val_rows: pd.DataFrame
     ranks = f" x {ctx.world_size} ranks" if ctx.world_size > 1 else ""
     return (f"{plan}; batches of {t.ids_per_batch * t.images_per_id} images; validation after each epoch on {queries} "
             f"queries ({len(val_rows)} crops); {device}{ranks} + {t.workers} loader worker{'s' if t.workers != 1 else ''}")
+
+
+def initial_model(cfg: ModelConfig, num_classes: int) -> nn.Module:
+    """``cfg``'s model at its init, drawn from ``train.resolved_init_seed``; the global RNGs are
+    then left seeded by ``train.seed`` (so runs that share ``init_seed`` share their init only)."""
+    _seed_everything(cfg.train.resolved_init_seed)
+    model = create_model(cfg, num_classes)
+    if cfg.train.init_seed is not None:
+        _seed_everything(cfg.train.seed)
+    return model
 
 
 def _seed_everything(seed: int) -> None:
@@ -290,6 +303,7 @@ class _Run:
         self.cfg, self.phases, self.val_rows, self.folder, self.fp = cfg, phases, val_rows, folder, fp
         self.model, self.ctx, self.logger, self.progress = model, ctx, logger, progress
         self.layout = train_layout(model)
+        self.ema: AveragedModel | None = None
         model.to(memory_format=self.layout)
         torch.backends.cudnn.benchmark = ctx.device.type == "cuda"  # fixed shapes per phase: autotune once
 
@@ -315,34 +329,35 @@ class _Run:
 
     def _fit_phase(self, phase: _Phase, state: _State, start_epoch: int, nets: dict | None) -> None:
         cfg = self.cfg.train
-        loss = ReidLoss(
-            phase.num_classes,
-            self.model.embed_dim,
-            label_smoothing=cfg.label_smoothing,
-            margin=cfg.triplet_margin,
-            triplet_weight=cfg.triplet_weight,
-            center_weight=cfg.center_weight,
-        )
+        loss = make_loss(cfg, phase.num_classes, self.model.embed_dim)
         net = TrainNet(self.model, loss).to(self.ctx.device)
         loader = self._loader(phase)
-        optimizer = make_optimizer(net.parameters(), cfg)
+        optimizer = make_optimizer(parameter_groups(net, cfg), cfg)
         scheduler = make_scheduler(optimizer, cfg, phase.config.epochs, len(loader))
         scaler = torch.amp.GradScaler("cuda", enabled=self._amp_dtype() == torch.float16)
+        self.ema = make_ema(self.model, cfg.ema)
         if nets is not None:
             loss.load_state_dict(nets["loss"])
             optimizer.load_state_dict(nets["optimizer"])
             scheduler.load_state_dict(nets["scheduler"])
             scaler.load_state_dict(nets["scaler"])
+            if self.ema is not None:
+                self.ema.load_state_dict(nets["ema"])
         wrapped = self._wrap(net)
         for epoch in range(start_epoch, phase.config.epochs):
             stats = self._train_epoch(wrapped, loader, optimizer, scheduler, scaler, phase, epoch)
-            self._recalibrate_bn(loader)
+            self._recalibrate_bn(loader, self.evaluated)
             stats.update(self._score(phase, state, epoch))
             state.phase, state.epoch = phase.index, epoch
             state.history.append(stats)
             self.logger.log_epoch(stats)
             self._checkpoint(state, net, optimizer, scheduler, scaler)
         _close_workers(loader)
+
+    @property
+    def evaluated(self) -> nn.Module:
+        """The weights that are validated and exported: the EMA's when ``train.ema`` is on."""
+        return self.model if self.ema is None else self.ema.module
 
     def _wrap(self, net: nn.Module) -> nn.Module:
         """DDP (with SyncBatchNorm on CUDA) in a process group, the net itself otherwise."""
@@ -357,10 +372,11 @@ class _Run:
 
     def _loader(self, phase: _Phase):
         rows = phase.rows
+        actions, games, competitions = hierarchy_codes(rows)
         return make_train_loader(
             rows["path"].tolist(),
             rows["label"].to_numpy(),
-            rows["action_idx"].to_numpy(),
+            actions,
             phase.config.height,
             phase.config.width,
             self.cfg.augment,
@@ -370,6 +386,8 @@ class _Run:
             rank=self.ctx.rank,
             world_size=self.ctx.world_size,
             pin_memory=self.ctx.device.type == "cuda",
+            games=games,
+            competitions=competitions,
         )
 
     def _amp_dtype(self) -> torch.dtype | None:
@@ -387,6 +405,8 @@ class _Run:
         start = time.perf_counter()
         for step, (batch, labels) in enumerate(loader):
             parts = self._step(net, batch, labels, optimizer, scheduler, scaler)
+            if self.ema is not None:
+                self.ema.update_parameters(self.model)
             for key, value in parts.items():
                 sums[key] = sums.get(key, 0.0) + value
             steps, images = steps + 1, images + len(batch) * self.ctx.world_size
@@ -399,10 +419,10 @@ class _Run:
         return stats
 
     @torch.no_grad()
-    def _recalibrate_bn(self, loader) -> None:
-        """Precise BN: recompute BatchNorm running statistics (cumulative average) on the first
-        ``bn_batches`` training batches of the epoch, so eval-mode embeddings match what training
-        optimised (EMA statistics lag far behind in short runs). Training itself never reads them."""
+    def _recalibrate_bn(self, loader, module: nn.Module) -> None:
+        """Precise BN: recompute ``module``'s BatchNorm running statistics (cumulative average) on
+        the first ``bn_batches`` training batches of the epoch, so eval-mode embeddings match what
+        training optimised (EMA statistics lag far behind in short runs). Training itself never reads them."""
         count = self.cfg.train.bn_batches
         if count == 0:
             return
@@ -411,7 +431,7 @@ class _Run:
             to_float(x.to(device), mean, std).contiguous(memory_format=self.layout)
             for x, _ in itertools.islice(loader, count)
         )
-        update_bn(batches, self.model)
+        update_bn(batches, module)
 
     def _step(self, net, batch, labels, optimizer, scheduler, scaler) -> dict[str, float]:
         device = self.ctx.device
@@ -421,15 +441,15 @@ class _Run:
 
     def validate_untrained(self, phase: _Phase) -> dict:
         """Validation scores of the initial model, its BN statistics estimated like every epoch's."""
-        self._recalibrate_bn(self._loader(phase))
-        return self.validate(phase)
+        self._recalibrate_bn(self._loader(phase), self.model)
+        return self.validate(phase, self.model)
 
-    def validate(self, phase: _Phase) -> dict:
-        """Validation scores at ``phase``'s input size, flip TTA as ``train.val_flip`` (rank 0 computes, every rank receives)."""
+    def validate(self, phase: _Phase, module: nn.Module) -> dict:
+        """Validation scores of ``module`` at ``phase``'s input size, flip TTA as ``train.val_flip`` (rank 0 computes, every rank receives)."""
         scores = None
         if self.ctx.is_main:
             scores = validation_scores(
-                self.model,
+                module,
                 self.val_rows,
                 height=phase.config.height,
                 width=phase.config.width,
@@ -440,17 +460,19 @@ class _Run:
                 device=self.ctx.device,
             )
             scores = {"mAP": float(scores["mAP"]), "rank1": float(scores["rank1"])}
-            self.model.to(memory_format=self.layout)
+            module.to(memory_format=self.layout)
         return broadcast_object(scores)
 
     def _score(self, phase: _Phase, state: _State, epoch: int) -> dict:
-        """Validate, track the phase's best epoch and save its weights on improvement."""
-        scores = self.validate(phase)
+        """Validate, track the phase's best epoch and save its weights on improvement (every
+        epoch with ``select: last``, so the phase's last epoch is what it exports)."""
+        scores = self.validate(phase, self.evaluated)
         key = str(phase.index)
-        if key not in state.best or scores["mAP"] > state.best[key]["mAP"]:
+        last = self.cfg.train.select == "last"
+        if key not in state.best or scores["mAP"] > state.best[key]["mAP"] or last:
             state.best[key] = {"mAP": scores["mAP"], "epoch": epoch}
             if self.ctx.is_main:
-                save_weights(self._best_path(phase.index), self.model.state_dict())
+                save_weights(self._best_path(phase.index), self.evaluated.state_dict())
         return {"val_mAP": scores["mAP"], "val_rank1": scores["rank1"]}
 
     def _checkpoint(self, state: _State, net, optimizer, scheduler, scaler) -> None:
@@ -469,6 +491,7 @@ class _Run:
                         "optimizer": optimizer.state_dict(),
                         "scheduler": scheduler.state_dict(),
                         "scaler": scaler.state_dict(),
+                        "ema": None if self.ema is None else self.ema.state_dict(),
                     },
                 },
             )
@@ -478,7 +501,7 @@ class _Run:
         return _best_files(self.folder, phase + 1)[phase]
 
     def export(self) -> nn.Module:
-        """The final phase's best weights, loaded into the model, in eval mode."""
+        """The final phase's best (``select: last``: last) weights, loaded into the model, in eval mode."""
         barrier()
         best = torch.load(self._best_path(len(self.phases) - 1), map_location=self.ctx.device, weights_only=True)
         self.model.load_state_dict(best)
@@ -501,12 +524,39 @@ class _Run:
         return {
             "arch": self.cfg.arch,
             "variant": self.cfg.variant,
+            "splits": list(self.cfg.train.splits),
+            "select": self.cfg.train.select,
             "untrained_val_mAP": state.untrained["mAP"],
             "final_val_mAP": phases[-1]["best_val_mAP"],
             "val_queries": int((self.val_rows["role"] == "query").sum()),
             "phases": phases,
             "history": state.history,
         }
+
+
+def make_loss(train: TrainConfig, num_classes: int, feat_dim: int) -> ReidLoss:
+    """The :class:`ReidLoss` of a phase with ``num_classes`` identities, weighted as ``train`` says."""
+    return ReidLoss(
+        num_classes,
+        feat_dim,
+        label_smoothing=train.label_smoothing,
+        margin=train.triplet_margin,
+        ce_weight=train.ce_weight,
+        triplet_weight=train.triplet_weight,
+        centroid_weight=train.centroid_weight,
+        contrastive_weight=train.contrastive_weight,
+        temperature=train.contrastive_temperature,
+        contrastive_smoothing=train.contrastive_smoothing,
+        center_weight=train.center_weight,
+    )
+
+
+def make_ema(model: nn.Module, decay: float) -> AveragedModel | None:
+    """An exponential moving average of ``model``'s weights and buffers (torch's ``AveragedModel``),
+    ``w_ema <- decay * w_ema + (1 - decay) * w`` per ``update_parameters``; None when ``decay`` is 0."""
+    if decay == 0:
+        return None
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
 def train_layout(model: nn.Module) -> torch.memory_format:
