@@ -14,10 +14,10 @@ from pathlib import Path
 
 from soccerreid.cli import progress, run_stage
 from soccerreid.config import load_params
-from soccerreid.errors import DataError
 from soccerreid.io import atomic_dir
 from soccerreid.retrieval import features_to_blocks
-from soccerreid.schema import EVAL_SPLITS, read_features, write_blocks
+from soccerreid.splits import split_files
+from soccerreid.schema import read_features, write_blocks
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -31,10 +31,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
     metric = load_params(args.params).distances.metric
-    paths = [Path(args.features) / f"{split}.h5" for split in EVAL_SPLITS]
-    paths = [p for p in paths if p.is_file()]
-    if not paths:
-        raise DataError(f"{args.features}: no features file for any of {', '.join(EVAL_SPLITS)} (<split>.h5)")
+    paths = list(split_files(args.features, what="features file").values())
     feature_sets = [read_features(p) for p in paths]  # validate all before any work
     progress(f"distances: {metric} blocks of {', '.join(f'{fs.split} ({fs.features.shape[0]:,} crops)' for fs in feature_sets)}")
     with atomic_dir(args.out) as out:

@@ -7,7 +7,7 @@ neither, unchanged); ``<out>/presets/<preset>/<split>.h5``, the report's four pr
 ``<out>/qe/<method>/<split>.h5``, the three query expansions at ``qe.k/alpha/times`` (when the
 fused blocks are cosine blocks of unit features): Table 1's rows, scored by the score stage.
 All re-ranking settings of one input share their work
-(``soccerreid.retrieval.rerank.rerank_settings``). Params: ``rerank.*`` and ``qe.*``.
+(``soccerreid.retrieval.rerank.rerank_split``). Params: ``rerank.*`` and ``qe.*``.
 
     python stages/rerank.py --params params.yaml --fused artifacts/fused --out artifacts/reranked
 """
@@ -20,13 +20,10 @@ from pathlib import Path
 from soccerreid.cli import progress, run_stage
 from soccerreid.config import load_params
 from soccerreid.config.retrieval import RERANK_PRESETS
-from soccerreid.errors import DataError
 from soccerreid.io import atomic_dir
-from soccerreid.retrieval.expansion import expand_blocks, qe_variants
-from soccerreid.retrieval.rerank import rerank_settings
-from soccerreid.schema import EVAL_SPLITS, read_blocks, write_blocks
-
-FINAL = "rerank"  # the configured setting, beside the presets' names
+from soccerreid.retrieval.rerank import rerank_split
+from soccerreid.splits import split_files
+from soccerreid.schema import read_blocks, write_blocks
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -41,25 +38,19 @@ def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
     params = load_params(args.params)
     cfg, qe = params.rerank, params.qe
-    paths = [p for p in (Path(args.fused) / f"{s}.h5" for s in EVAL_SPLITS) if p.is_file()]
-    if not paths:
-        raise DataError(f"{args.fused}: no fused distances for any of {', '.join(EVAL_SPLITS)} (<split>.h5)")
+    paths = list(split_files(args.fused, what="fused distances").values())
     fused = [read_blocks(p) for p in paths]
-    final = {FINAL: (cfg.k1, cfg.k2, cfg.lambda_)} if cfg.enabled else {}
     setting = f"k1={cfg.k1} k2={cfg.k2} lambda={cfg.lambda_:g}" if cfg.enabled else "disabled"
     progress(f"rerank: {f'qe {qe.method}, then ' if qe.enabled else ''}{setting} on {', '.join(b.split for b in fused)} "
              f"({sum(b.sizes.size for b in fused):,} actions), with Table 1's presets {', '.join(RERANK_PRESETS)} "
              f"and query expansions (k={qe.k}, alpha={qe.alpha:g}, times={qe.times})")
     with atomic_dir(args.out) as out:
         for path, blocks in zip(paths, fused):
-            expanded = expand_blocks(blocks, qe.method, qe.k, qe.alpha, qe.times) if qe.enabled else blocks
-            results = rerank_settings(blocks, {**({} if qe.enabled else final), **RERANK_PRESETS})
-            reranked = rerank_settings(expanded, final)[FINAL] if qe.enabled and final else results.pop(FINAL, expanded)
-            if qe.enabled and final:
-                reranked = reranked.with_values(reranked.values, f"{expanded.source}+{reranked.source}")
+            reranked, rows = rerank_split(blocks, (cfg.k1, cfg.k2, cfg.lambda_) if cfg.enabled else None, RERANK_PRESETS,
+                                          qe.method if qe.enabled else None, qe.k, qe.alpha, qe.times)  # fmt: skip
             write_blocks(out / path.name, reranked)
-            for group, rows in (("presets", results), ("qe", qe_variants(blocks, qe.k, qe.alpha, qe.times))):
-                for name, result in rows.items():
+            for group, results in rows.items():
+                for name, result in results.items():
                     write_blocks(out / group / name / path.name, result)
             print(f"{path} -> {Path(args.out) / path.name} ({reranked.source})")
 

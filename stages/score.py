@@ -1,44 +1,30 @@
 """Stage score: SoccerNet-protocol scores, the CMC table and the final rankings.
 
-Reads the final (re-ranked) blocks ``<reranked>/<split>.h5``, the models' blocks
-``<distances>/<model>/<split>.h5``, the fusions ``<fused>/methods/<method>/<split>.h5`` and the
-report's four re-ranking presets ``<reranked>/presets/<preset>/<split>.h5`` and the three
-query expansions ``<reranked>/qe/<method>/<split>.h5``; it scores them and re-ranks nothing. Writes:
+Reads the final (re-ranked) blocks ``<reranked>/<split>.h5`` and Table 1's rows: ``<distances>/<model>/<split>.h5``,
+the fusions ``<fused>/methods/<method>/<split>.h5``, the four re-ranking presets ``<reranked>/presets/<preset>/<split>.h5``
+and the three query expansions ``<reranked>/qe/<method>/<split>.h5``; scores them (soccerreid.evaluation.scores),
+re-ranking nothing. Writes ``--scores`` JSON: the final method's mAP, rank1, rank5, rank10, rank20 (fractions) at top
+level, per-class scores, the official scorer's check (on ``score.official_actions`` actions of the split), sections
+``models`` (with every soup and its members), ``fusion``, ``qe``, ``rerank``, labelled by ``soups`` and ``qe_settings``;
+``heldout``, the same on test when scoring valid (every choice of the run, best epoch and grid weights, was made on
+valid); ``challenge``, every row on challenge against ``--challenge-groundtruth`` (released labels) when it exists,
+with the official scorer's figures for the exported ranking. ``--cmc`` CSV: rank vs. accuracy, one column per method
+(``dvc plots``). ``--rankings``: ``<split>.json`` in the official format for every split re-ranked.
+Params: ``score.*``, ``qe.*`` (labels of the expansion rows), ``soups`` (the soup rows).
 
-- ``--scores`` JSON: the final method's mAP, rank1, rank5, rank10, rank20 (fractions) at top
-  level, per-class scores, the official scorer's check (on ``score.official_actions`` actions
-  of the split), and sections ``models`` (with every soup and its members), ``fusion``, ``qe``,
-  ``rerank``; ``soups`` and ``qe_settings`` to label them; ``heldout``, the same on test when scoring valid (every choice of the run, the
-  best epoch and the grid weights, was made on valid); ``challenge``, every row on challenge
-  against ``--challenge-groundtruth`` (the released labels) when it exists, with the official
-  scorer's figures for the exported ranking;
-- ``--cmc`` CSV: rank vs. accuracy, one column per method (for ``dvc plots``);
-- ``--rankings`` folder: ``<split>.json`` in the official format for every split re-ranked.
-
-Params: ``score.*``, ``qe.*`` (labels of the expansion rows) and ``soups`` (the soup rows).
-
-    python stages/score.py --params params.yaml --distances artifacts/distances \
-        --fused artifacts/fused --reranked artifacts/reranked \
-        --challenge-groundtruth data/index/challenge_groundtruth.json \
+    python stages/score.py --params params.yaml --distances artifacts/distances --fused artifacts/fused \\
+        --reranked artifacts/reranked --challenge-groundtruth data/index/challenge_groundtruth.json \\
         --scores metrics/scores.json --cmc metrics/cmc.csv --rankings artifacts/rankings
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 from soccerreid.cli import progress, run_stage
 from soccerreid.config import load_params
-from soccerreid.errors import DataError
-from soccerreid.config.retrieval import RERANK_PRESETS
-from soccerreid.evaluation.methods import build_scores, challenge_scores, models_to_score, official_section
-from soccerreid.evaluation.ranking import ranking_from_blocks, write_ranking
-from soccerreid.io import atomic_dir, write_json, write_text
-from soccerreid.retrieval.expansion import QE_METHODS
-from soccerreid.retrieval.fusion import FUSION_METHODS
-from soccerreid.schema import EVAL_SPLITS, read_blocks
+from soccerreid.evaluation.scores import describe_run, read_finals, read_sections, score_run, write_rankings
+from soccerreid.io import write_json, write_text
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -54,47 +40,16 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def read_sections(args: argparse.Namespace, split: str, soups: dict) -> dict:
-    """``{"models", "fusion", "qe", "rerank"}`` blocks of ``split`` for the scores (models: the fused
-    ones, then every soup and its members; qe: none for a fusion that is no cosine Gram)."""
-    info_path = Path(args.fused) / "fusion.json"
-    if not info_path.is_file():
-        raise DataError(f"{info_path}: not found; run the fuse stage first")
-    models = models_to_score(json.loads(info_path.read_text())["models"], soups)
-    expanded = {m: Path(args.reranked) / "qe" / m / f"{split}.h5" for m in QE_METHODS}
-    return {
-        "models": {m: read_blocks(Path(args.distances) / m / f"{split}.h5") for m in models},
-        "fusion": {m: read_blocks(Path(args.fused) / "methods" / m / f"{split}.h5") for m in FUSION_METHODS},
-        "qe": {m: read_blocks(path) for m, path in expanded.items() if path.is_file()},
-        "rerank": {p: read_blocks(Path(args.reranked) / "presets" / p / f"{split}.h5") for p in RERANK_PRESETS},
-    }
-
-
 def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
     params = load_params(args.params)
     cfg, qe, soups = params.score, params.qe, {name: list(s.members) for name, s in params.soups.items()}
-    paths = {s: Path(args.reranked) / f"{s}.h5" for s in EVAL_SPLITS if (Path(args.reranked) / f"{s}.h5").is_file()}
-    if cfg.split not in paths:
-        raise DataError(f"{Path(args.reranked) / f'{cfg.split}.h5'}: not found (score.split is {cfg.split})")
-    finals = {split: read_blocks(path) for split, path in paths.items()}
-    progress(f"score: Table 1 on {cfg.split}{' and test' if cfg.split == 'valid' and 'test' in finals else ''} (models, "
-             f"{len(FUSION_METHODS)} fusions, {len(QE_METHODS)} query expansions, {len(RERANK_PRESETS)} re-rankings); official check on up to "
-             f"{cfg.official_actions} actions; rankings of {', '.join(finals)}")
-    rankings = {split: ranking_from_blocks(blocks) for split, blocks in finals.items()}
-    scores, cmc = build_scores(finals[cfg.split], read_sections(args, cfg.split, soups), cfg.ranks, cfg.max_rank)
-    scores.update(soups=soups, qe_settings={"k": qe.k, "alpha": qe.alpha, "times": qe.times})
-    scores["official"] = official_section(finals[cfg.split], rankings[cfg.split], cfg.official_actions)
-    if cfg.split == "valid" and "test" in finals and finals["test"].labelled:
-        scores["heldout"], _ = build_scores(finals["test"], read_sections(args, "test", soups), cfg.ranks, cfg.max_rank)
-    truth = Path(args.challenge_groundtruth) if args.challenge_groundtruth else None
-    if truth is not None and truth.is_file() and "challenge" in finals:
-        scores["challenge"] = challenge_scores(finals["challenge"], read_sections(args, "challenge", soups),
-                                               json.loads(truth.read_text()), rankings["challenge"], str(truth),
-                                               cfg.ranks, cfg.max_rank)  # fmt: skip
-    with atomic_dir(args.rankings) as out:
-        for split, ranking in rankings.items():
-            write_ranking(out / f"{split}.json", ranking, finals[split])
+    finals = read_finals(args.reranked, cfg.split)
+    progress(describe_run(finals, cfg))
+    labels = {"soups": soups, "qe_settings": {"k": qe.k, "alpha": qe.alpha, "times": qe.times}}
+    sections = lambda split: read_sections(args.distances, args.fused, args.reranked, split, soups)  # noqa: E731
+    scores, cmc, rankings = score_run(finals, sections, cfg, labels, args.challenge_groundtruth)
+    write_rankings(args.rankings, rankings, finals)
     write_json(args.scores, scores)
     write_text(args.cmc, cmc)
     print(f"{cfg.split} ({scores['method']}): mAP {scores['mAP']:.4f}, Rank-1 {scores['rank1']:.4f}")

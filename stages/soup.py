@@ -1,11 +1,10 @@
 """Stage soup@<name>: the uniform soup of ``soups.<name>.members``, embedded and turned into distance blocks.
 
-Reads ``<models>/<member>/model.pt`` for every member (one recipe, several seeds) and writes
-``<out>/model.pt`` (the averaged embedder), ``<features>/<split>.h5`` for each of
-``extract.<name>.splits`` and ``<distances>/<split>.h5`` for the retrieval splits among them, so
-the soup is fused and scored like a model. The three folders are kept as they are while their
-fingerprint (member files, extraction config, crops, metric, code) matches. Params:
-``soups.<name>``, ``models`` (the members' recipe), ``extract.<name>``, ``distances.metric``.
+Reads ``<models>/<member>/model.pt`` of every member (one recipe, several seeds); writes ``<out>/model.pt`` (the
+averaged embedder), ``<features>/<split>.h5`` for each of ``extract.<name>.splits`` and ``<distances>/<split>.h5`` for the
+retrieval splits among them (soccerreid.soup), so the soup is fused and scored like a model; all kept while their
+fingerprint (member files, extraction config, crops, metric, code) holds. Params: ``soups.<name>``, ``models`` (the
+members' recipe), ``extract.<name>``, ``distances.metric``.
 
     python stages/soup.py --params params.yaml --soup osnet_ain_soup --models artifacts/models --index data/index \\
         --out artifacts/soups/osnet_ain_soup --features artifacts/features/osnet_ain_soup --distances artifacts/distances/osnet_ain_soup
@@ -19,13 +18,11 @@ from pathlib import Path
 from soccerreid.cli import run_stage
 from soccerreid.config import load_params
 from soccerreid.errors import ConfigError
-from soccerreid.features import extract_split, extraction_fingerprint, load_model, read_split_crops
-from soccerreid.fingerprint import Fingerprint, files_digest, is_current, value_digest, write_stamp
+from soccerreid.features import read_split_crops
+from soccerreid.fingerprint import is_current, write_stamp
 from soccerreid.io import atomic_dir
-from soccerreid.models import save_model, validate_input_size
-from soccerreid.retrieval import features_to_blocks
-from soccerreid.schema import EVAL_SPLITS, write_blocks, write_features
-from soccerreid.soup import check_members, soup_model_files
+from soccerreid.models import validate_input_size
+from soccerreid.soup import check_members, soup_fingerprint, write_soup
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -48,21 +45,12 @@ def main(argv: list[str] | None = None) -> None:
     validate_input_size(model_cfg, cfg.height, cfg.width, key=f"{args.params}: extract.{args.soup}")
     frames = read_split_crops(args.index, cfg.splits)
     check_members(files, model_cfg, [f"{args.params}: models.{member}" for member in members])
-    fp = extraction_fingerprint(files[0], model_cfg, cfg, frames, __file__)
-    fp = Fingerprint({**fp.parts, "member files": files_digest(files), "metric": value_digest(metric)})
+    fp = soup_fingerprint(files, model_cfg, cfg, frames, metric, __file__)
     if all(is_current(folder, fp) for folder in (args.out, args.features, args.distances)):
         print(f"soup {args.soup}: kept: member files, extraction config, crops and code unchanged")
         return
-    network, info = soup_model_files(files)
     with atomic_dir(args.out) as out, atomic_dir(args.features) as features, atomic_dir(args.distances) as distances:
-        save_model(network, out / "model.pt", model_cfg, input_size=(info.height, info.width), flip=info.flip,
-                   normalize=info.normalize, training={"soup": "uniform", "members": list(members)})
-        embedder = load_model(out / "model.pt").configure(**vars(cfg))
-        for split, frame in frames.items():
-            fs = extract_split(embedder, frame, args.soup, split, args.device)
-            write_features(features / f"{split}.h5", fs)
-            if split in EVAL_SPLITS:
-                write_blocks(distances / f"{split}.h5", features_to_blocks(fs, metric))
+        write_soup(files, members, model_cfg, cfg, frames, args.soup, metric, (out, features, distances), args.device)
         for folder in (out, features, distances):
             write_stamp(folder, fp)
     print(f"soup {args.soup}: mean of {', '.join(members)}; features and {metric} blocks of {', '.join(frames)}")

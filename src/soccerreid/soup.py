@@ -10,19 +10,26 @@ member's.
 Examples::
 
     network, info = soup_model_files(["artifacts/models/osnet_ain/model.pt", "artifacts/models/osnet_ain_seed1/model.pt"])
-    save_model(network, "artifacts/soups/osnet_ain_soup/model.pt", cfg, input_size=(info.height, info.width))
+    fp = soup_fingerprint(files, cfg, settings, frames, "cosine", __file__)         # what shapes the soup stage's outputs
+    write_soup(files, members, cfg, settings, frames, "osnet_ain_soup", "cosine", (out, features, distances))
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
+import pandas as pd
 import torch
 
-from soccerreid.config.models import ModelConfig
+from soccerreid.config.models import ExtractConfig, ModelConfig
 from soccerreid.errors import WeightsError
-from soccerreid.models import ModelInfo, ReidModel, check_matches, load_network, read_model_file
+from soccerreid.features import extract_split, extraction_fingerprint, load_model
+from soccerreid.fingerprint import Fingerprint, files_digest, value_digest
+from soccerreid.models import ModelInfo, ReidModel, check_matches, load_network, read_model_file, save_model
+from soccerreid.retrieval import features_to_blocks
+from soccerreid.schema import EVAL_SPLITS, write_blocks, write_features
 
 
 def uniform_soup(states: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -75,3 +82,62 @@ def soup_model_files(paths: Sequence[str | os.PathLike]) -> tuple[ReidModel, Mod
         states.append(state)
     network.load_state_dict(uniform_soup(states))
     return network.eval(), info
+
+
+def soup_fingerprint(
+    paths: Sequence[str | os.PathLike],
+    cfg: ModelConfig,
+    settings: ExtractConfig,
+    frames: dict[str, pd.DataFrame],
+    metric: str,
+    script: str | os.PathLike,
+) -> Fingerprint:
+    """What shapes a soup's model file, features and distance blocks: the extraction fingerprint of
+    the first member (:func:`~soccerreid.features.extraction_fingerprint`: ``cfg``, ``settings``,
+    the rows and crops of every index table of ``frames``, the code of ``script`` and all it runs),
+    plus the bytes of every member file of ``paths`` and the distance ``metric``.
+
+    Examples::
+
+        fp = soup_fingerprint(files, model_cfg, settings, frames, "cosine", __file__)
+        is_current("artifacts/soups/osnet_ain_soup", fp)
+    """
+    fp = extraction_fingerprint(paths[0], cfg, settings, frames, script)
+    return Fingerprint({**fp.parts, "member files": files_digest(paths), "metric": value_digest(metric)})
+
+
+def write_soup(
+    paths: Sequence[str | os.PathLike],
+    members: Sequence[str],
+    cfg: ModelConfig,
+    settings: ExtractConfig,
+    frames: Mapping[str, pd.DataFrame],
+    name: str,
+    metric: str,
+    folders: tuple[str | os.PathLike, str | os.PathLike, str | os.PathLike],
+    device: str = "auto",
+) -> None:
+    """Write the soup ``name`` of the model files ``paths`` into the existing ``folders`` ``(out, features, distances)``.
+
+    ``<out>/model.pt``: the uniform soup (:func:`soup_model_files`) as a model file with the first
+    member's input contract and output settings, its record naming the ``members``
+    (``{"soup": "uniform", "members": [...]}``); then, embedded with it at the extraction
+    ``settings``, ``<features>/<split>.h5`` for every index table of ``frames`` (``{split: table}``;
+    (N, D) float32 features of model ``name``) and ``<distances>/<split>.h5`` (their ``metric``
+    distance blocks) for the splits of :data:`~soccerreid.schema.EVAL_SPLITS` among them.
+
+    Examples::
+
+        write_soup(files, ["osnet_ain", "osnet_ain_seed1"], cfg, settings, read_split_crops("data/index", ("valid",)),
+                   "osnet_ain_soup", "cosine", ("soups/osnet_ain_soup", "features/osnet_ain_soup", "distances/osnet_ain_soup"))
+    """
+    out, features, distances = (Path(folder) for folder in folders)
+    network, info = soup_model_files(paths)
+    save_model(network, out / "model.pt", cfg, input_size=(info.height, info.width), flip=info.flip,
+               normalize=info.normalize, training={"soup": "uniform", "members": list(members)})  # fmt: skip
+    embedder = load_model(out / "model.pt").configure(**vars(settings))
+    for split, frame in frames.items():
+        fs = extract_split(embedder, frame, name, split, device)
+        write_features(features / f"{split}.h5", fs)
+        if split in EVAL_SPLITS:
+            write_blocks(distances / f"{split}.h5", features_to_blocks(fs, metric))

@@ -8,8 +8,9 @@ from torchreid.reid.utils.rerank import re_ranking
 
 from soccerreid.config import RERANK_PRESETS
 from soccerreid.retrieval import k_reciprocal_rerank, rerank_blocks
-from soccerreid.retrieval.rerank import rerank_settings
-from soccerreid.retrieval.distances import embeddings_to_blocks
+from soccerreid.retrieval.rerank import rerank_settings, rerank_split
+from soccerreid.retrieval.distances import embeddings_to_blocks, l2_normalize
+from soccerreid.retrieval.expansion import QE_METHODS, expand_blocks
 
 PRESETS = sorted(RERANK_PRESETS.items())
 
@@ -23,6 +24,17 @@ def random_action(rng, n_query, n_gallery, dim, ties=False):
     d = 1 - x @ x.T
     d = (d + d.T) / 2
     return d[:n_query, n_query:], d[:n_query, :n_query], d[n_query:, n_query:]
+
+
+def random_blocks(seed, n, num_actions, dim, unit=False):
+    """Cosine blocks of ``n`` random features over ``num_actions`` actions, each with a query (unit rows if ``unit``)."""
+    rng = np.random.default_rng(seed)
+    action = np.sort(rng.integers(0, num_actions, n))
+    is_query = rng.random(n) < 0.3
+    is_query[np.r_[0, np.flatnonzero(np.diff(action)) + 1]] = True  # every action has a query
+    x = rng.standard_normal((n, dim)).astype(np.float32)
+    x = l2_normalize(x) if unit else x
+    return embeddings_to_blocks(x, action, is_query, np.arange(n), None, np.full(n, ""), metric="cosine")
 
 
 def oracle(q_g, q_q, g_g, k1, k2, lam):
@@ -71,13 +83,7 @@ def test_exact_ties_agree_with_torchreid():
 
 
 def test_batched_blocks_agree_with_torchreid_per_action():
-    rng = np.random.default_rng(11)
-    n = 700
-    action = np.sort(rng.integers(0, 40, n))
-    is_query = rng.random(n) < 0.3
-    is_query[np.r_[0, np.flatnonzero(np.diff(action)) + 1]] = True  # every action has a query
-    x = rng.standard_normal((n, 12)).astype(np.float32)
-    blocks = embeddings_to_blocks(x, action, is_query, np.arange(n), None, np.full(n, ""), metric="cosine")
+    blocks = random_blocks(11, 700, 40, 12)
     reranked = rerank_blocks(blocks, 20, 6, 0.3)
     assert reranked.source == "rerank:20/6/0.3"
     for a in range(blocks.action_idx.size):
@@ -88,13 +94,7 @@ def test_batched_blocks_agree_with_torchreid_per_action():
 
 
 def test_settings_share_work_and_equal_one_setting_at_a_time():
-    rng = np.random.default_rng(12)
-    n = 500
-    action = np.sort(rng.integers(0, 30, n))
-    is_query = rng.random(n) < 0.3
-    is_query[np.r_[0, np.flatnonzero(np.diff(action)) + 1]] = True
-    x = rng.standard_normal((n, 10)).astype(np.float32)
-    blocks = embeddings_to_blocks(x, action, is_query, np.arange(n), None, np.full(n, ""), metric="cosine")
+    blocks = random_blocks(12, 500, 30, 10)
     settings = {**RERANK_PRESETS, "again": RERANK_PRESETS["standard"], "no_expansion": (10, 1, 0.2)}
     together = rerank_settings(blocks, settings)
     assert list(together) == list(settings)
@@ -104,6 +104,25 @@ def test_settings_share_work_and_equal_one_setting_at_a_time():
         assert together[name].source == alone.source == f"rerank:{k1}/{k2}/{lam:g}"
     with pytest.raises(ValueError, match="k1 and k2 must be integers >= 1"):
         rerank_settings(blocks, {"ok": (20, 6, 0.3), "bad": (0, 6, 0.3)})
+
+
+def test_rerank_split_expands_then_reranks_and_gives_the_table_rows():
+    blocks = random_blocks(13, 240, 15, 8, unit=True)
+    final, rows = rerank_split(blocks, (10, 3, 0.4), RERANK_PRESETS, qe_k=4, qe_alpha=2.0, qe_times=2)
+    assert final.source == "rerank:10/3/0.4" and np.array_equal(final.values, rerank_blocks(blocks, 10, 3, 0.4).values)
+    assert list(rows["presets"]) == list(RERANK_PRESETS) and list(rows["qe"]) == list(QE_METHODS)
+    for name, (k1, k2, lam) in RERANK_PRESETS.items():
+        assert np.array_equal(rows["presets"][name].values, rerank_blocks(blocks, k1, k2, lam).values), name
+    for method in QE_METHODS:
+        assert np.array_equal(rows["qe"][method].values, expand_blocks(blocks, method, 4, 2.0, 2).values), method
+    both, same_rows = rerank_split(blocks, (10, 3, 0.4), RERANK_PRESETS, "dba", 4, 2.0, 2)
+    expanded = expand_blocks(blocks, "dba", 4, 2.0, 2)
+    assert both.source == "qe:dba/4/2/2+rerank:10/3/0.4"
+    assert np.array_equal(both.values, rerank_blocks(expanded, 10, 3, 0.4).values)
+    assert np.array_equal(same_rows["presets"]["standard"].values, rows["presets"]["standard"].values)  # rows: un-expanded
+    alone, _ = rerank_split(blocks, None, RERANK_PRESETS, "aqe", 4, 2.0, 2)
+    assert alone.source == "qe:aqe/4/2/2" and np.array_equal(alone.values, expand_blocks(blocks, "aqe", 4, 2.0, 2).values)
+    assert rerank_split(blocks, None, RERANK_PRESETS)[0] is blocks
 
 
 def test_identical_members_give_zeros_not_nan():

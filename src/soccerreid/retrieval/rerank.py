@@ -20,6 +20,7 @@ Examples::
     final_q_g = k_reciprocal_rerank(q_g, q_q, g_g, k1=20, k2=6, lambda_value=0.3)
     reranked = rerank_blocks(fused, k1=20, k2=6, lambda_value=0.3)   # every action of a split
     presets = rerank_settings(fused, RERANK_PRESETS)                 # several settings, work shared
+    final, rows = rerank_split(fused, (20, 6, 0.3), RERANK_PRESETS)  # the rerank stage's outputs of a split
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ from collections.abc import Mapping
 import numpy as np
 
 from soccerreid.retrieval._groups import block_index, single_threaded_blas, size_groups
+from soccerreid.retrieval.expansion import expand_blocks, qe_variants
 from soccerreid.schema import DistanceBlocks
+
+FINAL = "rerank"  # the configured setting's name beside the presets' (rerank_split)
 
 
 @single_threaded_blas
@@ -96,6 +100,41 @@ def rerank_settings(blocks: DistanceBlocks, settings: Mapping[str, tuple[int, in
         name: blocks.with_values(values[name], source=f"rerank:{k1}/{k2}/{lambda_value:g}")
         for name, (k1, k2, lambda_value) in settings.items()
     }
+
+
+def rerank_split(
+    blocks: DistanceBlocks,
+    setting: tuple[int, int, float] | None,
+    presets: Mapping[str, tuple[int, int, float]],
+    qe_method: str | None = None,
+    qe_k: int = 5,
+    qe_alpha: float = 3.0,
+    qe_times: int = 1,
+) -> tuple[DistanceBlocks, dict[str, dict[str, DistanceBlocks]]]:
+    """The rerank stage's outputs of one split's fused ``blocks``: ``(final, rows)``.
+
+    ``final``: ``blocks`` query-expanded with ``qe_method`` first (exact, from cosine blocks of
+    unit features) unless it is None, then re-ranked with ``setting`` ``(k1, k2, lambda)`` unless
+    it is None (source ``qe:...+rerank:...`` with both; with neither, ``blocks`` unchanged).
+    ``rows``: ``{"presets": {preset: blocks re-ranked with it}, "qe": {method: expanded blocks}}``,
+    every preset of ``presets`` on the un-expanded ``blocks`` (work shared with ``setting``, see
+    :func:`rerank_settings`) and every method of :data:`~soccerreid.retrieval.expansion.QE_METHODS` at ``(qe_k, qe_alpha, qe_times)``
+    (none when ``blocks`` are not cosine blocks of unit features): Table 1's rows. Every result has
+    the layout of ``blocks``, float32 values.
+
+    Examples::
+
+        final, rows = rerank_split(fused, (20, 6, 0.3), RERANK_PRESETS)
+        final.source, sorted(rows["presets"]), sorted(rows["qe"])   # "rerank:20/6/0.3", [...], ["alpha_qe", "aqe", "dba"]
+        final, _ = rerank_split(fused, None, RERANK_PRESETS, qe_method="dba")   # final.source "qe:dba/5/3/1"
+    """
+    final = {FINAL: setting} if setting is not None else {}
+    expanded = expand_blocks(blocks, qe_method, qe_k, qe_alpha, qe_times) if qe_method else blocks
+    results = rerank_settings(blocks, {**({} if qe_method else final), **presets})
+    reranked = rerank_settings(expanded, final)[FINAL] if qe_method and final else results.pop(FINAL, expanded)
+    if qe_method and final:
+        reranked = reranked.with_values(reranked.values, f"{expanded.source}+{reranked.source}")
+    return reranked, {"presets": results, "qe": qe_variants(blocks, qe_k, qe_alpha, qe_times)}
 
 
 def _mirror_query_gallery(stack: np.ndarray, n_query: np.ndarray) -> np.ndarray:

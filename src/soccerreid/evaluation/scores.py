@@ -1,0 +1,135 @@
+"""The score stage's scores file, from a run's cached blocks: what it reads and how it assembles them.
+
+The rows are scored by :mod:`soccerreid.evaluation.methods` (pure); this module reads their
+blocks from the pipeline's folders (layouts in :mod:`soccerreid.schema`) and puts the sections
+of ``metrics/scores.json`` together: the scored split, ``official``, ``heldout`` and ``challenge``.
+
+Examples::
+
+    finals = read_finals("artifacts/reranked", "valid")                      # {split: DistanceBlocks}
+    progress(describe_run(finals, ScoreConfig()))
+    read = lambda split: read_sections("artifacts/distances", "artifacts/fused", "artifacts/reranked", split, {})
+    scores, cmc, rankings = score_run(finals, read, ScoreConfig())
+    write_rankings("artifacts/rankings", rankings, finals)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from soccerreid.config.retrieval import RERANK_PRESETS, ScoreConfig
+from soccerreid.errors import DataError
+from soccerreid.evaluation.methods import build_scores, challenge_scores, models_to_score, official_section
+from soccerreid.evaluation.ranking import ranking_from_blocks, write_ranking
+from soccerreid.io import atomic_dir
+from soccerreid.retrieval.expansion import QE_METHODS
+from soccerreid.retrieval.fusion import FUSION_METHODS
+from soccerreid.splits import split_files
+from soccerreid.schema import DistanceBlocks, read_blocks
+
+Sections = Mapping[str, Mapping[str, DistanceBlocks]]
+
+
+def read_finals(reranked: str | os.PathLike, split: str) -> dict[str, DistanceBlocks]:
+    """``{split: final blocks}`` of every ``<reranked>/<split>.h5`` there is; the scored ``split``
+    (``score.split``) missing is a one-line :class:`DataError`.
+
+    Examples::
+
+        read_finals("artifacts/reranked", "valid")       # {"valid": ..., "test": ..., "challenge": ...}
+    """
+    paths = split_files(reranked)
+    if split not in paths:
+        raise DataError(f"{Path(reranked) / f'{split}.h5'}: not found (score.split is {split})")
+    return {name: read_blocks(path) for name, path in paths.items()}
+
+
+def read_sections(
+    distances: str | os.PathLike, fused: str | os.PathLike, reranked: str | os.PathLike, split: str,
+    soups: Mapping[str, Sequence[str]],
+) -> dict[str, dict[str, DistanceBlocks]]:  # fmt: skip
+    """``{"models", "fusion", "qe", "rerank"}``: ``{name: DistanceBlocks}`` of ``split`` for every Table 1 row.
+
+    ``models``: ``<distances>/<model>/<split>.h5`` of the fused models (``<fused>/fusion.json``),
+    then every soup's members and the soup (:func:`models_to_score`); ``fusion``:
+    ``<fused>/methods/<method>/<split>.h5``; ``qe``: ``<reranked>/qe/<method>/<split>.h5``, none for
+    a fusion that is no cosine Gram; ``rerank``: ``<reranked>/presets/<preset>/<split>.h5``.
+
+    Examples::
+
+        read_sections("artifacts/distances", "artifacts/fused", "artifacts/reranked", "valid", {})["rerank"]["standard"]
+    """
+    info_path = Path(fused) / "fusion.json"
+    if not info_path.is_file():
+        raise DataError(f"{info_path}: not found; run the fuse stage first")
+    models = models_to_score(json.loads(info_path.read_text())["models"], soups)
+    expanded = {m: Path(reranked) / "qe" / m / f"{split}.h5" for m in QE_METHODS}
+    return {
+        "models": {m: read_blocks(Path(distances) / m / f"{split}.h5") for m in models},
+        "fusion": {m: read_blocks(Path(fused) / "methods" / m / f"{split}.h5") for m in FUSION_METHODS},
+        "qe": {m: read_blocks(path) for m, path in expanded.items() if path.is_file()},
+        "rerank": {p: read_blocks(Path(reranked) / "presets" / p / f"{split}.h5") for p in RERANK_PRESETS},
+    }
+
+
+def describe_run(finals: Mapping[str, DistanceBlocks], cfg: ScoreConfig) -> str:
+    """One line saying what :func:`score_run` scores on ``finals`` (``{split: final blocks}``), for the progress log.
+
+    Examples::
+
+        describe_run(finals, ScoreConfig())   # "score: Table 1 on valid and test (models, 4 fusions, ...)"
+    """
+    return (f"score: Table 1 on {cfg.split}{' and test' if cfg.split == 'valid' and 'test' in finals else ''} (models, "
+            f"{len(FUSION_METHODS)} fusions, {len(QE_METHODS)} query expansions, {len(RERANK_PRESETS)} re-rankings); official check on up to "
+            f"{cfg.official_actions} actions; rankings of {', '.join(finals)}")  # fmt: skip
+
+
+def score_run(
+    finals: Mapping[str, DistanceBlocks],
+    sections: Callable[[str], Sections],
+    cfg: ScoreConfig,
+    labels: Mapping | None = None,
+    truth: str | os.PathLike | None = None,
+) -> tuple[dict, str, dict[str, dict]]:
+    """``(scores, cmc_csv, rankings)`` of the run: the scores file, the CMC table and the final rankings.
+
+    ``scores`` is :func:`build_scores` on ``cfg.split``, ``sections(split)`` giving the Table 1
+    blocks of a split (:func:`read_sections`); ``rankings`` is ``{split: official-format ranking}``
+    of every split of ``finals`` (``{split: final blocks}``). ``labels`` (e.g. ``soups``,
+    ``qe_settings``) are set at top level after the scores; then ``official``
+    (:func:`official_section` on ``cfg.official_actions`` actions), ``heldout`` (the same rows on
+    test when scoring valid and test is labelled) and ``challenge`` (every row on challenge against
+    the bbox_info-layout labels ``truth``, when that file and the challenge blocks exist).
+
+    Examples::
+
+        scores, cmc, rankings = score_run(finals, read, ScoreConfig(), {"soups": {}}, "data/index/challenge_groundtruth.json")
+        scores["mAP"], scores["heldout"]["rerank"]["standard"]["mAP"]
+    """
+    rankings = {split: ranking_from_blocks(blocks) for split, blocks in finals.items()}
+    scores, cmc = build_scores(finals[cfg.split], sections(cfg.split), cfg.ranks, cfg.max_rank)
+    scores.update(labels or {})
+    scores["official"] = official_section(finals[cfg.split], rankings[cfg.split], cfg.official_actions)
+    if cfg.split == "valid" and "test" in finals and finals["test"].labelled:
+        scores["heldout"], _ = build_scores(finals["test"], sections("test"), cfg.ranks, cfg.max_rank)
+    truth = Path(truth) if truth else None
+    if truth is not None and truth.is_file() and "challenge" in finals:
+        scores["challenge"] = challenge_scores(finals["challenge"], sections("challenge"), json.loads(truth.read_text()),
+                                               rankings["challenge"], str(truth), cfg.ranks, cfg.max_rank)  # fmt: skip
+    return scores, cmc, rankings
+
+
+def write_rankings(folder: str | os.PathLike, rankings: Mapping[str, dict], finals: Mapping[str, DistanceBlocks]) -> None:
+    """Write ``<folder>/<split>.json``, every ranking of ``rankings`` validated against its split's
+    ``finals`` blocks (:func:`~soccerreid.evaluation.ranking.write_ranking`), whole or not at all.
+
+    Examples::
+
+        write_rankings("artifacts/rankings", {"valid": ranking_from_blocks(final)}, {"valid": final})
+    """
+    with atomic_dir(folder) as out:
+        for split, ranking in rankings.items():
+            write_ranking(out / f"{split}.json", ranking, finals[split])
