@@ -33,7 +33,7 @@ from soccerreid.cli import progress, run_stage
 from soccerreid.config import load_params
 from soccerreid.errors import DataError
 from soccerreid.config.retrieval import RERANK_PRESETS
-from soccerreid.evaluation.methods import build_scores, challenge_scores, official_section
+from soccerreid.evaluation.methods import build_scores, challenge_scores, method_paths, official_section
 from soccerreid.evaluation.ranking import ranking_from_blocks, write_ranking
 from soccerreid.io import atomic_dir, write_json, write_text
 from soccerreid.retrieval.fusion import FUSION_METHODS
@@ -59,11 +59,8 @@ def read_sections(args: argparse.Namespace, split: str) -> dict:
     if not info_path.is_file():
         raise DataError(f"{info_path}: not found; run the fuse stage first")
     models = json.loads(info_path.read_text())["models"]
-    return {
-        "models": {m: read_blocks(Path(args.distances) / m / f"{split}.h5") for m in models},
-        "fusion": {m: read_blocks(Path(args.fused) / "methods" / m / f"{split}.h5") for m in FUSION_METHODS},
-        "rerank": {p: read_blocks(Path(args.reranked) / "presets" / p / f"{split}.h5") for p in RERANK_PRESETS},
-    }
+    paths = method_paths(args.distances, args.fused, args.reranked, models, split)
+    return {group: {name: read_blocks(path) for name, path in named.items()} for group, named in paths.items()}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -13,6 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from soccerreid.config.retrieval import RERANK_PRESETS
+
+MODEL_NAMES = {"osnet_ain": "OSNet-AIN", "resnet50_ibn": "ResNet50-IBN", "dinov2_lora": "DINOv2+LoRA"}
+FUSION_NAMES = {"concat": "Concatenation", "mean": "Distance mean (equal)", "weighted": "Weighted", "grid": "Grid best"}
 METRIC_COLUMNS = (("mAP", "mAP"), ("rank1", "Rank-1"), ("rank5", "Rank-5"), ("rank10", "Rank-10"), ("rank20", "Rank-20"))
 
 
@@ -28,6 +32,28 @@ class TableRow:
     group: str
     scores: dict
     extra: dict[str, dict] = field(default_factory=dict)
+
+
+def method_label(group: str, name: str, fusion_info: dict) -> str:
+    """Table 1's name of a method: ``group`` models, fusion or rerank, ``name`` its key there;
+    ``fusion_info`` is the fuse stage's ``fusion.json`` (weights, configured method).
+
+    Examples::
+
+        method_label("rerank", "standard", {"method": "weighted", ...})   # "Weighted + re-rank standard (20/6/0.3)"
+    """
+    if group == "models":
+        return MODEL_NAMES.get(name, name)
+    if group == "fusion":
+        weights = {"weighted": fusion_info["weights"], "grid": fusion_info["grid_weights"]}.get(name)
+        return FUSION_NAMES.get(name, name) + (f" ({weights_label(weights)})" if weights is not None else "")
+    k1, k2, lam = RERANK_PRESETS[name]
+    return f"{FUSION_NAMES.get(fusion_info['method'], fusion_info['method'])} + re-rank {name} ({k1}/{k2}/{lam:g})"
+
+
+def weights_label(weights) -> str:
+    """Fusion weights as Table 1 writes them: ``0.2/0.2/0.6``."""
+    return "/".join(f"{w:g}" for w in weights)
 
 
 def best_row(rows: list[TableRow]) -> int:
