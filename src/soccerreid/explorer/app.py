@@ -44,6 +44,8 @@ MAX_LISTED = 500  # rows of the query list (and choices of the query picker) sen
 SORT_NAMES = {"delta_desc": "AP change B - A, largest first", "delta_asc": "AP change B - A, smallest first",
               "ap_asc": "AP (A), lowest first", "ap_desc": "AP (A), highest first", "query": "query"}  # fmt: skip
 ALL = "all"
+COLUMNS = ("query", "action", "class", "AP A", "AP B", "B - A", "Rank-1 A")
+EMPTY_LIST = (pd.DataFrame(columns=COLUMNS), "", gr.update(choices=[], value=None), "", "")  # list, count, picker, views
 
 
 def serve(root: str | os.PathLike, host: str = "127.0.0.1", port: int = 7860) -> None:
@@ -58,9 +60,10 @@ def _theme() -> gr.themes.Base:
     return gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 
 
-def guarded(outputs: int):
-    """Run a callback; a failure leaves its ``outputs - 1`` other outputs as they are and puts
-    one line in the status box (its last output) instead of a traceback in the page."""
+def guarded(outputs: int, clear: tuple | None = None):
+    """Run a callback; a failure puts one line in the status box (its last output) instead of a
+    traceback in the page, and leaves its ``outputs - 1`` other outputs as they are, or sets
+    them to ``clear`` (so that nothing shown belongs to the choices before)."""
 
     def wrap(callback):
         @functools.wraps(callback)
@@ -72,7 +75,7 @@ def guarded(outputs: int):
             except Exception as err:  # noqa: BLE001 - the page gets one line; the server log the traceback
                 traceback.print_exc(file=sys.stderr)
                 message = f"{type(err).__name__}: {err}"
-            return (*([gr.update()] * (outputs - 1)), f'<p class="error">Error: {escape(message)}</p>')
+            return (*(clear or [gr.update()] * (outputs - 1)), f'<p class="error">Error: {escape(message)}</p>')
 
         return run
 
@@ -120,12 +123,12 @@ def build_app(run: Run) -> gr.Blocks:
         listed = [table, count, query, one, side, status]
         choices = [split, method_a, method_b, clazz, action]
         app.load(guarded(len(choices) + 1)(functools.partial(_choices, run)), [split], [*choices, status]).then(
-            guarded(len(listed))(functools.partial(_list, run)), filters, listed)
+            guarded(len(listed), clear=EMPTY_LIST)(functools.partial(_list, run)), filters, listed)
         app.load(guarded(4)(functools.partial(_search_choices, run)), None, [model, search_split, gallery_action, status])
         split.input(guarded(len(choices) + 1)(functools.partial(_choices, run)), [split], [*choices, status]).then(
-            guarded(len(listed))(functools.partial(_list, run)), filters, listed)
+            guarded(len(listed), clear=EMPTY_LIST)(functools.partial(_list, run)), filters, listed)
         for control in filters[1:]:
-            control.input(guarded(len(listed))(functools.partial(_list, run)), filters, listed)
+            control.input(guarded(len(listed), clear=EMPTY_LIST)(functools.partial(_list, run)), filters, listed)
         shown = [one, side, status]
         query.input(guarded(len(shown))(functools.partial(_show, run)), [split, method_a, method_b, query, top_k], shown)
 
@@ -154,7 +157,8 @@ def _choices(run: Run, split: str | None):
 
 def _filtered(run: Run, split, a, b, clazz, action, rank1, ap_min, ap_max, sort) -> pd.DataFrame:
     if not (split and a and b):
-        raise DataError("no scored run to show")
+        run.methods(run.splits()[0])  # what keeps the choices empty: an unscored run, a missing fusion.json
+        raise DataError("pick a split and two methods")
     table = query_table(run, split, a, b)
     lo, hi = (0.0 if ap_min is None else ap_min) / 100, (100.0 if ap_max is None else ap_max) / 100
     table = filter_queries(table, clazz=None if clazz == ALL else clazz, action=None if action in (None, ALL) else int(action),
@@ -167,10 +171,9 @@ def _list(run: Run, split, a, b, clazz, action, rank1, ap_min, ap_max, sort, top
     table = _filtered(run, split, a, b, clazz, action, rank1, ap_min, ap_max, sort)
     total = len(run.results(split, a).queries)
     shown = table.head(MAX_LISTED)
-    rows = pd.DataFrame({
-        "query": shown.index, "action": shown["action"], "class": shown["clazz"], "AP A": _pct(shown["ap"]),
-        "AP B": _pct(shown["ap_b"]), "B - A": _pct(shown["delta"]), "Rank-1 A": (shown["first_hit"] == 1).map({True: "hit", False: "miss"}),
-    })  # fmt: skip
+    hit = (shown["first_hit"] == 1).map({True: "hit", False: "miss"})
+    values = (shown.index, shown["action"], shown["clazz"], _pct(shown["ap"]), _pct(shown["ap_b"]), _pct(shown["delta"]), hit)
+    rows = pd.DataFrame(dict(zip(COLUMNS, values)))
     more = f" (the first {MAX_LISTED} listed)" if len(table) > MAX_LISTED else ""
     count = f"**{len(table)} of {total} queries**{more}"
     picks = [(f"{q} (action {r.action}, {r.clazz}, AP A {_fmt(r.ap)})", str(q)) for q, r in shown.iterrows()]
@@ -229,17 +232,19 @@ def _actions(run: Run, split):
 
 
 def _search(run: Run, upload, use_query, split, query, model, search_split, gallery_action, folder, top_k):
-    """The chosen crop ranked against the chosen gallery with the chosen model, as tiles."""
+    """The chosen crop ranked against the chosen gallery with the chosen model, as tiles (``data-bbox``:
+    the crop's bbox_idx in an action's gallery, its row in a folder's sorted file list)."""
     from soccerreid.command import find_images
 
     query_path, uid = _search_query(run, upload, use_query, split, query)
     if folder and folder.strip():
         gallery_paths, gallery_uid = find_images([folder.strip()]), None
+        gallery_bbox = list(range(len(gallery_paths)))
     else:
         if not (search_split and gallery_action):
             raise DataError("pick a gallery: an action of a split, or a folder of crops")
         rows = run.index(search_split).query(f"role == 'gallery' and action_idx == {int(gallery_action)}")
-        gallery_paths, gallery_uid = rows["path"].tolist(), rows["person_uid"].tolist()
+        gallery_paths, gallery_uid, gallery_bbox = rows["path"].tolist(), rows["person_uid"].tolist(), rows["bbox_idx"].tolist()
         uid = uid if search_split == split else None
     if not model:
         raise DataError("pick a model")
@@ -247,7 +252,8 @@ def _search(run: Run, upload, use_query, split, query, model, search_split, gall
     tiles = [tile(data_uri(thumbnail(query_path, TILE_HEIGHT)), "query", None, "query")]
     for r, (g, distance) in enumerate(ranked, start=1):
         state = None if uid is None or gallery_uid is None or uid < 0 else ("match" if gallery_uid[g] == uid else "miss")
-        tiles.append(tile(data_uri(thumbnail(gallery_paths[g], TILE_HEIGHT)), f"{r}: {distance:.3f}", state, "gallery", g))
+        caption = f"{r}: {max(distance, 0.0):.4f}"  # a crop's distance to itself rounds to about -1e-7
+        tiles.append(tile(data_uri(thumbnail(gallery_paths[g], TILE_HEIGHT)), caption, state, "gallery", gallery_bbox[g]))
     head = f"{len(ranked)} nearest of {len(gallery_paths)} gallery crops by {model} (cosine distance)"
     return (f'<div class="retrieval"><div class="head">{escape(head)}</div><div class="tiles">{"".join(tiles)}</div></div>',)
 
