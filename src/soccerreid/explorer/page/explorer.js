@@ -86,12 +86,12 @@ function tile(src, caption, state, role, bbox) {
   return fig;
 }
 
-function row(e, key) {
+function row(e, key, side) {
   const div = document.createElement("div");
   div.className = "retrieval"; div.dataset.method = key;
   const head = document.createElement("div");
   head.className = "head";
-  head.textContent = `${label[key]}: AP ${pct(e.ap[key])}; true matches at ranks ${e.ranks[key].join(", ") || "none"}`;
+  head.textContent = `${side}: ${label[key]}: AP ${pct(e.ap[key])}; true matches at ranks ${e.ranks[key].join(", ") || "none"}`;
   const tiles = document.createElement("div");
   tiles.className = "tiles";
   tiles.appendChild(tile(`thumbs/q${e.q}.jpg`, "query", null, "query", e.q));
@@ -108,7 +108,7 @@ function show(e, a, b) {
   const change = document.createElement("div");
   change.className = "delta";
   change.textContent = `AP change B - A: ${signed(delta(e, a, b))}`;
-  side.replaceChildren(title, row(e, a), row(e, b), change);
+  side.replaceChildren(title, row(e, a, "A"), row(e, b, "B"), change);
 }
 
 init();
