@@ -1,13 +1,15 @@
-"""Stage report: Table 1 (``results.md``) and the figures, from this run's own metrics.
+"""Stage report: Table 1 (``results.md``), the figures and the static explorer, from this run's own metrics.
 
 Reads the scores JSON, the fuse stage's ``fusion.json``, the CMC CSV, the final ranking of
-``score.split`` with that split's index, and the dvclive logs of every model. Writes into
-``--out``: ``results.md``, ``methods.csv`` (for ``dvc plots``) and ``figures/*.png``.
+``score.split`` with that split's index, the dvclive logs of every model and every method's
+blocks of ``score.split`` (distances, fusions, re-rankings). Writes into ``--out``:
+``results.md``, ``methods.csv`` (for ``dvc plots``), ``figures/*.png`` and
+``explorer/index.html`` with its thumbnails (``soccerreid.explorer.static``).
 Params: ``report.*``, ``score.split`` and ``data.source`` (to name the dataset).
 
     python stages/report.py --params params.yaml --scores metrics/scores.json \
-        --fused artifacts/fused --cmc metrics/cmc.csv --rankings artifacts/rankings \
-        --index data/index --live dvclive --out reports
+        --distances artifacts/distances --fused artifacts/fused --reranked artifacts/reranked \
+        --cmc metrics/cmc.csv --rankings artifacts/rankings --index data/index --live dvclive --out reports
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from soccerreid.cli import progress, run_stage
 from soccerreid.config import load_params
 from soccerreid.data.index import read_index
 from soccerreid.errors import DataError
+from soccerreid.explorer.run import Run, RunPaths
+from soccerreid.explorer.static import write_static_explorer
 from soccerreid.io import atomic_dir
 from soccerreid.reporting.report import ReportInputs, read_histories, write_report
 
@@ -30,7 +34,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--scores", required=True, help="scores JSON of the score stage")
+    parser.add_argument("--distances", required=True, help="folder of <model>/<split>.h5 distance blocks")
     parser.add_argument("--fused", required=True, help="output folder of the fuse stage (fusion.json)")
+    parser.add_argument("--reranked", required=True, help="output folder of the rerank stage")
     parser.add_argument("--cmc", required=True, help="CMC CSV of the score stage")
     parser.add_argument("--rankings", required=True, help="folder of <split>.json final rankings")
     parser.add_argument("--index", required=True, help="index folder (<split>.csv)")
@@ -61,10 +67,14 @@ def main(argv: list[str] | None = None) -> None:
         histories=read_histories(Path(args.live), fusion_info["models"]),
         dataset=f"{DATASETS[params.data.source]} ({split} split)",
     )
-    progress(f"report: Table 1 and figures for {inputs.dataset}, {cfg.qualitative_queries} queries' top-{cfg.top_k}")
+    run = Run(RunPaths(Path("."), *(Path(getattr(args, k)) for k in ("index", "distances", "fused", "reranked", "rankings", "scores"))))
+    progress(f"report: Table 1 and figures for {inputs.dataset}, {cfg.qualitative_queries} queries' top-{cfg.top_k}; "
+             f"the explorer with up to {cfg.explorer_queries} queries under {len(run.methods(split))} methods")
     with atomic_dir(args.out) as out:
         rows = write_report(inputs, out, cfg.top_k, cfg.qualitative_queries, cfg.seed)
-    print(f"{args.out}/results.md: {len(rows)} rows; figures in {args.out}/figures")
+        page = write_static_explorer(run, split, out / "explorer", cfg.explorer_queries, cfg.top_k, cfg.seed)
+    print(f"{args.out}/results.md: {len(rows)} rows; figures in {args.out}/figures; {args.out}/explorer/index.html: "
+          f"{page['queries']} queries, {page['thumbnails']} thumbnails, {page['bytes'] / 1e6:.1f} MB")
 
 
 if __name__ == "__main__":

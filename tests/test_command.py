@@ -82,9 +82,16 @@ def test_every_verb_has_help(verb):
     assert "--device" in out and "--height" in out
 
 
+def test_explore_has_help_and_a_missing_root_is_one_line(tmp_path):
+    out = _ok(soccerreid_cmd("explore", "--help"))
+    assert out.startswith("usage: soccerreid explore") and "--port" in out and "--root" in out
+    missing = tmp_path / "nope"
+    assert _bad(soccerreid_cmd("explore", "--root", missing)) == f"error: {missing}: no such folder (--root is the run's repository root)"
+
+
 def test_no_verb_or_a_missing_argument_is_one_line():
     assert _bad(soccerreid_cmd()) == ("error: soccerreid: the following arguments are required: "
-                                      "{embed,rank,evaluate,export} (see --help)")
+                                      "{embed,rank,evaluate,export,explore} (see --help)")
     assert _bad(soccerreid_cmd("export", "m.pt")) == ("error: soccerreid export: the following arguments are "
                                                       "required: --format (see --help)")
 

@@ -60,6 +60,7 @@ def test_repro_writes_every_artifact(repo):
         assert sorted(p.name for p in (repo / "artifacts" / "export" / model).iterdir()) == ["model.onnx", "model.ts", "model_card.md"]
     assert (repo / "reports" / "results.md").is_file()
     assert len(list((repo / "reports" / "figures").glob("*.png"))) >= 5
+    assert (repo / "reports" / "explorer" / "index.html").is_file() and any((repo / "reports" / "explorer" / "thumbs").iterdir())
 
 
 def test_scores_are_sane(repo):

@@ -4,6 +4,7 @@
     soccerreid rank --query Q --gallery G [--top-k 10]      Q, G: features files or image folders
     soccerreid evaluate MODEL --split valid [--index data/index]
     soccerreid export MODEL --format onnx|torchscript [--out FILE]
+    soccerreid explore [--root .] [--port 7860]              a finished run in the browser (Gradio)
 
 Each verb has ``--help``. Bad input (a missing file, a non-image, a wrong input size, features
 of another model) is one line on stderr and exit status 2. ``python -m soccerreid`` is the same.
@@ -43,11 +44,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``soccerreid`` parser with its four verbs."""
+    """The ``soccerreid`` parser with its five verbs."""
     parser = _Parser(prog="soccerreid", description=__doc__.splitlines()[0])
-    verbs = parser.add_subparsers(title="verbs", required=True, metavar="{embed,rank,evaluate,export}")
+    verbs = parser.add_subparsers(title="verbs", required=True, metavar="{embed,rank,evaluate,export,explore}")
     for add in (_add_embed, _add_rank, _add_evaluate, _add_export):
         _settings(add(verbs))
+    _add_explore(verbs)
     return parser
 
 
@@ -107,6 +109,17 @@ def _add_export(verbs) -> argparse.ArgumentParser:
                         help="crops (files or folders) for the check (default: 8 seeded random crops)")
     export.set_defaults(run=run_export)
     return export
+
+
+def _add_explore(verbs) -> argparse.ArgumentParser:
+    explore = verbs.add_parser("explore", help="explore a finished run in the browser", description=(
+        "Serve a web page (Gradio) over a finished run's artifacts (after dvc repro): the query list with filters, "
+        "one query's top-k, two methods side by side, and search by an uploaded crop. Ctrl+C stops it."))
+    explore.add_argument("--root", default=".", help="the run's repository root (default: the current folder)")
+    explore.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this machine only)")
+    explore.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    explore.set_defaults(run=run_explore)
+    return explore
 
 
 def _settings(parser: argparse.ArgumentParser) -> None:
@@ -292,3 +305,12 @@ def run_export(args: argparse.Namespace) -> None:
     with atomic_path(out) as tmp:
         diff = export_file(embedder, args.format, tmp, crops, name=args.model)
     print(f"{out}: {args.format}, max abs diff to torch {diff:.2e} on {len(crops)} {what}")
+
+
+def run_explore(args: argparse.Namespace) -> None:
+    root = Path(args.root)
+    if not root.is_dir():
+        raise DataError(f"{root}: no such folder (--root is the run's repository root)")
+    from soccerreid.explorer.app import serve
+
+    serve(root, args.host, args.port)

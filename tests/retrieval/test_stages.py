@@ -154,7 +154,8 @@ def test_score_report_and_fuse_name_the_missing_upstream_output(workspace, main_
     with pytest.raises(DataError, match=f"^{tmp_path / 'fusion.json'}: not found; run the fuse stage first$"):
         load_stage("score")([*score_args, "--fused", str(tmp_path), "--reranked", str(out / "reranked")])
     with pytest.raises(DataError, match=rf"^{tmp_path / 'fusion.json'}: not found; run the upstream stages first \(dvc repro\)$"):
-        load_stage("report")(["--params", p, "--scores", str(out / "scores.json"), "--fused", str(tmp_path),
+        load_stage("report")(["--params", p, "--scores", str(out / "scores.json"), "--distances", str(out / "distances"),
+                              "--fused", str(tmp_path), "--reranked", str(out / "reranked"),
                               "--cmc", str(tmp_path / "c.csv"), "--rankings", str(tmp_path), "--index", str(tmp_path),
                               "--live", str(tmp_path), "--out", str(tmp_path / "reports")])
     for model in MODELS:

@@ -9,8 +9,10 @@ from soccerreid.config._base import bounded
 
 @dataclass(frozen=True)
 class ReportConfig:
-    """Table 1, figures 2 to 5 and training curves."""
+    """Table 1, figures 2 to 5, training curves and the static explorer (``explorer_queries``
+    queries of ``score.split``, a sample seeded by ``seed``, each with its top ``top_k`` under every method)."""
 
     qualitative_queries: int = bounded(6, ge=1)
     top_k: int = bounded(10, ge=1)
+    explorer_queries: int = bounded(200, ge=1)
     seed: int = 0

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from soccerreid.config.retrieval import RERANK_PRESETS, ScoreConfig
 from soccerreid.errors import DataError
-from soccerreid.evaluation.methods import build_scores, challenge_scores, models_to_score, official_section
+from soccerreid.evaluation.methods import build_scores, challenge_scores, method_paths, models_to_score, official_section
 from soccerreid.evaluation.ranking import ranking_from_blocks, write_ranking
 from soccerreid.io import atomic_dir
 from soccerreid.retrieval.expansion import QE_METHODS
@@ -66,13 +66,9 @@ def read_sections(
     if not info_path.is_file():
         raise DataError(f"{info_path}: not found; run the fuse stage first")
     models = models_to_score(json.loads(info_path.read_text())["models"], soups)
-    expanded = {m: Path(reranked) / "qe" / m / f"{split}.h5" for m in QE_METHODS}
-    return {
-        "models": {m: read_blocks(Path(distances) / m / f"{split}.h5") for m in models},
-        "fusion": {m: read_blocks(Path(fused) / "methods" / m / f"{split}.h5") for m in FUSION_METHODS},
-        "qe": {m: read_blocks(path) for m, path in expanded.items() if path.is_file()},
-        "rerank": {p: read_blocks(Path(reranked) / "presets" / p / f"{split}.h5") for p in RERANK_PRESETS},
-    }
+    paths = method_paths(distances, fused, reranked, models, split)
+    return {group: {name: read_blocks(path) for name, path in named.items() if group != "qe" or path.is_file()}
+            for group, named in paths.items()}  # fmt: skip
 
 
 def describe_run(finals: Mapping[str, DistanceBlocks], cfg: ScoreConfig) -> str:

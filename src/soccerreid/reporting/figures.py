@@ -25,9 +25,8 @@ import numpy as np  # noqa: E402
 
 from soccerreid.images import read_rgb  # noqa: E402
 from soccerreid.io import atomic_path  # noqa: E402
+from soccerreid.reporting.qualitative import MATCH_COLOR, MISS_COLOR  # noqa: E402
 
-MATCH_COLOR = (0, 170, 0)
-MISS_COLOR = (220, 0, 0)
 TILE_SIZE = (128, 64)
 
 

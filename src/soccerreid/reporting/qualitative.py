@@ -13,6 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+MATCH_COLOR = (0, 170, 0)  # RGB border of a gallery crop of the query's identity (figures 4, 5, the explorer)
+MISS_COLOR = (220, 0, 0)  # RGB border of a gallery crop of another identity
+
 
 @dataclass(frozen=True)
 class Retrievals:
@@ -40,8 +43,8 @@ def pick_retrievals(ranking: dict[str, list[int]], index: pd.DataFrame, top_k: i
     Query and gallery bbox_idx overlap (SoccerNet numbers each list from 0), so each role is
     looked up in its own rows.
     """
-    query_path, query_uid = _by_bbox(index, "query")
-    gallery_path, gallery_uid = _by_bbox(index, "gallery")
+    query_path, query_uid = crop_lookup(index, "query")
+    gallery_path, gallery_uid = crop_lookup(index, "gallery")
     hits = {}
     for query, ranked in ranking.items():
         hits[query] = [bool(gallery_uid[g] == query_uid[int(query)]) for g in ranked[:top_k]]
@@ -58,7 +61,7 @@ def pick_retrievals(ranking: dict[str, list[int]], index: pd.DataFrame, top_k: i
     return RetrievalPicks(**chosen)
 
 
-def _by_bbox(index: pd.DataFrame, role: str) -> tuple[dict[int, str], dict[int, int]]:
+def crop_lookup(index: pd.DataFrame, role: str) -> tuple[dict[int, str], dict[int, int]]:
     """``({bbox_idx: path}, {bbox_idx: person_uid})`` of the ``role`` rows of ``index``."""
     rows = index[index["role"] == role].set_index("bbox_idx")
     return rows["path"].to_dict(), rows["person_uid"].to_dict()

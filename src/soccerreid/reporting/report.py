@@ -19,16 +19,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from soccerreid.config.retrieval import RERANK_PRESETS
 from soccerreid.io import write_text
 from soccerreid.reporting.figures import plot_cmc, plot_method_bars, plot_retrievals, plot_training_curves
 from soccerreid.reporting.qualitative import pick_retrievals
-from soccerreid.reporting.table import METRIC_COLUMNS, TableRow, render_results
-
-MODEL_NAMES = {"osnet_ain": "OSNet-AIN", "resnet50_ibn": "ResNet50-IBN", "dinov2_lora": "DINOv2+LoRA",
-               "clip_vit": "CLIP ViT", "clip_vit_lora": "CLIP ViT+LoRA"}  # fmt: skip
-FUSION_NAMES = {"concat": "Concatenation", "mean": "Distance mean (equal)", "weighted": "Weighted", "grid": "Grid best"}
-QE_NAMES = {"aqe": "AQE", "alpha_qe": "alpha-QE", "dba": "DBA"}
+from soccerreid.reporting.table import METRIC_COLUMNS, MODEL_NAMES, TableRow, method_label, render_results, weights_label
 
 
 @dataclass(frozen=True)
@@ -46,10 +40,6 @@ class ReportInputs:
     dataset: str
 
 
-def _weights_label(weights) -> str:
-    return "/".join(f"{w:g}" for w in weights)
-
-
 def table_rows(scores: dict, fusion_info: dict) -> list[TableRow]:
     """Table 1 rows: single models and soups (each after its seeds), the fusion methods, then the
     query expansions and re-ranking presets of the fused method.
@@ -59,39 +49,24 @@ def table_rows(scores: dict, fusion_info: dict) -> list[TableRow]:
     """
     extra = {title: scores[key] for key, title in (("heldout", "Test"), ("challenge", "Challenge")) if key in scores}
 
-    def row(label: str, group: str, section: str, name: str) -> TableRow:
-        return TableRow(label, group, scores[section][name], {t: part[section][name] for t, part in extra.items()})
+    def row(group: str, section: str, name: str) -> TableRow:
+        return TableRow(method_label(section, name, fusion_info, scores.get("soups"), scores.get("qe_settings")), group,
+                        scores[section][name],
+                        {t: part[section][name] for t, part in extra.items()})
 
     soups = scores.get("soups", {})
     names = [*fusion_info["models"], *(m for m in scores["models"] if m not in fusion_info["models"])]
-    rows = [row(_model_label(m, soups), "soup" if m in soups else "single", "models", m) for m in names]
-    weights = {"weighted": fusion_info["weights"], "grid": fusion_info["grid_weights"]}
-    for method in scores["fusion"]:
-        label = FUSION_NAMES.get(method, method)
-        label += f" ({_weights_label(weights[method])})" if method in weights else ""
-        rows.append(row(label, "fusion", "fusion", method))
-    base = FUSION_NAMES.get(fusion_info["method"], fusion_info["method"])
-    settings = scores.get("qe_settings", {})
-    for method in scores.get("qe", {}):
-        detail = f"k {settings['k']}, alpha {settings['alpha']:g}, {settings['times']} pass{'es' if settings['times'] > 1 else ''}"
-        rows.append(row(f"{base} + {QE_NAMES.get(method, method)} ({detail})", "qe", "qe", method))
-    for preset in scores["rerank"]:
-        k1, k2, lam = RERANK_PRESETS[preset]
-        rows.append(row(f"{base} + re-rank {preset} ({k1}/{k2}/{lam:g})", "rerank", "rerank", preset))
-    return rows
-
-
-def _model_label(name: str, soups: dict) -> str:
-    if name in soups:
-        return f"{name} (uniform soup of {' + '.join(soups[name])})"
-    return MODEL_NAMES.get(name, name)
+    rows = [row("soup" if m in soups else "single", "models", m) for m in names]
+    rows += [row("fusion", "fusion", method) for method in scores["fusion"]]
+    rows += [row("qe", "qe", method) for method in scores.get("qe", {})]
+    return rows + [row("rerank", "rerank", preset) for preset in scores["rerank"]]
 
 
 def _notes(scores: dict, fusion_info: dict) -> list[str]:
     order = ", ".join(MODEL_NAMES.get(m, m) for m in fusion_info["models"])
     notes = [
         f"Final method of this run: `{scores['method']}` (mAP {100 * scores['mAP']:.2f}, Rank-1 {100 * scores['rank1']:.2f}).",
-        f"Fusion weights are in the order {order}; grid search best on valid: {_weights_label(fusion_info['grid_weights'])}.",
+        f"Fusion weights are in the order {order}; grid search best on valid: {weights_label(fusion_info['grid_weights'])}.",
         f"Queries: {scores['num_queries']}; queries without a gallery positive: {scores['queries_without_positive']}.",
     ]
     for group, section in scores.get("classes", {}).items():

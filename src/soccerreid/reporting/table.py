@@ -11,8 +11,15 @@ Examples::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from soccerreid.config.retrieval import RERANK_PRESETS
+
+MODEL_NAMES = {"osnet_ain": "OSNet-AIN", "resnet50_ibn": "ResNet50-IBN", "dinov2_lora": "DINOv2+LoRA",
+               "clip_vit": "CLIP ViT", "clip_vit_lora": "CLIP ViT+LoRA"}  # fmt: skip
+FUSION_NAMES = {"concat": "Concatenation", "mean": "Distance mean (equal)", "weighted": "Weighted", "grid": "Grid best"}
+QE_NAMES = {"aqe": "AQE", "alpha_qe": "alpha-QE", "dba": "DBA"}
 METRIC_COLUMNS = (("mAP", "mAP"), ("rank1", "Rank-1"), ("rank5", "Rank-5"), ("rank10", "Rank-10"), ("rank20", "Rank-20"))
 
 
@@ -28,6 +35,39 @@ class TableRow:
     group: str
     scores: dict
     extra: dict[str, dict] = field(default_factory=dict)
+
+
+def method_label(group: str, name: str, fusion_info: dict, soups: Mapping | None = None,
+                 qe_settings: Mapping | None = None) -> str:
+    """Table 1's name of a method: ``group`` models, fusion, qe or rerank, ``name`` its key there;
+    ``fusion_info`` is the fuse stage's ``fusion.json`` (weights, configured method); ``soups``
+    (``{soup: [members]}``) and ``qe_settings`` (``k``, ``alpha``, ``times``) are scores.json's.
+
+    Examples::
+
+        method_label("rerank", "standard", {"method": "weighted", ...})   # "Weighted + re-rank standard (20/6/0.3)"
+        method_label("models", "s", info, soups={"s": ["a", "b"]})         # "s (uniform soup of a + b)"
+    """
+    if group == "models":
+        if soups and name in soups:
+            return f"{name} (uniform soup of {' + '.join(soups[name])})"
+        return MODEL_NAMES.get(name, name)
+    if group == "fusion":
+        weights = {"weighted": fusion_info["weights"], "grid": fusion_info["grid_weights"]}.get(name)
+        return FUSION_NAMES.get(name, name) + (f" ({weights_label(weights)})" if weights is not None else "")
+    base = FUSION_NAMES.get(fusion_info["method"], fusion_info["method"])
+    if group == "qe":
+        qe = qe_settings or {}
+        detail = (f" (k {qe['k']}, alpha {qe['alpha']:g}, {qe['times']} pass{'es' if qe['times'] > 1 else ''})"
+                  if {"k", "alpha", "times"} <= set(qe) else "")  # fmt: skip
+        return f"{base} + {QE_NAMES.get(name, name)}{detail}"
+    k1, k2, lam = RERANK_PRESETS[name]
+    return f"{base} + re-rank {name} ({k1}/{k2}/{lam:g})"
+
+
+def weights_label(weights) -> str:
+    """Fusion weights as Table 1 writes them: ``0.2/0.2/0.6``."""
+    return "/".join(f"{w:g}" for w in weights)
 
 
 def best_row(rows: list[TableRow]) -> int:

@@ -1,0 +1,179 @@
+"""A tiny finished run for the explorer's tests, and headless Chromium (Debian's) to look at it.
+
+``finished_run`` runs the DAG's own stage scripts, in process, from prepare to report, on a tiny
+synthetic SoccerNet, with the session's random-init model files (tests/conftest.py) standing in
+for train@<model>: the run's layout is dvc.yaml's, and nothing is trained. ``explorer`` starts
+``soccerreid explore`` on it; the expected pictures come from the run's files (index labels,
+blocks, the final ranking) through the plain helpers at the end, not from the explorer's code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from soccerreid.schema import read_blocks
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SCREENSHOTS = ROOT / "tests" / "artifacts" / "explorer"  # git-ignored; kept after the run to look at
+TINY_DATA = {
+    "source": "synthetic",
+    "synthetic": {
+        "seed": 3, "actions": {"train": 1, "valid": 3, "test": 1, "challenge": 1}, "games": 2, "teams": 3,
+        "real_players_per_team": 11, "people_per_action": [6, 9], "frames_per_action": [3, 4],
+        "crop_height": [30, 90], "occlusion": 0.3,
+    },
+}  # fmt: skip
+
+
+def load_stage(name: str):
+    spec = importlib.util.spec_from_file_location(f"stage_{name}", ROOT / "stages" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+def tiny_params(path: Path, sizes: dict[str, tuple[int, int]]) -> Path:
+    """The smoke preset with TINY_DATA, LoRA as the session's DINOv2 file has it, extraction at ``sizes``."""
+    params = yaml.safe_load((ROOT / "presets" / "smoke.yaml").read_text())
+    params["data"] = {**params["data"], **TINY_DATA}
+    params["models"]["dinov2_lora"]["lora"] = {"r": 4, "alpha": 16.0, "dropout": 0.0, "targets": ["qkv", "mlp"]}
+    for model, (height, width) in sizes.items():
+        params["extract"][model] = {"height": height, "width": width, "batch_size": 64, "workers": 0}
+    params["fusion"]["grid_step"] = 0.25
+    path.write_text(yaml.safe_dump(params))
+    return path
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory, model_files) -> Path:
+    """The root of a run that went from prepare to report (dvc.yaml's paths, relative to it)."""
+    from soccerreid import load_model
+
+    root = tmp_path_factory.mktemp("run")
+    sizes = {m: (load_model(f).config.height, load_model(f).config.width) for m, f in model_files.items()}
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        p = str(tiny_params(root / "params.yaml", sizes))
+        load_stage("prepare")(["--params", p, "--raw", "data/raw", "--index", "data/index"])
+        for model in sizes:
+            (root / "artifacts" / "models" / model).mkdir(parents=True)
+            shutil.copy(model_files[model], root / "artifacts" / "models" / model / "model.pt")
+            load_stage("extract")(["--params", p, "--model", model, "--weights", f"artifacts/models/{model}/model.pt",
+                                   "--index", "data/index", "--out", f"artifacts/features/{model}", "--device", "cpu"])
+            load_stage("distances")(["--params", p, "--features", f"artifacts/features/{model}", "--out", f"artifacts/distances/{model}"])
+        load_stage("fuse")(["--params", p, "--distances", "artifacts/distances", "--features", "artifacts/features", "--out", "artifacts/fused"])
+        load_stage("rerank")(["--params", p, "--fused", "artifacts/fused", "--out", "artifacts/reranked"])
+        load_stage("score")(["--params", p, "--distances", "artifacts/distances", "--fused", "artifacts/fused",
+                             "--reranked", "artifacts/reranked", "--challenge-groundtruth", "data/index/challenge_groundtruth.json",
+                             "--scores", "metrics/scores.json", "--cmc", "metrics/cmc.csv", "--rankings", "artifacts/rankings"])
+        load_stage("report")(["--params", p, "--scores", "metrics/scores.json", "--distances", "artifacts/distances",
+                              "--fused", "artifacts/fused", "--reranked", "artifacts/reranked", "--cmc", "metrics/cmc.csv",
+                              "--rankings", "artifacts/rankings", "--index", "data/index", "--live", "dvclive", "--out", "reports"])
+    finally:
+        os.chdir(cwd)
+    return root
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def explorer(root: Path):
+    """``soccerreid explore --root root`` on a free loopback port, as a user starts it; yields its URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    log = open(root.parent / f"explore-{port}.log", "w+")
+    proc = subprocess.Popen([sys.executable, "-m", "soccerreid", "explore", "--root", str(root), "--port", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, f"soccerreid explore exited with {proc.returncode}:\n{Path(log.name).read_text()}"
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, f"soccerreid explore did not answer on {url} in 120 s"
+                time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium, Debian's package (``bash .ci/run`` installs it), driven by Playwright."""
+    assert CHROMIUM, "chromium not found: apt-get install -y chromium (bash .ci/run installs it when missing)"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])  # CI runs as root
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture()
+def page(browser, request):
+    """A fresh page; its screenshot is kept as ``tests/artifacts/explorer/<test>.png`` when the test ends."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    yield page
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+def labels(root: Path, split: str) -> dict[tuple[str, int], int]:
+    """``{(role, bbox_idx): person_uid}`` of a split, from the index CSV."""
+    frame = pd.read_csv(root / "data" / "index" / f"{split}.csv")
+    return {(r, int(b)): int(u) for r, b, u in zip(frame["role"], frame["bbox_idx"], frame["person_uid"])}
+
+
+def blocks_ranking(path: Path) -> dict[int, list[int]]:
+    """Each query's gallery bbox_idx by ascending distance (ties in gallery order), from a blocks file."""
+    blocks = read_blocks(path)
+    ranking = {}
+    for a in range(blocks.action_idx.size):
+        members = blocks.bbox_idx[blocks.member_offsets[a] : blocks.member_offsets[a + 1]]
+        nq = int(blocks.n_query[a])
+        for i, row in enumerate(blocks.query_gallery(a)):
+            ranking[int(members[i])] = members[nq:][np.argsort(row, kind="stable")].tolist()
+    return ranking
+
+
+def final_ranking(root: Path, split: str) -> dict[int, list[int]]:
+    """The final method's ranking: the score stage's official-format file."""
+    return {int(q): g for q, g in json.loads((root / "artifacts" / "rankings" / f"{split}.json").read_text()).items()}
+
+
+def hits(ranking: dict[int, list[int]], truth: dict[tuple[str, int], int]) -> dict[int, list[bool]]:
+    """Per query, whether each ranked gallery crop is of the query's identity."""
+    return {q: [truth["gallery", g] == truth["query", q] for g in ranked] for q, ranked in ranking.items()}
+
+
+def average_precision(matches: list[bool]) -> float:
+    """The mean of the precision at each true match (the official scorer's AP)."""
+    found = np.flatnonzero(matches)
+    return float(np.mean((np.arange(found.size) + 1) / (found + 1)))
