@@ -22,7 +22,7 @@ FAST_STAGES = {"fuse", "rerank", "score", "report"}
 _GIT = ["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci"]
 
 
-def run(cmd: list[str], cwd: Path, stdout_only: bool = False, env: dict[str, str] | None = None, timeout: float = 1200) -> str:
+def run(cmd: list[str], cwd: Path, stdout_only: bool = False, env: dict[str, str] | None = None, timeout: float = 2400) -> str:
     """Run ``cmd`` in ``cwd`` with this venv first on PATH; assert it succeeded; return its output."""
     full = dict(os.environ, DVC_NO_ANALYTICS="1", PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     done = subprocess.run(cmd, cwd=cwd, env={**full, **(env or {})}, capture_output=True, text=True, timeout=timeout)
