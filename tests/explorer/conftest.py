@@ -49,12 +49,14 @@ def load_stage(name: str):
 
 
 def tiny_params(path: Path, sizes: dict[str, tuple[int, int]]) -> Path:
-    """The smoke preset with TINY_DATA, LoRA as the session's DINOv2 file has it, extraction at ``sizes``."""
+    """The smoke preset with TINY_DATA, only the models of ``sizes`` (no soup: the session has one
+    file per family), LoRA as the session's DINOv2 file has it, extraction at ``sizes``."""
     params = yaml.safe_load((ROOT / "presets" / "smoke.yaml").read_text())
     params["data"] = {**params["data"], **TINY_DATA}
+    params["models"] = {model: params["models"][model] for model in sizes}
+    params["soups"] = {}
     params["models"]["dinov2_lora"]["lora"] = {"r": 4, "alpha": 16.0, "dropout": 0.0, "targets": ["qkv", "mlp"]}
-    for model, (height, width) in sizes.items():
-        params["extract"][model] = {"height": height, "width": width, "batch_size": 64, "workers": 0}
+    params["extract"] = {model: {"height": h, "width": w, "batch_size": 64, "workers": 0} for model, (h, w) in sizes.items()}
     params["fusion"]["grid_step"] = 0.25
     path.write_text(yaml.safe_dump(params))
     return path
