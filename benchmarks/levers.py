@@ -3,8 +3,9 @@
 Each experiment is named ``<lever>-s<seed>`` (``base`` is the baseline); its
 ``metrics/scores.json`` holds the model's scores on valid, test and challenge, the three query
 expansion rows and the soup rows. Prints, per lever, the mean and standard deviation over seeds of
-mAP and Rank-1, and the mean mAP difference to the baseline; the query expansions are rows of the
-baseline's runs; the soup is compared with the mean of its own members. It reruns nothing.
+mAP and Rank-1, and the difference of mean mAP to the row named in the ``vs`` column: the
+baseline, except for a soup, which is compared with the mean of its own members. The query
+expansions are rows of the baseline's runs. It reruns nothing.
 
     cd <repo> && python benchmarks/levers.py        # after the docs/levers.md queue has run
 
@@ -62,23 +63,33 @@ def summarize(values: list[float]) -> tuple[float, float]:
     return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
+def reference(table: dict, row: str) -> str:
+    """The row that ``row``'s mAP difference is taken against: a soup's own members, else ``base``."""
+    return f"{row} members" if f"{row} members" in table else "base"
+
+
+def delta(table: dict, row: str, split: str) -> float:
+    """Mean mAP of ``row`` minus that of its :func:`reference` row, on ``split``."""
+    mean = {name: summarize([m for m, _ in table[name][split]])[0] for name in (row, reference(table, row))}
+    return mean[row] - mean[reference(table, row)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repo", default=".")
     args = parser.parse_args()
     table = rows(experiments(args.repo))
-    base = {split: summarize([m for m, _ in table["base"][split]])[0] for split in SPLITS}
     out = {}
-    print("| lever | runs | " + " | ".join(f"{s} mAP | {s} Rank-1 | {s} dmAP" for s in SPLITS) + " |")
-    print("|---|---|" + "---|---|---|" * len(SPLITS))
+    print("| lever | runs | vs | " + " | ".join(f"{s} mAP | {s} Rank-1 | {s} dmAP" for s in SPLITS) + " |")
+    print("|---|---|---|" + "---|---|---|" * len(SPLITS))
     for lever, splits in table.items():
         cells, out[lever] = [], {}
         for split in SPLITS:
             mAP, rank1 = summarize([m for m, _ in splits[split]]), summarize([r for _, r in splits[split]])
             out[lever][split] = {"mAP": [round(v, 4) for v in mAP], "rank1": [round(v, 4) for v in rank1]}
             cells += [f"{100 * mAP[0]:.2f} ± {100 * mAP[1]:.2f}", f"{100 * rank1[0]:.2f} ± {100 * rank1[1]:.2f}",
-                      f"{100 * (mAP[0] - base[split]):+.2f}"]  # fmt: skip
-        print(f"| {lever} | {len(splits['valid'])} | " + " | ".join(cells) + " |")
+                      f"{100 * delta(table, lever, split):+.2f}"]  # fmt: skip
+        print(f"| {lever} | {len(splits['valid'])} | {reference(table, lever)} | " + " | ".join(cells) + " |")
     print(json.dumps(out))
 
 

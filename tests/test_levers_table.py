@@ -32,3 +32,13 @@ def test_rows_average_seeds_and_pick_up_query_expansion_and_soup_rows():
     assert [m for m, _ in table["soup members"]["valid"]] == pytest.approx([0.4, 0.3])  # the last base run's
     assert levers.summarize([0.4, 0.5]) == (pytest.approx(0.45), pytest.approx(statistics.stdev([0.4, 0.5])))
     assert levers.summarize([0.6]) == (0.6, 0.0)
+
+
+def test_a_soup_is_compared_with_its_own_members_and_a_lever_with_the_baseline():
+    soups = {"soup": ["a", "b"]}
+    table = levers.rows({"base-s0": (_scores(0.4), soups), "base-s1": (_scores(0.5), soups), "ema-s0": (_scores(0.6), soups)})
+    assert levers.reference(table, "soup") == "soup members"
+    assert levers.reference(table, "ema") == levers.reference(table, "soup members") == "base"
+    assert levers.delta(table, "soup", "valid") == pytest.approx((0.5 - 0.3) - (0.5 - 0.1 + 0.5 - 0.2) / 2)
+    assert levers.delta(table, "ema", "test") == pytest.approx(0.55 - 0.40)
+    assert levers.delta(table, "base", "challenge") == 0.0
