@@ -9,7 +9,7 @@ the caller (:func:`postprocess`), so a tracker can skip the mirrored pass.
 Examples::
 
     model = load_model("artifacts/models/osnet_ain/model.pt")
-    diff = export_file(model, "onnx", "osnet_ain.onnx", crops, name="osnet_ain")   # checked, <= 1e-4
+    diff = export_file(model, "onnx", "osnet_ain.onnx", crops, name="osnet_ain")   # checked, <= 1e-3
     run = load_runner("onnx", "osnet_ain.onnx")
     postprocess(run(x), run(x[..., ::-1].copy()), normalize=True)                 # the DAG's features
 """
@@ -33,7 +33,11 @@ from soccerreid.features import Embedder, check_images, make_loader
 FORMATS = ("onnx", "torchscript")
 SUFFIXES = {"onnx": ".onnx", "torchscript": ".ts"}
 INPUT_NAME, OUTPUT_NAME = "images", "features"
-TOLERANCE = 1e-4
+# Max abs difference allowed between an exported file's features (L2-normalised) and torch's. The
+# tiny test models agree to about 1e-7; a DINOv2 trained one epoch from random init (the challenge
+# smoke test) differed by 5e-4 to 7e-4 in ONNX (TorchScript 3e-8, LoRA merged or not), while a wrong
+# input contract or other weights differ by more than 1e-2.
+TOLERANCE = 1e-3
 
 
 def inference_network(embedder: Embedder) -> nn.Module:
