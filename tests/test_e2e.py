@@ -102,6 +102,7 @@ def test_soccerreid_evaluate_prints_the_dags_single_model_row(repo):
 
 def test_exported_onnx_with_the_cards_lines_equals_the_dags_features(repo):
     from soccerreid.data.index import read_index
+    from soccerreid.export import TOLERANCE
     from soccerreid.schema import read_features
 
     frame = read_index(repo / "data" / "index", "valid").iloc[::40]
@@ -115,7 +116,7 @@ def test_exported_onnx_with_the_cards_lines_equals_the_dags_features(repo):
             scope = {}
             exec(code.replace('"crop.png"', repr(str(repo / path))), scope)
             diff = np.abs(scope["f"][0] - dag.features[rows[role, bbox]]).max()
-            assert diff <= 1e-4, (model, path, diff)
+            assert diff <= TOLERANCE, (model, path, diff)
 
 
 def test_fusion_experiment_reruns_only_downstream(repo):

@@ -9,7 +9,7 @@ the caller (:func:`postprocess`), so a tracker can skip the mirrored pass.
 Examples::
 
     model = load_model("artifacts/models/osnet_ain/model.pt")
-    diff = export_file(model, "onnx", "osnet_ain.onnx", crops, name="osnet_ain")   # checked, <= 1e-3
+    diff = export_file(model, "onnx", "osnet_ain.onnx", crops, name="osnet_ain")   # checked, <= 2e-3
     run = load_runner("onnx", "osnet_ain.onnx")
     postprocess(run(x), run(x[..., ::-1].copy()), normalize=True)                 # the DAG's features
 """
@@ -34,10 +34,11 @@ FORMATS = ("onnx", "torchscript")
 SUFFIXES = {"onnx": ".onnx", "torchscript": ".ts"}
 INPUT_NAME, OUTPUT_NAME = "images", "features"
 # Max abs difference allowed between an exported file's features (L2-normalised) and torch's. The
-# tiny test models agree to about 1e-7; a DINOv2 trained one epoch from random init (the challenge
-# smoke test) differed by 5e-4 to 7e-4 in ONNX (TorchScript 3e-8, LoRA merged or not), while a wrong
-# input contract or other weights differ by more than 1e-2.
-TOLERANCE = 1e-3
+# tiny test models agree to about 1e-7. A DINOv2 trained briefly from random init (the e2e and
+# challenge smoke tests) differed by 4e-4 to 7e-4 in ONNX (TorchScript 3e-8, LoRA merged or not):
+# that network amplifies float32 rounding (torch's own fused and math attention kernels give
+# features 2e-4 apart, relative, on it). Other weights or a wrong input contract differ by > 1e-2.
+TOLERANCE = 2e-3
 
 
 def inference_network(embedder: Embedder) -> nn.Module:
