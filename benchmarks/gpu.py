@@ -164,7 +164,7 @@ def train_params(folder: Path, case: Case, device: torch.device, tiny: bool) -> 
                       "images_per_id": case.per_id, "ids_per_action": min(4, case.ids), "warmup_epochs": 0,
                       "workers": 0 if tiny else min(8, os.cpu_count() or 1), "val_queries": 20, "bn_batches": 2,
                       "amp": "bf16" if device.type == "cuda" else "none"}
-    params["models"] = {case.name: model}
+    params["models"], params["soups"] = {case.name: model}, {}
     params["extract"] = {case.name: {"height": height, "width": width, "batch_size": case.extract.batch_size, "workers": 0}}
     params["fusion"].update(models=[case.name], weights=[1.0])
     path = folder / "params.yaml"
