@@ -141,10 +141,22 @@ def page(browser, request):
     """A fresh page; its screenshot is kept as ``tests/artifacts/explorer/<test>.png`` when the test ends."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
+    page.set_default_timeout(120_000)  # a loaded 2-core box: the page waits, the test's own timeout stays in charge
     yield page
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{request.node.name}.png"), full_page=True)
     context.close()
+
+
+def settled_status(page, seconds: float = 120) -> str:
+    """The ``#status`` text once it shows a message: while a call runs, gradio's progress timer
+    ("0.1s") is in the element too."""
+    deadline = time.monotonic() + seconds
+    text = page.inner_text("#status")
+    while not text.startswith("Error") and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+        text = page.inner_text("#status")
+    return text
 
 
 def labels(root: Path, split: str) -> dict[tuple[str, int], int]:

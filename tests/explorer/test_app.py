@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import average_precision, blocks_ranking, explorer, final_ranking, hits, labels
+from conftest import average_precision, blocks_ranking, explorer, final_ranking, hits, labels, settled_status
 
 from soccerreid.reporting.qualitative import MATCH_COLOR, MISS_COLOR
 
@@ -140,7 +140,7 @@ def test_a_non_image_upload_says_so_in_the_page(page, url, tmp_path):
     page.wait_for_selector("#upload :text('notes.png')")
     page.locator("#search").click()
     page.wait_for_selector("#status .error")
-    assert page.inner_text("#status") == "Error: notes.png: not an image (it does not decode); upload a PNG or JPEG player crop"
+    assert settled_status(page) == "Error: notes.png: not an image (it does not decode); upload a PNG or JPEG player crop"
     assert "Traceback" not in page.inner_text("body")
 
 
@@ -152,7 +152,7 @@ def test_an_unscored_run_and_a_missing_artifact_say_what_makes_them(page, finish
     with explorer(run) as address:
         page.goto(address)
         page.wait_for_selector("#status .error")
-        message = page.inner_text("#status")
+        message = settled_status(page)
         assert message == (f"Error: {run / 'metrics' / 'scores.json'}: not found (the run was never scored); "
                            "`dvc repro score` makes it")  # fmt: skip
         (run / "metrics" / "scores.json").write_text(scores)
@@ -161,6 +161,6 @@ def test_an_unscored_run_and_a_missing_artifact_say_what_makes_them(page, finish
         choose(page, "method-a", "Weighted + re-rank broad")
         page.wait_for_selector("#status .error")
         broad = run / "artifacts" / "reranked" / "presets" / "broad" / "valid.h5"
-        assert page.inner_text("#status") == f"Error: {broad}: not found; `dvc repro rerank` makes it"
+        assert settled_status(page) == f"Error: {broad}: not found; `dvc repro rerank` makes it"
         assert page.locator("#one-query .tile, #side-by-side .tile").count() == 0, "nothing of the method before stays"
         assert "Traceback" not in page.inner_text("body")
