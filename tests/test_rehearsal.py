@@ -103,7 +103,9 @@ def test_queued_sweep_runs_only_downstream_stages(rehearsal):
 
 def test_temp_fusion_experiment_runs_only_downstream_stages(rehearsal):
     repo, _, env = rehearsal
-    output = run(["dvc", "exp", "run", "--temp", "-S", "fusion.weights=[0.3,0.3,0.4]"], repo, env=env)
+    models = yaml.safe_load((repo / "params.yaml").read_text())["fusion"]["models"]
+    weights = ",".join(["1.0"] + ["0.0"] * (len(models) - 1))  # other weights than the preset's, one per fused model
+    output = run(["dvc", "exp", "run", "--temp", "-S", f"fusion.weights=[{weights}]"], repo, env=env)
     ran = stages_run(output)
     assert "report" in ran and ran <= FAST_STAGES, f"unexpected stages ran: {sorted(ran)}"
     assert not [s for s in ran if s.startswith(UPSTREAM_STAGES)]
