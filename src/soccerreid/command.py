@@ -101,7 +101,7 @@ def _add_evaluate(verbs) -> argparse.ArgumentParser:
 def _add_export(verbs) -> argparse.ArgumentParser:
     export = verbs.add_parser("export", help="export a model file to ONNX or TorchScript", description=(
         "Export a model file (LoRA merged, dynamic batch); the file is kept only if its features match "
-        "the torch model's (max abs diff <= 1e-4)."))
+        "the torch model's (max abs diff within soccerreid.export.TOLERANCE, docs/models.md)."))
     export.add_argument("model", help="model file")
     export.add_argument("--format", required=True, choices=("onnx", "torchscript"))
     export.add_argument("--out", help="file to write (default: the model file with .onnx / .ts)")
