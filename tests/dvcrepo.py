@@ -5,15 +5,20 @@ Examples::
     repo = copy_repo(tmp_path / "repo")
     commit(repo, "baseline")
     stages_run(run(["dvc", "repro"], repo))     # {'prepare', 'train@osnet_ain', ...}
+
+    with scratch(tmp_path_factory, "e2e") as base:  # in a module fixture: removed at its teardown
+        yield copy_repo(base)
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,3 +57,18 @@ def commit(repo: Path, message: str) -> None:
 def stages_run(output: str) -> set[str]:
     """The DVC stages that ``output`` (of dvc repro / exp run / queue logs) says ran."""
     return set(re.findall(r"Running stage '([^']+)'", output))
+
+
+@contextlib.contextmanager
+def scratch(factory, name: str) -> Iterator[Path]:
+    """A new folder from pytest's ``tmp_path_factory``, removed when the block ends.
+
+    pytest removes a passed test's ``tmp_path`` but keeps every ``mktemp`` folder of a module or
+    session fixture to the session's end; a DVC copy after ``dvc repro`` holds gigabytes
+    (checkpoints, exports, the DVC cache), and CI's disk is not ours to size.
+    """
+    path = factory.mktemp(name)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

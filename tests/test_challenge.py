@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
-from dvcrepo import commit, copy_repo, run, stages_run
+from dvcrepo import commit, copy_repo, run, scratch, stages_run
 
 pytestmark = pytest.mark.slow
 
@@ -40,15 +41,16 @@ def smoke_sized(preset: dict, smoke: dict) -> dict:
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory) -> Path:
-    repo = copy_repo(tmp_path_factory.mktemp("challenge"))
-    preset = yaml.safe_load((repo / "presets" / "challenge.yaml").read_text())
-    smoke = yaml.safe_load((repo / "presets" / "smoke.yaml").read_text())
-    (repo / "params.yaml").write_text(yaml.safe_dump(smoke_sized(preset, smoke), sort_keys=False))
-    commit(repo, "challenge, smoke-sized")
-    output = run(["dvc", "repro"], repo, timeout=3600)  # four models, on train + valid + test
-    assert {"prepare", "train@clip_vit", "score", "report"} <= stages_run(output)
-    return repo
+def repo(tmp_path_factory) -> Iterator[Path]:
+    with scratch(tmp_path_factory, "challenge") as base:
+        repo = copy_repo(base)
+        preset = yaml.safe_load((repo / "presets" / "challenge.yaml").read_text())
+        smoke = yaml.safe_load((repo / "presets" / "smoke.yaml").read_text())
+        (repo / "params.yaml").write_text(yaml.safe_dump(smoke_sized(preset, smoke), sort_keys=False))
+        commit(repo, "challenge, smoke-sized")
+        output = run(["dvc", "repro"], repo, timeout=3600)  # four models, on train + valid + test
+        assert {"prepare", "train@clip_vit", "score", "report"} <= stages_run(output)
+        yield repo
 
 
 def test_every_model_trains_on_train_valid_and_test_for_its_fixed_epochs(repo):

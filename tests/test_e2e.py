@@ -14,12 +14,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
-from dvcrepo import FAST_STAGES, UPSTREAM_STAGES, commit, copy_repo
+from dvcrepo import FAST_STAGES, UPSTREAM_STAGES, commit, copy_repo, scratch
 from dvcrepo import run
 from dvcrepo import stages_run as _stages_run
 
@@ -32,14 +33,15 @@ def _run(cmd: list[str], repo: Path, stdout_only: bool = False) -> str:
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory) -> Path:
-    repo = copy_repo(tmp_path_factory.mktemp("e2e"))
-    shutil.copy(repo / "presets" / "smoke.yaml", repo / "params.yaml")
-    commit(repo, "smoke")
-    output = _run(["dvc", "repro"], repo)
-    assert {"prepare", "fuse", "rerank", "score", "report"} <= _stages_run(output)
-    commit(repo, "repro")
-    return repo
+def repo(tmp_path_factory) -> Iterator[Path]:
+    with scratch(tmp_path_factory, "e2e") as base:
+        repo = copy_repo(base)
+        shutil.copy(repo / "presets" / "smoke.yaml", repo / "params.yaml")
+        commit(repo, "smoke")
+        output = _run(["dvc", "repro"], repo)
+        assert {"prepare", "fuse", "rerank", "score", "report"} <= _stages_run(output)
+        commit(repo, "repro")
+        yield repo
 
 
 def _scores(repo: Path) -> dict:

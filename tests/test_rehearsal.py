@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
-from dvcrepo import FAST_STAGES, ROOT, UPSTREAM_STAGES, commit, copy_repo, run, stages_run
+from dvcrepo import FAST_STAGES, ROOT, UPSTREAM_STAGES, commit, copy_repo, run, scratch, stages_run
 from hubmock import HubMock, build_soccernet_archives
 
 from soccerreid.config import load_params
@@ -47,20 +48,25 @@ def test_cpu_preset_has_the_soccernet_presets_keys():
 
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory) -> dict[str, dict[str, Path]]:
+def published(tmp_path_factory) -> Iterator[dict[str, dict[str, Path]]]:
     """The published SoccerNet files, built from the smoke-sized synthetic data."""
-    raw = tmp_path_factory.mktemp("published") / "raw"
-    generate_synthetic(load_params(ROOT / "presets" / "smoke.yaml").data.synthetic, raw, workers=2)
-    return build_soccernet_archives(raw / "reid", raw.parent / "hub")
+    with scratch(tmp_path_factory, "published") as base:
+        generate_synthetic(load_params(ROOT / "presets" / "smoke.yaml").data.synthetic, base / "raw", workers=2)
+        yield build_soccernet_archives(base / "raw" / "reid", base / "hub")
 
 
 @pytest.fixture(scope="module", params=["inside_repo_git_ignored", "outside_repo"])
-def rehearsal(request, published, tmp_path_factory) -> tuple[Path, Path, dict[str, str]]:
-    """A repo after ``dvc repro`` on downloaded data; returns (repo, SoccerNet dir, hub env)."""
-    base = tmp_path_factory.mktemp(request.param)
+def rehearsal(request, published, tmp_path_factory) -> Iterator[tuple[Path, Path, dict[str, str]]]:
+    """A repo after ``dvc repro`` on downloaded data; yields (repo, SoccerNet dir, hub env)."""
+    with scratch(tmp_path_factory, request.param) as base:
+        yield _rehearse(request.param, published, base)
+
+
+def _rehearse(case: str, published: dict[str, dict[str, Path]], base: Path) -> tuple[Path, Path, dict[str, str]]:
+    """Copy the repo under ``base``, point it at SoccerNet as ``case`` says, and ``dvc repro`` it through a loopback Hub."""
     repo = copy_repo(base / "repo")
     params = yaml.safe_load((repo / "presets" / "soccernet-cpu.yaml").read_text())
-    if request.param == "outside_repo":
+    if case == "outside_repo":
         params["data"]["soccernet_dir"] = str(base / "SoccerNet")
     # the smoke-sized archives: 10 % of train without None ids holds 5 identities (real SoccerNet: thousands)
     params["models"]["dinov2_lora"]["train"].update({level: 4 for level in ("ids_per_batch", "ids_per_action", "actions_per_game", "games_per_competition")})

@@ -11,6 +11,7 @@ import pytest
 from soccerreid.config._base import from_mapping
 from soccerreid.config.models import ModelConfig
 from soccerreid.training import train_model
+from dvcrepo import scratch
 from tinyset import make_split
 
 NO_AUG = {"pad": 0, "color_jitter": 0.0, "random_erasing": 0.0}
@@ -41,9 +42,9 @@ def _config(family: str) -> ModelConfig:
 @pytest.fixture(scope="module")
 def own_identities(tmp_path_factory):
     """24 identities (4 actions x 6, own kits, 2-3 crops each) as train rows and as query/gallery rows."""
-    train = make_split(tmp_path_factory.mktemp("learn"), "train", range(4), 6, (2, 3), seed=1, teams=False)
-    valid = train.assign(role=["query" if f == 0 else "gallery" for f in train["frame_idx"]])
-    return train, valid
+    with scratch(tmp_path_factory, "learn") as base:
+        train = make_split(base, "train", range(4), 6, (2, 3), seed=1, teams=False)
+        yield train, train.assign(role=["query" if f == 0 else "gallery" for f in train["frame_idx"]])
 
 
 @pytest.mark.slow
