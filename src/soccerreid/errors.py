@@ -5,6 +5,10 @@ Every error a user can cause (bad params, bad data, missing files) is raised as 
 what was expected. Stage entry points catch it and exit with that line, never a traceback.
 """
 
+from __future__ import annotations
+
+from pathlib import Path
+
 
 class SoccerReidError(Exception):
     """Base class for errors caused by user input; the message is one line."""
@@ -24,3 +28,10 @@ class WeightsError(SoccerReidError):
 
 class ExportError(SoccerReidError):
     """An exported model (ONNX, TorchScript) does not reproduce the torch model's features."""
+
+
+def need(path: Path, command: str, what: str = "") -> Path:
+    """``path`` if it exists, else a one-line :class:`DataError` naming it and the ``command`` that makes it."""
+    if not path.exists():
+        raise DataError(f"{path}: not found{f' ({what})' if what else ''}; `{command}` makes it")
+    return path

@@ -151,9 +151,9 @@ def test_score_report_and_fuse_name_the_missing_upstream_output(workspace, main_
                   "--cmc", str(tmp_path / "c.csv"), "--rankings", str(tmp_path / "r")]
     with pytest.raises(DataError, match=rf"^{tmp_path / 'valid.h5'}: not found \(score.split is valid\)$"):
         load_stage("score")([*score_args, "--fused", str(out / "fused"), "--reranked", str(tmp_path)])
-    with pytest.raises(DataError, match=f"^{tmp_path / 'fusion.json'}: not found; run the fuse stage first$"):
+    with pytest.raises(DataError, match=f"^{tmp_path / 'fusion.json'}: not found; `dvc repro fuse` makes it$"):
         load_stage("score")([*score_args, "--fused", str(tmp_path), "--reranked", str(out / "reranked")])
-    with pytest.raises(DataError, match=rf"^{tmp_path / 'fusion.json'}: not found; run the upstream stages first \(dvc repro\)$"):
+    with pytest.raises(DataError, match=f"^{tmp_path / 'fusion.json'}: not found; `dvc repro` makes it$"):
         load_stage("report")(["--params", p, "--scores", str(out / "scores.json"), "--distances", str(out / "distances"),
                               "--fused", str(tmp_path), "--reranked", str(out / "reranked"),
                               "--cmc", str(tmp_path / "c.csv"), "--rankings", str(tmp_path), "--index", str(tmp_path),

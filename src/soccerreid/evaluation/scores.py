@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from soccerreid.config.retrieval import RERANK_PRESETS, ScoreConfig
-from soccerreid.errors import DataError
+from soccerreid.errors import DataError, need
 from soccerreid.evaluation.methods import build_scores, challenge_scores, method_paths, models_to_score, official_section
 from soccerreid.evaluation.ranking import ranking_from_blocks, write_ranking
 from soccerreid.io import atomic_dir
@@ -62,10 +62,8 @@ def read_sections(
 
         read_sections("artifacts/distances", "artifacts/fused", "artifacts/reranked", "valid", {})["rerank"]["standard"]
     """
-    info_path = Path(fused) / "fusion.json"
-    if not info_path.is_file():
-        raise DataError(f"{info_path}: not found; run the fuse stage first")
-    models = models_to_score(json.loads(info_path.read_text())["models"], soups)
+    info = json.loads(need(Path(fused) / "fusion.json", "dvc repro fuse").read_text())
+    models = models_to_score(info["models"], soups)
     paths = method_paths(distances, fused, reranked, models, split)
     return {group: {name: read_blocks(path) for name, path in named.items() if group != "qe" or path.is_file()}
             for group, named in paths.items()}  # fmt: skip

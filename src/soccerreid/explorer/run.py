@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from soccerreid.data.index import read_index
-from soccerreid.errors import DataError
+from soccerreid.errors import DataError, need
 from soccerreid.evaluation.metrics import score_queries
 from soccerreid.evaluation.methods import method_paths
 from soccerreid.evaluation.ranking import ranking_from_blocks
@@ -63,13 +63,6 @@ class RunPaths:
         art = root / "artifacts"
         return cls(root, root / "data" / "index", art / "distances", art / "fused", art / "reranked",
                    art / "rankings", root / "metrics" / "scores.json", art / "models")  # fmt: skip
-
-
-def need(path: Path, command: str, what: str = "") -> Path:
-    """``path`` if it exists, else a one-line :class:`DataError` naming it and ``command``."""
-    if not path.exists():
-        raise DataError(f"{path}: not found{f' ({what})' if what else ''}; `{command}` makes it")
-    return path
 
 
 @dataclass(frozen=True)

@@ -7,18 +7,22 @@ training logs. Nothing is typed in.
 Examples::
 
     rows = table_rows(scores, fusion_info)
-    write_report(ReportInputs(...), out_dir="reports", top_k=10, count=6, seed=0)
+    inputs = read_report_inputs(Path("metrics/scores.json"), ..., split="valid", source="synthetic")
+    write_report(inputs, out_dir="reports", top_k=10, count=6, seed=0)
 """
 
 from __future__ import annotations
 
 import io
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from soccerreid.data.index import read_index
+from soccerreid.errors import need
 from soccerreid.io import write_text
 from soccerreid.reporting.figures import plot_cmc, plot_method_bars, plot_retrievals, plot_training_curves
 from soccerreid.reporting.qualitative import pick_retrievals
@@ -38,6 +42,30 @@ class ReportInputs:
     index: pd.DataFrame
     histories: dict
     dataset: str
+
+
+DATASETS = {"synthetic": "embedded synthetic SoccerNet", "soccernet": "SoccerNet ReID v3"}
+
+
+def read_input(path: Path) -> str:
+    """The text of an upstream output, or a one-line DataError naming it."""
+    return need(path, "dvc repro").read_text()
+
+
+def read_report_inputs(scores: Path, fused: Path, cmc: Path, rankings: Path, index: Path, live: Path, split: str, source: str) -> ReportInputs:
+    """What the report reads for ``split``: the score stage's ``scores`` JSON, ``cmc`` CSV and
+    ``rankings`` folder, the fuse stage's ``fused`` folder, the ``index`` folder and the dvclive
+    logs under ``live`` of every fused model; ``source`` (``data.source``) names the dataset."""
+    fusion_info = json.loads(read_input(fused / "fusion.json"))
+    return ReportInputs(
+        scores=json.loads(read_input(scores)),
+        fusion_info=fusion_info,
+        cmc_csv=read_input(cmc),
+        ranking=json.loads(read_input(rankings / f"{split}.json")),
+        index=read_index(index, split),
+        histories=read_histories(live, fusion_info["models"]),
+        dataset=f"{DATASETS[source]} ({split} split)",
+    )
 
 
 def table_rows(scores: dict, fusion_info: dict) -> list[TableRow]:
