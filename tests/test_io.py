@@ -1,6 +1,7 @@
 """Atomic outputs: a file or folder appears whole or not at all, and failures leave no debris."""
 
 import fnmatch
+import os
 import signal
 import subprocess
 import sys
@@ -21,6 +22,20 @@ def test_atomic_path_replaces_only_on_success(tmp_path):
         raise RuntimeError("killed")
     assert target.read_text() == '{\n  "mAP": 0.5\n}\n'
     assert [p.name for p in target.parent.iterdir()] == ["scores.json"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_outputs_get_the_umask_mode_not_the_temp_files_0600(tmp_path, umask):
+    """Another user of a shared box reads what an ordinary open() would have let them read."""
+    previous = os.umask(umask)
+    try:
+        write_json(tmp_path / "scores.json", {"mAP": 0.5})
+        with atomic_dir(tmp_path / "models") as folder:
+            (folder / "model.pt").write_bytes(b"w")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "scores.json").stat().st_mode & 0o777 == 0o666 & ~umask
+    assert (tmp_path / "models").stat().st_mode & 0o777 == 0o777 & ~umask
 
 
 def test_atomic_dir_replaces_the_whole_folder(tmp_path):

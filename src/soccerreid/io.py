@@ -41,6 +41,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, _umasked(0o666))
         os.replace(tmp_path, target)
     finally:
         tmp_path.unlink(missing_ok=True)
@@ -60,12 +61,20 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     old_path = tmp_path.with_name(tmp_path.name.removesuffix(TEMP_SUFFIX) + ".old" + TEMP_SUFFIX)
     try:
         yield tmp_path
+        os.chmod(tmp_path, _umasked(0o777))
         if target.exists():
             os.replace(target, old_path)
         os.replace(tmp_path, target)
     finally:
         shutil.rmtree(tmp_path, ignore_errors=True)
         shutil.rmtree(old_path, ignore_errors=True)
+
+
+def _umasked(mode: int) -> int:
+    """``mode`` less the process umask: what ``open`` or ``mkdir`` would have given (mkstemp gives 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return mode & ~umask
 
 
 def remove_leftovers(path: str | os.PathLike) -> list[Path]:
