@@ -6,8 +6,9 @@ writes a params.yaml (``params.yaml`` with the generator sized to the fraction, 
 training phase, every model at the smallest input its arch takes, every worker count at the box's
 cores) and runs each stage with ``dvc repro --single-item``, in DAG order, with ``--threads``
 torch threads per process. Per stage it records the wall time, the CPU seconds of the whole
-process tree, and the peak memory of the tree (PSS summed over dvc, the stage and its workers,
-sampled every second). It also times the index step alone (``build_index``: the part of
+process tree, and its peak memory: the larger of the tree's PSS (summed over dvc, the stage and
+its workers; sampled from every 20 ms up to every second) and the largest single process's exact
+peak RSS (``wait4``), see :func:`run_measured`. It also times the index step alone (``build_index``: the part of
 ``prepare`` that real SoccerNet runs too).
 
 Then it fits, per stage, the growth exponent b of ``cost = a * work^b`` (least squares in log-log
@@ -27,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -55,7 +55,7 @@ MEMORY_LIMIT_GB = 24.0
 # SoccerNet train crops per (action, person_uid) identity: 55 % of identities have one crop, 33.5 %
 # two (third-party figures, REFERENCE.md), the other 11.5 % taken as 3.5 on average.
 IMAGES_PER_IDENTITY = 0.55 * 1 + 0.335 * 2 + 0.115 * 3.5
-SAMPLE_S = 1.0
+FIRST_SAMPLE_S, SAMPLE_S = 0.02, 1.0  # the tree-memory sampler's first and longest periods
 TINY_SIZE = {"osnet_ain": (32, 16), "resnet50_ibn": (32, 16), "dinov2_lora": (28, 28)}  # height, width (>= 16; ViT: x14)
 
 
@@ -110,23 +110,39 @@ def make_project(folder: Path, source: Path, params: dict) -> None:
 
 
 def run_measured(command: list, cwd: Path, env: dict) -> dict:
-    """Run ``command``; its wall seconds, CPU seconds (whole tree) and peak tree PSS/RSS in MB."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    """Run ``command``; its wall seconds, CPU seconds and peak memory in MB.
+
+    CPU seconds and ``peak_process_rss_mb`` (the largest single process's peak RSS) are exact:
+    the kernel's ``wait4`` usage of the command, which includes every descendant it reaped. The
+    tree's PSS and RSS (summed over dvc, the stage and its workers) are sampled, every 20 ms at
+    first and then less often, up to once a second. ``peak_mb`` is the larger of the tree's
+    sampled PSS and the largest process's exact RSS, so a stage shorter than any sampling period
+    still gets a true figure.
+    """
     start = time.perf_counter()
-    proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    peak_pss = peak_rss = 0.0
-    root = psutil.Process(proc.pid)
-    while proc.poll() is None:
-        pss, rss = _tree_memory(root)
-        peak_pss, peak_rss = max(peak_pss, pss), max(peak_rss, rss)
-        time.sleep(SAMPLE_S)
-    stderr = proc.stderr.read()
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode != 0:
-        raise SystemExit(f"scale.py: {' '.join(command)} failed in {cwd} ({(stderr.strip().splitlines() or ['?'])[-1]})")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "peak_pss_mb": round(peak_pss, 1), "peak_rss_mb": round(peak_rss, 1)}
+    with tempfile.TemporaryFile(mode="w+") as stderr:
+        proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=stderr, text=True)
+        peak_pss = peak_rss = 0.0
+        root = psutil.Process(proc.pid)
+        interval = FIRST_SAMPLE_S
+        while True:
+            reaped, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if reaped:
+                break
+            pss, rss = _tree_memory(root)
+            peak_pss, peak_rss = max(peak_pss, pss), max(peak_rss, rss)
+            time.sleep(interval)
+            interval = min(SAMPLE_S, interval * 1.5)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - start
+        if proc.returncode != 0:
+            stderr.seek(0)
+            last = (stderr.read().strip().splitlines() or ["?"])[-1]
+            raise SystemExit(f"scale.py: {' '.join(command)} failed in {cwd} ({last})")
+    process_rss = usage.ru_maxrss / 1024  # KB on Linux
+    return {"wall_s": round(wall, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+            "peak_mb": round(max(peak_pss, process_rss), 1), "peak_pss_mb": round(peak_pss, 1),
+            "peak_rss_mb": round(peak_rss, 1), "peak_process_rss_mb": round(process_rss, 1)}  # fmt: skip
 
 
 def _tree_memory(root: psutil.Process) -> tuple[float, float]:
@@ -156,7 +172,7 @@ def measure_fraction(fraction: float, workdir: Path, source: Path, cores: int, t
     stages = {}
     for stage in STAGES:
         stages[stage] = run_measured(["dvc", "repro", "--single-item", stage], folder, env)
-        print(f"  {fraction:g} {stage:<24}{stages[stage]['wall_s']:>9.1f} s{stages[stage]['peak_pss_mb']:>9.0f} MB", flush=True)
+        print(f"  {fraction:g} {stage:<24}{stages[stage]['wall_s']:>9.1f} s{stages[stage]['peak_mb']:>9.0f} MB", flush=True)
     stages["index only"] = time_index(folder, env, cores)
     sizes = {split: len(pd.read_csv(folder / "data" / "index" / f"{split}.csv")) for split in SPLITS}
     return {"fraction": fraction, "crops": sizes, "actions": params["data"]["synthetic"]["actions"], "stages": stages}
@@ -205,11 +221,11 @@ def summarise(runs: list[dict], gpu: dict | None) -> dict:
         work = [stage_work(stage, run["crops"]) for run in runs]
         cpu = [run["stages"][stage]["cpu_s"] for run in runs]
         wall = [run["stages"][stage]["wall_s"] for run in runs]
-        memory = [run["stages"][stage]["peak_pss_mb"] for run in runs]
+        memory = [run["stages"][stage]["peak_mb"] for run in runs]
         cpu_full = extrapolate(work, cpu, full[stage])
         memory_gb = extrapolate(work, memory, full[stage]) / 1024
         row = {
-            "work": work, "wall_s": wall, "cpu_s": cpu, "peak_pss_mb": memory,
+            "work": work, "wall_s": wall, "cpu_s": cpu, "peak_mb": memory,
             "time_exponent": round(fit(work, cpu)[1], 2), "memory_exponent": round(fit(work, memory)[1], 2),
             "cpu_s_100": round(cpu_full), "peak_gb_100": round(memory_gb, 2),
             "wall_s_100_16_cores": round(cpu_full / (16 if stage.startswith(PARALLEL) else 1)),
@@ -243,12 +259,12 @@ def gpu_seconds(stage: str, gpu: dict) -> float | None:
 
 def print_table(runs: list[dict], table: dict) -> None:
     fractions = " / ".join(f"{run['fraction']:.0%}" for run in runs)
-    print(f"stage costs at {fractions} of SoccerNet (wall s, CPU s, peak PSS MB), growth exponent, 100 % estimate")
+    print(f"stage costs at {fractions} of SoccerNet (wall s, CPU s, peak MB), growth exponent, 100 % estimate")
     print(f"{'stage':<22}{'wall s':>22}{'CPU s':>22}{'peak MB':>20}{'b time':>8}{'b mem':>7}"
           f"{'CPU s 100%':>12}{'GB 100%':>9}{'16-core s':>11}{'GPU s':>8}")
     for stage, row in table.items():
         fmt = lambda values: "/".join(f"{v:.0f}" for v in values)  # noqa: E731
-        print(f"{stage:<22}{fmt(row['wall_s']):>22}{fmt(row['cpu_s']):>22}{fmt(row['peak_pss_mb']):>20}"
+        print(f"{stage:<22}{fmt(row['wall_s']):>22}{fmt(row['cpu_s']):>22}{fmt(row['peak_mb']):>20}"
               f"{row['time_exponent']:>8.2f}{row['memory_exponent']:>7.2f}{row['cpu_s_100']:>12}"
               f"{row['peak_gb_100']:>9.2f}{row['wall_s_100_16_cores']:>11}{str(row.get('gpu_s_100', '-')):>8}")
 

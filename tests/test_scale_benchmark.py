@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -20,7 +21,7 @@ def _run(fraction: float) -> dict:
     total = sum(crops.values())
 
     def cost(cpu: float, memory: float) -> dict:
-        return {"wall_s": cpu, "cpu_s": cpu, "peak_pss_mb": memory, "peak_rss_mb": memory}
+        return {"wall_s": cpu, "cpu_s": cpu, "peak_mb": memory, "peak_pss_mb": memory, "peak_rss_mb": memory}
 
     stages = {
         "prepare": cost(0.002 * total, 100 + 0.01 * total),
@@ -54,3 +55,13 @@ def test_scale_table_fits_exponents_and_extrapolates_to_full_size(tmp_path):
     # 30 epochs at 256x128 of (train crops / 1.6225 identities) x 4 samples, at 1000 img/s
     assert train["gpu_s_100"] == pytest.approx(30 * FULL["train"] / 1.6225 * 4 / 1000, rel=0.001)
     assert "gpu_s_100" not in prepare
+
+
+def test_a_stage_shorter_than_the_sampling_period_still_gets_its_peak_memory():
+    spec = importlib.util.spec_from_file_location("scale_benchmark", ROOT / "benchmarks" / "scale.py")
+    scale = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(scale)
+    allocate = "import numpy as np; print(np.ones(2**28 // 8).sum())"  # 256 MB, written, then the process ends
+    measured = scale.run_measured([sys.executable, "-c", allocate], ROOT, dict(os.environ))
+    assert measured["peak_mb"] >= 256 and measured["peak_process_rss_mb"] >= 256
+    assert 0 < measured["cpu_s"] <= measured["wall_s"] + 1
