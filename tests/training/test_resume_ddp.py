@@ -170,4 +170,6 @@ def test_ddp_two_gloo_ranks_agree_with_one_process(tmp_path, tiny_index):
     assert worst < DDP_ATOL, f"DDP weights differ from the 1-process run by {worst:.2e}"
     h1, h2 = _summary(single)["history"][0], _summary(ddp)["history"][0]
     assert h2["loss"] == pytest.approx(h1["loss"], rel=1e-4)
-    assert h2["val_mAP"] == pytest.approx(h1["val_mAP"], abs=1e-6)
+    # weights equal to 1e-6 still reorder near-tied gallery crops of the tiny valid set: equal to 1e-6 on
+    # AVX-512 kernels, 2.1e-3 apart (one swapped pair) under the AVX2 emulation
+    assert h2["val_mAP"] == pytest.approx(h1["val_mAP"], abs=5e-3)

@@ -147,12 +147,19 @@ def compile_embedder(model: nn.Module) -> nn.Module:
     """``torch.compile`` for inference: inductor with frozen weights (BatchNorm folded into the
     convolutions, constants propagated) and static shapes. Same outputs to ~1e-6.
 
+    On a CPU whose kernels are AVX2 (``torch.backends.cpu.get_cpu_capability()``) the weights are
+    not frozen: there torch 2.14's frozen inductor graph of a channels_last OSNet-AIN with BNNeck
+    returned NaN and values of 1e31 (measured under the README's AVX2 emulation; the same graph is
+    right with AVX-512 kernels, and unfrozen it is right on both).
+
     Examples::
 
         fast = compile_embedder(model.eval())
         fast(images)        # (B, D); the first call of each input shape compiles
     """
-    return torch.compile(model, dynamic=False, options={"freezing": True})
+    on_cpu = next(model.parameters()).device.type == "cpu"
+    freezing = not (on_cpu and torch.backends.cpu.get_cpu_capability() == "AVX2")
+    return torch.compile(model, dynamic=False, options={"freezing": freezing})
 
 
 def _pad_batch(images: torch.Tensor, size: int) -> torch.Tensor:
