@@ -7,11 +7,15 @@ Anchor, for the archs torchreid has: the same network built by
 ``ImageTripletEngine.forward_backward`` (its CE + triplet, Adam), on the same inputs.
 ``benchmarks/gpu.py`` reuses these step builders on CUDA. One PK batch
 (P=8 identities x K=4) of random images per step; the first steps are warm-up and not timed.
+``--classes`` sets the identity classifier's width (the train set's identity count), several
+values to see how a step's cost grows with it: the BoT head's full-softmax CE (ours and
+torchreid's) costs O(identities x feature dim) per step, in the matmul and in the optimizer.
 
     python benchmarks/train_step.py --steps 5
+    python benchmarks/train_step.py --models resnet50_ibn_a --classes 778 7616 153000
 
 Prints a table (ms/step, images/s, ratio to the torchreid step) and ends with one JSON line
-``{"images_per_s": {model: ...}, "ms_per_step": {...}, "vs_torchreid": {...}}``.
+``{"images_per_s": {"<model>@<classes>": ...}, "ms_per_step": {...}, "vs_torchreid": {...}}``.
 """
 
 from __future__ import annotations
@@ -58,14 +62,15 @@ def time_steps(step, steps: int, warmup: int = 2) -> float:
     return (time.perf_counter() - start) / steps
 
 
-def make_ours_step(cfg: ModelConfig, x: torch.Tensor, y: torch.Tensor, steps: int, amp: str = "none"):
+def make_ours_step(cfg: ModelConfig, x: torch.Tensor, y: torch.Tensor, steps: int, amp: str = "none", classes: int = CLASSES):
     """Our trainer's step on ``x`` (B, 3, H, W), ``y`` (B,): registry model in the trainer's memory
-    layout (channels_last for CNNs), BNNeck, CE + triplet, AdamW, clipping; ``amp`` autocast on CUDA."""
+    layout (channels_last for CNNs), BNNeck, CE over ``classes`` identities + triplet, AdamW,
+    clipping; ``amp`` autocast on CUDA."""
     torch.manual_seed(0)
     train = TrainConfig(amp=amp)
-    model = create_model(cfg, CLASSES).to(x.device)
+    model = create_model(cfg, classes).to(x.device)
     layout = train_layout(model)
-    net = TrainNet(model.to(memory_format=layout), ReidLoss(CLASSES, model.embed_dim)).to(x.device).train()
+    net = TrainNet(model.to(memory_format=layout), ReidLoss(classes, model.embed_dim)).to(x.device).train()
     opt = make_optimizer(net.parameters(), train)
     sched = make_scheduler(opt, train, epochs=1, steps_per_epoch=steps + 2)
     scaler = torch.amp.GradScaler("cuda", enabled=False)
@@ -78,17 +83,17 @@ class TorchreidShaped(nn.Module):
     """A registry backbone with a linear classifier, returning (logits, features) in train mode as
     torchreid's models do: the anchor for an arch torchreid does not have (DINOv2)."""
 
-    def __init__(self, cfg: ModelConfig) -> None:
+    def __init__(self, cfg: ModelConfig, classes: int = CLASSES) -> None:
         super().__init__()
         model = create_model(cfg, 0)
-        self.backbone, self.classifier = model.backbone, nn.Linear(model.embed_dim, CLASSES)
+        self.backbone, self.classifier = model.backbone, nn.Linear(model.embed_dim, classes)
 
     def forward(self, x: torch.Tensor):
         features = self.backbone(x)
         return self.classifier(features), features
 
 
-def make_torchreid_step(net: nn.Module, x: torch.Tensor, y: torch.Tensor):
+def make_torchreid_step(net: nn.Module, x: torch.Tensor, y: torch.Tensor, classes: int = CLASSES):
     """torchreid's own step: ``ImageTripletEngine.forward_backward`` (CE with label smoothing +
     triplet 0.3, fp32, torchreid's Adam via ``build_optimizer``) on ``net`` in train mode."""
     from torchreid.reid.engine import ImageTripletEngine
@@ -96,40 +101,45 @@ def make_torchreid_step(net: nn.Module, x: torch.Tensor, y: torch.Tensor):
 
     torch.manual_seed(0)
     net = net.to(x.device).train()
-    data = SimpleNamespace(train_loader=None, test_loader=None, num_train_pids=CLASSES)
+    data = SimpleNamespace(train_loader=None, test_loader=None, num_train_pids=classes)
     engine = ImageTripletEngine(data, net, build_optimizer(net, optim="adam", lr=3.5e-4), use_gpu=x.is_cuda)
     return lambda: engine.forward_backward({"img": x, "pid": y})
 
 
-def torchreid_net(name: str) -> nn.Module:
+def torchreid_net(name: str, classes: int = CLASSES) -> nn.Module:
     """torchreid's ``build_model(name, loss="triplet")``: (logits, features) in train mode."""
     import torchreid
 
-    return torchreid.models.build_model(name, num_classes=CLASSES, loss="triplet", pretrained=False)
+    return torchreid.models.build_model(name, num_classes=classes, loss="triplet", pretrained=False)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--models", nargs="*", default=list(MODELS))
+    parser.add_argument("--classes", type=int, nargs="+", default=[CLASSES], help="identity classes of the classifier")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     n = IDS * PER_ID
     print(f"train step, batch {n} (P={IDS} x K={PER_ID}), CPU fp32, torch threads {torch.get_num_threads()}")
-    print(f"{'model':<20}{'input':>9}{'ms/step':>10}{'img/s':>8}{'torchreid ms':>14}{'ours vs torchreid':>19}")
+    print(f"{'model':<20}{'input':>9}{'classes':>9}{'ms/step':>10}{'img/s':>8}{'torchreid ms':>14}{'ours vs torchreid':>19}")
     figures = {"images_per_s": {}, "ms_per_step": {}, "vs_torchreid": {}}
     for name in args.models:
         cfg, h, w, anchor_name = MODELS[name]
         x, y = batch(h, w)
-        sec = time_steps(make_ours_step(cfg, x, y, args.steps), args.steps)
-        anchor = time_steps(make_torchreid_step(torchreid_net(anchor_name), x, y), args.steps) if anchor_name else None
-        ratio = f"{anchor / sec:.2f}x" if anchor else "-"
-        anchor_ms = f"{1000 * anchor:.0f}" if anchor else "-"
-        print(f"{name:<20}{f'{h}x{w}':>9}{1000 * sec:>10.0f}{n / sec:>8.1f}{anchor_ms:>14}{ratio:>19}")
-        figures["images_per_s"][name] = round(n / sec, 1)
-        figures["ms_per_step"][name] = round(1000 * sec, 1)
-        if anchor:
-            figures["vs_torchreid"][name] = round(anchor / sec, 2)
+        for classes in args.classes:
+            sec = time_steps(make_ours_step(cfg, x, y, args.steps, classes=classes), args.steps)
+            anchor = None
+            if anchor_name:
+                anchor = time_steps(make_torchreid_step(torchreid_net(anchor_name, classes), x, y, classes), args.steps)
+            ratio = f"{anchor / sec:.2f}x" if anchor else "-"
+            anchor_ms = f"{1000 * anchor:.0f}" if anchor else "-"
+            print(f"{name:<20}{f'{h}x{w}':>9}{classes:>9}{1000 * sec:>10.0f}{n / sec:>8.1f}{anchor_ms:>14}{ratio:>19}")
+            key = f"{name}@{classes}"
+            figures["images_per_s"][key] = round(n / sec, 1)
+            figures["ms_per_step"][key] = round(1000 * sec, 1)
+            if anchor:
+                figures["vs_torchreid"][key] = round(anchor / sec, 2)
     print(json.dumps(figures))
 
 

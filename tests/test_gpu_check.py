@@ -25,7 +25,7 @@ def test_gpu_check_runs_every_section_on_cpu(tmp_path):
     steps = figures["train_steps"]
     assert set(steps) == {"osnet_ain@64x32", "resnet50_ibn@64x32", "dinov2_lora@56x28"}
     for row in steps.values():
-        assert row["ours_img_s"] > 0 and row["torchreid_img_s"] > 0 and row["batch"] == 8
+        assert row["ours_img_s"] > 0 and row["torchreid_img_s"] > 0 and row["batch"] == 8 and row["classes"] == 500
         assert row["ratio"] == pytest.approx(row["ours_img_s"] / row["torchreid_img_s"], rel=0.05)
 
     run = figures["torchrun"]
