@@ -5,7 +5,8 @@
    ``ImageTripletEngine.forward_backward`` (fp32) for the same network and size: img/s of both,
    their ratio and peak GPU memory. DINOv2 has no torchreid model: its anchor is torchreid's
    engine on the same timm + peft network. The classifier has full SoccerNet's identity count
-   (:data:`FULL_TRAIN_IDENTITIES`): its matmul and optimizer update grow with it. Goal: OSNet-AIN x1.0 at 256x128 >= 1.5x torchreid.
+   (:data:`FULL_TRAIN_IDENTITIES`): its matmul and optimizer update grow with it.
+   Goal: OSNet-AIN x1.0 at 256x128 >= 1.5x torchreid.
 2. **The train stage under torchrun** (``--nproc_per_node=1``: NCCL + gloo, DDP, SyncBatchNorm)
    on a small synthetic SoccerNet, killed (SIGKILL to torchrun and its workers) after its first
    epoch checkpoint, then resumed to the end.

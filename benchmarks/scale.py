@@ -8,8 +8,8 @@ cores) and runs each stage with ``dvc repro --single-item``, in DAG order, with 
 torch threads per process. Per stage it records the wall time, the CPU seconds of the whole
 process tree, and its peak memory: the larger of the tree's PSS (summed over dvc, the stage and
 its workers; sampled from every 20 ms up to every second) and the largest single process's exact
-peak RSS (``wait4``), see :func:`run_measured`. It also times the index step alone (``build_index``: the part of
-``prepare`` that real SoccerNet runs too).
+peak RSS (``wait4``), see :func:`run_measured`. It also times the index step alone
+(``build_index``: the part of ``prepare`` that real SoccerNet runs too).
 
 Then it fits, per stage, the growth exponent b of ``cost = a * work^b`` (least squares in log-log
 over the fractions) for CPU seconds and for peak memory, and extrapolates both to 100 %. The

@@ -12,7 +12,7 @@ values to see how a step's cost grows with it: the BoT head's full-softmax CE (o
 torchreid's) costs O(identities x feature dim) per step, in the matmul and in the optimizer.
 
     python benchmarks/train_step.py --steps 5
-    python benchmarks/train_step.py --models resnet50_ibn_a --classes 778 7616 153000
+    python benchmarks/train_step.py --models resnet50_ibn_a --classes 778 7616 69000
 
 Prints a table (ms/step, images/s, ratio to the torchreid step) and ends with one JSON line
 ``{"images_per_s": {"<model>@<classes>": ...}, "ms_per_step": {...}, "vs_torchreid": {...}}``.
