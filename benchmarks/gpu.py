@@ -149,8 +149,9 @@ def check_train_steps(cases: list[Case], device: torch.device, steps: int, clock
                 rows[key] = {"skipped_for_time": True}
                 continue
             x, y = batch(height, width, case.ids, case.per_id, device=str(device))
+            sampled = case.cfg.train.sampled_classes
             ours, ours_mem = peak_memory_gb(
-                device, lambda: time_steps(make_ours_step(case.cfg, x, y, steps, amp, case.classes), steps))
+                device, lambda: time_steps(make_ours_step(case.cfg, x, y, steps, amp, case.classes, sampled), steps))
             anchor, anchor_mem = peak_memory_gb(
                 device, lambda: time_steps(make_torchreid_step(anchor_net(case), x, y, case.classes), steps))
             n = len(x)

@@ -10,9 +10,12 @@ Anchor, for the archs torchreid has: the same network built by
 ``--classes`` sets the identity classifier's width (the train set's identity count), several
 values to see how a step's cost grows with it: the BoT head's full-softmax CE (ours and
 torchreid's) costs O(identities x feature dim) per step, in the matmul and in the optimizer.
+``--sampled-classes K`` trains ours with Partial FC instead (``train.sampled_classes``: K
+classes scored and updated per step), whose cost stops growing once the identities exceed K.
 
     python benchmarks/train_step.py --steps 5
     python benchmarks/train_step.py --models resnet50_ibn_a --classes 778 7616 69000
+    python benchmarks/train_step.py --models resnet50_ibn_a --classes 778 7616 69000 --sampled-classes 4096
 
 Prints a table (ms/step, images/s, ratio to the torchreid step) and ends with one JSON line
 ``{"images_per_s": {"<model>@<classes>": ...}, "ms_per_step": {...}, "vs_torchreid": {...}}``.
@@ -33,7 +36,7 @@ from soccerreid.config.models import LoraConfig, ModelConfig, TrainConfig
 from soccerreid.models import create_model
 from soccerreid.training.losses import ReidLoss
 from soccerreid.training.optim import make_optimizer, make_scheduler
-from soccerreid.training.trainer import TrainNet, train_layout, train_step
+from soccerreid.training.trainer import TrainNet, make_partial_classifier, train_layout, train_step
 
 # name -> (config, height, width, torchreid name or None)
 MODELS = {
@@ -62,21 +65,25 @@ def time_steps(step, steps: int, warmup: int = 2) -> float:
     return (time.perf_counter() - start) / steps
 
 
-def make_ours_step(cfg: ModelConfig, x: torch.Tensor, y: torch.Tensor, steps: int, amp: str = "none", classes: int = CLASSES):
+def make_ours_step(
+    cfg: ModelConfig, x: torch.Tensor, y: torch.Tensor, steps: int, amp: str = "none", classes: int = CLASSES, sampled: int = 0
+):
     """Our trainer's step on ``x`` (B, 3, H, W), ``y`` (B,): registry model in the trainer's memory
-    layout (channels_last for CNNs), BNNeck, CE over ``classes`` identities + triplet, AdamW,
-    clipping; ``amp`` autocast on CUDA."""
+    layout (channels_last for CNNs), BNNeck, CE over ``classes`` identities (Partial FC over
+    ``sampled`` of them when 0 < ``sampled`` < ``classes``) + triplet, AdamW, clipping; ``amp``
+    autocast on CUDA."""
     torch.manual_seed(0)
-    train = TrainConfig(amp=amp)
+    train = TrainConfig(amp=amp, sampled_classes=sampled)
     model = create_model(cfg, classes).to(x.device)
     layout = train_layout(model)
-    net = TrainNet(model.to(memory_format=layout), ReidLoss(classes, model.embed_dim)).to(x.device).train()
+    classifier = make_partial_classifier(model, train, 0)
+    net = TrainNet(model.to(memory_format=layout), ReidLoss(classes, model.embed_dim), classifier).to(x.device).train()
     opt = make_optimizer(net.parameters(), train)
     sched = make_scheduler(opt, train, epochs=1, steps_per_epoch=steps + 2)
     scaler = torch.amp.GradScaler("cuda", enabled=False)
     amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp) if x.is_cuda else None
     x = x.contiguous(memory_format=layout)
-    return lambda: train_step(net, x, y, opt, sched, scaler, train.grad_clip, amp_dtype)
+    return lambda: train_step(net, x, y, opt, sched, scaler, train.grad_clip, amp_dtype, classifier)
 
 
 class TorchreidShaped(nn.Module):
@@ -118,6 +125,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--models", nargs="*", default=list(MODELS))
     parser.add_argument("--classes", type=int, nargs="+", default=[CLASSES], help="identity classes of the classifier")
+    parser.add_argument("--sampled-classes", type=int, default=0, help="ours with Partial FC over this many classes (0: full softmax)")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     n = IDS * PER_ID
@@ -128,7 +136,7 @@ def main() -> None:
         cfg, h, w, anchor_name = MODELS[name]
         x, y = batch(h, w)
         for classes in args.classes:
-            sec = time_steps(make_ours_step(cfg, x, y, args.steps, classes=classes), args.steps)
+            sec = time_steps(make_ours_step(cfg, x, y, args.steps, classes=classes, sampled=args.sampled_classes), args.steps)
             anchor = None
             if anchor_name:
                 anchor = time_steps(make_torchreid_step(torchreid_net(anchor_name, classes), x, y, classes), args.steps)

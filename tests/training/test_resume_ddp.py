@@ -61,10 +61,12 @@ def _kill_after_first_checkpoint(command: list, cwd: Path, checkpoint: Path, tim
 
 # the training levers that keep state across a resume (the EMA) or draw batches (the hierarchy)
 LEVERS = dict(OSNET, train=dict(OSNET["train"], ema=0.9, actions_per_game=2, centroid_weight=1.0, contrastive_weight=1.0))
+# Partial FC: 12 of the 36 (then 18) classes per step; its moments and draws are resumed too
+PARTIAL_FC = dict(OSNET, train=dict(OSNET["train"], sampled_classes=12))
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", [OSNET, LEVERS], ids=["plain", "levers"])
+@pytest.mark.parametrize("model", [OSNET, LEVERS, PARTIAL_FC], ids=["plain", "levers", "partial_fc"])
 def test_train_stage_resumes_bit_identical_after_sigkill_with_fewer_workers(tmp_path, tiny_index, model):
     """Killed after its first checkpoint, restarted with another DataLoader worker count (as after
     an out-of-memory crash): it resumes, and ends bit-identical to an uninterrupted run (at the
@@ -153,12 +155,15 @@ DDP_ATOL = 1e-6  # float summation order differs (gathered triplet, averaged CE 
 
 
 @pytest.mark.slow
-def test_ddp_two_gloo_ranks_agree_with_one_process(tmp_path, tiny_index):
+@pytest.mark.parametrize("sampled_classes", [0, 12], ids=["full_softmax", "partial_fc"])
+def test_ddp_two_gloo_ranks_agree_with_one_process(tmp_path, tiny_index, sampled_classes):
     """2 ranks x half batch == 1 process x whole batch: same PK batches, the triplet loss mined
     over the gathered global batch, gradients averaged. The model has no BatchNorm (ViT with
     LayerNorm, no BNNeck): on CPU, BatchNorm would use per-rank statistics (SyncBatchNorm is CUDA-only).
-    Measured: max |dw| ~2e-13 with SGD (with Adam: ~1e-3, one lr step on noise-level gradients)."""
-    params = write_params(tmp_path, DINO)
+    Measured: max |dw| ~2e-13 with SGD (with Adam: ~1e-3, one lr step on noise-level gradients).
+    With Partial FC every rank draws the rows of the gathered batch's classes and averages their
+    gradient, so the 12 rows scored per step are the 1-process run's."""
+    params = write_params(tmp_path, dict(DINO, train=dict(DINO["train"], sampled_classes=sampled_classes)))
     single, ddp = tmp_path / "single", tmp_path / "ddp"
     run_stage(stage_command(params, tiny_index, single), tmp_path)
     torchrun = (sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2")

@@ -91,7 +91,10 @@ class TrainConfig:
     - losses (``training/losses.py``): ``ce_weight`` (label-smoothed CE), ``triplet_weight``,
       ``centroid_weight`` (sportsreid's centroid triplet, margin ``triplet_margin``),
       ``contrastive_weight`` (in-batch InfoNCE at ``contrastive_temperature``, label smoothing
-      ``contrastive_smoothing``), ``center_weight``;
+      ``contrastive_smoothing``), ``center_weight``; ``sampled_classes`` > 0 trains the
+      identity classifier as Partial FC does (``training/partial_fc.py``): each step's CE scores
+      this many classes (the batch's own plus random others), so a step's cost no longer grows
+      with the identity count (0, or at least the phase's identities: the full softmax);
     - data: ``splits`` to train on (the challenge recipe trains on train, valid and test, an
       action then being the pair (split, action_idx)); ``drop_none_ids`` leaves out crops whose
       id is ``None`` (persons seen in one frame only, as MIG does);
@@ -119,6 +122,7 @@ class TrainConfig:
     triplet_weight: float = bounded(1.0, ge=0.0)
     center_weight: float = bounded(0.0, ge=0.0)
     ce_weight: float = bounded(1.0, ge=0.0)
+    sampled_classes: int = bounded(0, ge=0)
     centroid_weight: float = bounded(0.0, ge=0.0)
     contrastive_weight: float = bounded(0.0, ge=0.0)
     contrastive_temperature: float = bounded(0.15, gt=0.0)
@@ -153,6 +157,17 @@ class TrainConfig:
         if not (self.ce_weight or self.triplet_weight or self.centroid_weight or self.contrastive_weight):
             raise ConfigError("ce_weight: every loss weight is 0 (ce, triplet, centroid, contrastive); nothing would train")
         self._check_splits_and_selection()
+        self._check_sampled_classes()
+
+    def _check_sampled_classes(self) -> None:
+        if not self.sampled_classes:
+            return
+        if self.sampled_classes < self.ids_per_batch:
+            raise ConfigError(f"sampled_classes: expected 0 or >= ids_per_batch ({self.ids_per_batch}), got {self.sampled_classes}")
+        if self.ema:
+            raise ConfigError("sampled_classes: not with ema > 0 (the average would still touch every classifier row each step); set one of them to 0")
+        if self.amp == "fp16":
+            raise ConfigError("sampled_classes: not with amp: fp16 (its loss scaling does not cover the sampled rows); use amp: bf16")
 
     def _check_splits_and_selection(self) -> None:
         if not self.splits or len(set(self.splits)) != len(self.splits):

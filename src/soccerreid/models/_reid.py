@@ -59,10 +59,14 @@ class ReidModel(nn.Module):
         """Number of identities of the classifier (0 without one)."""
         return 0 if self.classifier is None else self.classifier.out_features
 
+    def features_and_embedding(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, 3, H, W) -> the backbone's features (B, D) and the neck's embedding (B, D)."""
+        features = self.backbone(x)
+        return features, self.neck(features)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor | ReidOutput:
         """(B, 3, H, W) -> embedding (B, D) float32 in eval mode, :class:`ReidOutput` in train mode."""
-        features = self.backbone(x)
-        embedding = self.neck(features)
+        features, embedding = self.features_and_embedding(x)
         if not self.training:
             return embedding.float()
         if self.classifier is None:

@@ -153,12 +153,18 @@ class ReidLoss(nn.Module):
                         "contrastive": contrastive_weight, "center": center_weight}  # fmt: skip
         self.center = CenterLoss(num_classes, feat_dim) if center_weight > 0 else None
 
-    def forward(self, logits: torch.Tensor, features: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``logits`` (B, C), ``features`` (B, D) pre-BN, ``labels`` (B,) -> dict of scalar losses."""
+    def forward(
+        self, logits: torch.Tensor, features: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        """``logits`` (B, C), ``features`` (B, D) pre-BN, ``labels`` (B,) -> dict of scalar losses.
+
+        ``targets`` (B,): the CE's class of each image among the logits' columns when they are a
+        sample of the classes (Partial FC), ``labels`` otherwise."""
         zero = logits.float().sum() * 0.0
         terms = dict.fromkeys(self.weights, zero)
         if self.weights["ce"] > 0:
-            terms["ce"] = F.cross_entropy(logits.float(), labels, label_smoothing=self.label_smoothing)
+            target = labels if targets is None else targets
+            terms["ce"] = F.cross_entropy(logits.float(), target, label_smoothing=self.label_smoothing)
         if self.weights["triplet"] or self.weights["centroid"] or self.weights["contrastive"]:
             every, every_label = gather_with_grad(features), gather_with_grad(labels)
             if self.weights["triplet"] > 0:

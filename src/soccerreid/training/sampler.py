@@ -97,6 +97,11 @@ class ActionPKSampler:
             yield [(int(row), int(s)) for i in mine for row, s in zip(chunks[i], seeds[i])]
 
 
+def derive_seed(*keys: int) -> int:
+    """A 63-bit seed that is a pure function of ``keys`` (e.g. seed, phase, step)."""
+    return int(np.random.SeedSequence(list(keys)).generate_state(2, np.uint64)[0] >> np.uint64(1))
+
+
 def epoch_batches(labels: np.ndarray, images_per_id: int, ids_per_batch: int) -> int:
     """Batches of an epoch: ceil(slots / P), where an identity of n images fills ceil(n / K) slots.
 

@@ -3,7 +3,9 @@
 A run is a list of phases (progressive resizing and/or progressive data). Each phase gets a
 fresh optimiser and warmup + cosine/step schedule; ``init: best`` first loads the previous
 phase's best weights (by validation mAP); the classifier (and center-loss centers) are reset
-when the identity set changes. With ``train.ema`` an exponential moving average of the weights
+when the identity set changes. With ``train.sampled_classes`` under a phase's identity count the
+classifier is trained as Partial FC (:mod:`soccerreid.training.partial_fc`), its row moments
+checkpointed with the optimiser. With ``train.ema`` an exponential moving average of the weights
 follows every step (a fresh one per phase); it is what gets BN-recalibrated, validated, saved
 and exported. After every epoch the BatchNorm statistics are recomputed on ``bn_batches``
 training batches (precise BN), then rank 0 validates, writes ``last.pt`` (full state: model,
@@ -65,8 +67,9 @@ from soccerreid.training.distributed import DistContext, barrier, broadcast_obje
 from soccerreid.training.logging import EpochLogger
 from soccerreid.training.losses import ReidLoss
 from soccerreid.training.optim import make_optimizer, make_scheduler, parameter_groups
+from soccerreid.training.partial_fc import PartialClassifier
 from soccerreid.training.rows import hierarchy_codes
-from soccerreid.training.sampler import epoch_batches
+from soccerreid.training.sampler import derive_seed, epoch_batches
 from soccerreid.training.validate import select_val_actions, validation_scores, validation_settings
 
 # The index columns training reads; train_model keeps only these, so the fingerprint covers all it sees.
@@ -105,15 +108,22 @@ class _State:
 
 
 class TrainNet(nn.Module):
-    """Model plus loss (the center-loss centers are parameters), wrapped by DDP as one module."""
+    """Model plus loss (the center-loss centers are parameters), wrapped by DDP as one module.
 
-    def __init__(self, model: nn.Module, loss: ReidLoss) -> None:
+    With a :class:`PartialClassifier` (``train.sampled_classes``) the CE scores its sampled rows
+    of the model's classifier instead of all of them."""
+
+    def __init__(self, model: nn.Module, loss: ReidLoss, classifier: PartialClassifier | None = None) -> None:
         super().__init__()
-        self.model, self.loss = model, loss
+        self.model, self.loss, self.classifier = model, loss, classifier
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
-        out = self.model(x)
-        return self.loss(out.logits, out.features, labels)
+        if self.classifier is None:
+            out = self.model(x)
+            return self.loss(out.logits, out.features, labels)
+        features, embedding = self.model.features_and_embedding(x)
+        logits, targets = self.classifier.logits(embedding, labels)
+        return self.loss(logits, features, labels, targets)
 
 
 def train_model(
@@ -232,11 +242,6 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _derive_seed(*keys: int) -> int:
-    """A 63-bit seed that is a pure function of ``keys``."""
-    return int(np.random.SeedSequence(list(keys)).generate_state(2, np.uint64)[0] >> np.uint64(1))
-
-
 def _resume(
     folder: Path, fp: Fingerprint, model: nn.Module, ctx: DistContext, phases: list[_Phase]
 ) -> tuple[_State, dict | None, bool]:
@@ -330,7 +335,8 @@ class _Run:
     def _fit_phase(self, phase: _Phase, state: _State, start_epoch: int, nets: dict | None) -> None:
         cfg = self.cfg.train
         loss = make_loss(cfg, phase.num_classes, self.model.embed_dim)
-        net = TrainNet(self.model, loss).to(self.ctx.device)
+        classifier = make_partial_classifier(self.model, cfg, phase.index)
+        net = TrainNet(self.model, loss, classifier).to(self.ctx.device)
         loader = self._loader(phase)
         optimizer = make_optimizer(parameter_groups(net, cfg), cfg)
         scheduler = make_scheduler(optimizer, cfg, phase.config.epochs, len(loader))
@@ -339,6 +345,8 @@ class _Run:
         if nets is not None:
             loss.load_state_dict(nets["loss"])
             optimizer.load_state_dict(nets["optimizer"])
+            if classifier is not None:
+                classifier.load_state_dict(nets["classifier"])
             scheduler.load_state_dict(nets["scheduler"])
             scaler.load_state_dict(nets["scaler"])
             if self.ema is not None:
@@ -381,7 +389,7 @@ class _Run:
             phase.config.width,
             self.cfg.augment,
             self.cfg.train,
-            seed=_derive_seed(self.cfg.train.seed, phase.index),
+            seed=derive_seed(self.cfg.train.seed, phase.index),
             mean=self.cfg.mean,
             rank=self.ctx.rank,
             world_size=self.ctx.world_size,
@@ -437,7 +445,8 @@ class _Run:
         device = self.ctx.device
         x = to_float(batch.to(device, non_blocking=True), self.cfg.mean, self.cfg.std).contiguous(memory_format=self.layout)
         labels = labels.to(device, non_blocking=True)
-        return train_step(net, x, labels, optimizer, scheduler, scaler, self.cfg.train.grad_clip, self._amp_dtype())
+        classifier = _unwrap(net).classifier
+        return train_step(net, x, labels, optimizer, scheduler, scaler, self.cfg.train.grad_clip, self._amp_dtype(), classifier)
 
     def validate_untrained(self, phase: _Phase) -> dict:
         """Validation scores of the initial model, its BN statistics estimated like every epoch's."""
@@ -489,6 +498,7 @@ class _Run:
                     "nets": {
                         "loss": net.loss.state_dict(),
                         "optimizer": optimizer.state_dict(),
+                        "classifier": None if net.classifier is None else net.classifier.state_dict(),
                         "scheduler": scheduler.state_dict(),
                         "scaler": scaler.state_dict(),
                         "ema": None if self.ema is None else self.ema.state_dict(),
@@ -551,6 +561,23 @@ def make_loss(train: TrainConfig, num_classes: int, feat_dim: int) -> ReidLoss:
     )
 
 
+def make_partial_classifier(model: nn.Module, train: TrainConfig, phase: int) -> PartialClassifier | None:
+    """Partial FC over ``model``'s classifier when ``train.sampled_classes`` is under its class
+    count (its weight then stops requiring grad: the classifier updates it); None otherwise, and
+    the weight is trained by the phase optimiser with the rest."""
+    weight = model.classifier.weight
+    sampled = 0 < train.sampled_classes < model.num_classes
+    weight.requires_grad_(not sampled)
+    if not sampled:
+        return None
+    return PartialClassifier(weight, train.sampled_classes, derive_seed(train.seed, phase), train.optimizer)
+
+
+def _unwrap(net: nn.Module) -> nn.Module:
+    """The module DDP wraps (``net`` itself without DDP)."""
+    return net.module if isinstance(net, DistributedDataParallel) else net
+
+
 def make_ema(model: nn.Module, decay: float) -> AveragedModel | None:
     """An exponential moving average of ``model``'s weights and buffers (torch's ``AveragedModel``),
     ``w_ema <- decay * w_ema + (1 - decay) * w`` per ``update_parameters``; None when ``decay`` is 0."""
@@ -574,11 +601,14 @@ def train_step(
     scaler: torch.amp.GradScaler,
     grad_clip: float,
     amp_dtype: torch.dtype | None = None,
+    classifier: PartialClassifier | None = None,
 ) -> dict[str, float]:
     """One optimisation step of ``net(x, labels) -> {"loss", ...}``: autocast (CUDA), backward,
     fp16 loss scaling, gradient clipping (``grad_clip > 0``), optimiser and scheduler step.
 
     ``x`` (B, 3, H, W) float32, ``labels`` (B,) int64. Returns the loss terms as floats.
+    ``classifier``, the net's Partial FC, has its sampled rows' gradient averaged over the ranks,
+    clipped with the rest and applied with the first param group's lr and weight decay.
 
     Examples::
 
@@ -589,9 +619,14 @@ def train_step(
         parts = net(x, labels)
     optimizer.zero_grad(set_to_none=True)
     scaler.scale(parts["loss"]).backward()
+    if classifier is not None:
+        classifier.sync_grad()
     if grad_clip > 0:
         scaler.unscale_(optimizer)
-        nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]], grad_clip)
+        sampled = [] if classifier is None else [classifier.sub]
+        nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]] + sampled, grad_clip)
+    if classifier is not None:
+        classifier.step(optimizer.param_groups[0])
     scaler.step(optimizer)
     scaler.update()
     scheduler.step()
