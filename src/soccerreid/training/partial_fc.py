@@ -36,9 +36,9 @@ from soccerreid.training.sampler import derive_seed
 def sample_rows(labels: torch.Tensor, num_classes: int, classes: int, generator: torch.Generator) -> torch.Tensor:
     """Sorted distinct class rows (K,): every class of ``labels`` (N,) plus random others, K =
     max(``classes``, the distinct labels), at most ``num_classes``."""
-    positives = torch.unique(labels.cpu())
     if classes >= num_classes:
         return torch.arange(num_classes, device=labels.device)
+    positives = torch.unique(labels.cpu())
     taken = torch.zeros(num_classes, dtype=torch.bool)
     taken[positives] = True
     order = torch.randperm(num_classes, generator=generator)

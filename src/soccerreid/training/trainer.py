@@ -309,6 +309,7 @@ class _Run:
         self.model, self.ctx, self.logger, self.progress = model, ctx, logger, progress
         self.layout = train_layout(model)
         self.ema: AveragedModel | None = None
+        self.classifier: PartialClassifier | None = None
         model.to(memory_format=self.layout)
         torch.backends.cudnn.benchmark = ctx.device.type == "cuda"  # fixed shapes per phase: autotune once
 
@@ -335,8 +336,8 @@ class _Run:
     def _fit_phase(self, phase: _Phase, state: _State, start_epoch: int, nets: dict | None) -> None:
         cfg = self.cfg.train
         loss = make_loss(cfg, phase.num_classes, self.model.embed_dim)
-        classifier = make_partial_classifier(self.model, cfg, phase.index)
-        net = TrainNet(self.model, loss, classifier).to(self.ctx.device)
+        self.classifier = make_partial_classifier(self.model, cfg, phase.index)
+        net = TrainNet(self.model, loss, self.classifier).to(self.ctx.device)
         loader = self._loader(phase)
         optimizer = make_optimizer(parameter_groups(net, cfg), cfg)
         scheduler = make_scheduler(optimizer, cfg, phase.config.epochs, len(loader))
@@ -345,8 +346,8 @@ class _Run:
         if nets is not None:
             loss.load_state_dict(nets["loss"])
             optimizer.load_state_dict(nets["optimizer"])
-            if classifier is not None:
-                classifier.load_state_dict(nets["classifier"])
+            if self.classifier is not None:
+                self.classifier.load_state_dict(nets["classifier"])
             scheduler.load_state_dict(nets["scheduler"])
             scaler.load_state_dict(nets["scaler"])
             if self.ema is not None:
@@ -445,8 +446,7 @@ class _Run:
         device = self.ctx.device
         x = to_float(batch.to(device, non_blocking=True), self.cfg.mean, self.cfg.std).contiguous(memory_format=self.layout)
         labels = labels.to(device, non_blocking=True)
-        classifier = _unwrap(net).classifier
-        return train_step(net, x, labels, optimizer, scheduler, scaler, self.cfg.train.grad_clip, self._amp_dtype(), classifier)
+        return train_step(net, x, labels, optimizer, scheduler, scaler, self.cfg.train.grad_clip, self._amp_dtype(), self.classifier)
 
     def validate_untrained(self, phase: _Phase) -> dict:
         """Validation scores of the initial model, its BN statistics estimated like every epoch's."""
@@ -498,7 +498,7 @@ class _Run:
                     "nets": {
                         "loss": net.loss.state_dict(),
                         "optimizer": optimizer.state_dict(),
-                        "classifier": None if net.classifier is None else net.classifier.state_dict(),
+                        "classifier": None if self.classifier is None else self.classifier.state_dict(),
                         "scheduler": scheduler.state_dict(),
                         "scaler": scaler.state_dict(),
                         "ema": None if self.ema is None else self.ema.state_dict(),
@@ -571,11 +571,6 @@ def make_partial_classifier(model: nn.Module, train: TrainConfig, phase: int) ->
     if not sampled:
         return None
     return PartialClassifier(weight, train.sampled_classes, derive_seed(train.seed, phase), train.optimizer)
-
-
-def _unwrap(net: nn.Module) -> nn.Module:
-    """The module DDP wraps (``net`` itself without DDP)."""
-    return net.module if isinstance(net, DistributedDataParallel) else net
 
 
 def make_ema(model: nn.Module, decay: float) -> AveragedModel | None:
