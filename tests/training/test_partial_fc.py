@@ -120,6 +120,13 @@ def test_the_trainer_samples_only_under_the_class_count_and_freezes_the_weight_f
     assert not model.classifier.weight.requires_grad
 
 
+def test_a_trainable_weight_or_an_unknown_optimiser_is_refused():
+    with pytest.raises(ValueError, match="weight: expected a tensor that does not require grad"):
+        PartialClassifier(torch.zeros(C, D, requires_grad=True), 8, seed=0)
+    with pytest.raises(ValueError, match="optimizer: expected 'adamw' or 'sgd', got 'adam'"):
+        PartialClassifier(torch.zeros(C, D), 8, seed=0, optimizer="adam")
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
