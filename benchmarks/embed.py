@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import torch
-
 from extract import HEIGHT, WIDTH, build_models, run_anchor, time_rows, write_crops  # benchmarks/extract.py
+
 from soccerreid.config.models import ModelConfig
 from soccerreid.export import export_file, load_runner, run_features
 from soccerreid.features import load_model
@@ -50,8 +50,9 @@ def main() -> None:
         ours, anchor = build_models(folder)
         cfg = ModelConfig(arch="osnet_ain", variant="x1_0", neck="none")
         save_model(ours, folder / "model.pt", cfg, input_size=(HEIGHT, WIDTH))
-        model = load_model(folder / "model.pt").configure(flip=False, normalize=False, batch_size=args.batch_size,
-                                                          workers=args.workers)
+        model = load_model(folder / "model.pt").configure(
+            flip=False, normalize=False, batch_size=args.batch_size, workers=args.workers
+        )
         check = export_file(model, "onnx", folder / "model.onnx", paths[:32], name="osnet_ain_x1_0")
         run = load_runner("onnx", folder / "model.onnx")
         rows = [
@@ -69,10 +70,12 @@ def main() -> None:
 def report(results, args, load: tuple[float, float], check: float) -> None:
     """Print images/s, speed-up over the anchor and max |diff| to the anchor's features, then the JSON line."""
     anchor_s, anchor_out = results[0][1], results[0][2]
-    print(f"\nosnet_ain_x1_0, {HEIGHT}x{WIDTH}, {args.images} PNG crops, batch {args.batch_size}, {args.workers} decode "
-          f"workers for ours, torch {torch.__version__} ({torch.get_num_threads()} threads), onnxruntime {ort.__version__} "
-          f"(default threads: one per physical core), "
-          f"1-min load average {load[0]:.1f} -> {load[1]:.1f}\n")
+    print(
+        f"\nosnet_ain_x1_0, {HEIGHT}x{WIDTH}, {args.images} PNG crops, batch {args.batch_size}, {args.workers} decode "
+        f"workers for ours, torch {torch.__version__} ({torch.get_num_threads()} threads), onnxruntime {ort.__version__} "
+        f"(default threads: one per physical core), "
+        f"1-min load average {load[0]:.1f} -> {load[1]:.1f}\n"
+    )
     print(f"| {'method':48s} | images/s | speed-up | max abs diff |")
     print(f"|{'-' * 50}|---------:|---------:|-------------:|")
     figures = []
@@ -82,12 +85,24 @@ def report(results, args, load: tuple[float, float], check: float) -> None:
         figures.append((rate, anchor_s / seconds, diff))
     (anchor_rate, _, _), (eager_rate, eager_x, _), (ort_rate, ort_x, ort_diff) = figures
     verdict = "met" if ort_x >= GOAL else "not met"
-    print(f"\nexport check (onnxruntime vs torch, 32 crops): max abs diff {check:.2e}; goal onnxruntime >= {GOAL}x "
-          f"the anchor: {verdict}")
-    print(json.dumps({"speedup": round(ort_x, 3), "images_per_s": round(ort_rate, 1),
-                      "anchor_images_per_s": round(anchor_rate, 1), "torch_eager_images_per_s": round(eager_rate, 1),
-                      "torch_eager_speedup": round(eager_x, 3), "max_abs_diff": ort_diff, "export_check": check,
-                      "goal_met": ort_x >= GOAL}))
+    print(
+        f"\nexport check (onnxruntime vs torch, 32 crops): max abs diff {check:.2e}; goal onnxruntime >= {GOAL}x "
+        f"the anchor: {verdict}"
+    )
+    print(
+        json.dumps(
+            {
+                "speedup": round(ort_x, 3),
+                "images_per_s": round(ort_rate, 1),
+                "anchor_images_per_s": round(anchor_rate, 1),
+                "torch_eager_images_per_s": round(eager_rate, 1),
+                "torch_eager_speedup": round(eager_x, 3),
+                "max_abs_diff": ort_diff,
+                "export_check": check,
+                "goal_met": ort_x >= GOAL,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

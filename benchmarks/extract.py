@@ -69,8 +69,9 @@ def build_models(folder: Path):
         warnings.simplefilter("ignore")
         from torchreid.reid.utils import FeatureExtractor
 
-        anchor = FeatureExtractor("osnet_ain_x1_0", model_path=str(weights), image_size=(HEIGHT, WIDTH),
-                                  device="cpu", verbose=False)
+        anchor = FeatureExtractor(
+            "osnet_ain_x1_0", model_path=str(weights), image_size=(HEIGHT, WIDTH), device="cpu", verbose=False
+        )
     return ours, anchor
 
 
@@ -124,17 +125,23 @@ def main() -> None:
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(folder / "inductor")  # a cold compile, as on a new machine
         paths = write_crops(folder, args.images)
         ours, anchor = build_models(folder)
-        base = ExtractConfig(height=HEIGHT, width=WIDTH, batch_size=args.batch_size, workers=0, flip=False, normalize=False)
+        base = ExtractConfig(
+            height=HEIGHT, width=WIDTH, batch_size=args.batch_size, workers=0, flip=False, normalize=False
+        )
         full = replace(base, workers=args.workers)
         compiled, compiled_cfg = copy.deepcopy(ours), replace(full, compile=True)
         rows = [
             ("torchreid FeatureExtractor (anchor)", lambda: run_anchor(anchor, paths, args.batch_size)),
             ("ours: inference_mode, NCHW, decode in-process", lambda: run_variant(ours, paths, base, False, False)),
             (f"  + {args.workers} decode workers", lambda: run_variant(ours, paths, full, False, False)),
-            ("  + channels_last = extract_embeddings (fp32)",
-             lambda: extract_embeddings(ours, paths, full, IMAGENET_MEAN, IMAGENET_STD, device="cpu")),
-            ("  + torch.compile (extract.compile), steady state",
-             lambda: extract_embeddings(compiled, paths, compiled_cfg, IMAGENET_MEAN, IMAGENET_STD, device="cpu")),
+            (
+                "  + channels_last = extract_embeddings (fp32)",
+                lambda: extract_embeddings(ours, paths, full, IMAGENET_MEAN, IMAGENET_STD, device="cpu"),
+            ),
+            (
+                "  + torch.compile (extract.compile), steady state",
+                lambda: extract_embeddings(compiled, paths, compiled_cfg, IMAGENET_MEAN, IMAGENET_STD, device="cpu"),
+            ),
             ("  bf16 autocast (separate, not the default)", lambda: run_variant(ours, paths, full, True, True)),
         ]
         run_anchor(anchor, paths[: args.batch_size], args.batch_size)  # warm-up: oneDNN primitives
@@ -148,8 +155,10 @@ def report(results, args, load: tuple[float, float], compile_s: float) -> None:
     """Print the table of images/s, speed-up over the anchor and max |diff| to the anchor features,
     then the compile cost and the crop count from which compiling beats the anchor end to end."""
     anchor_s, anchor_out = results[0][1], results[0][2]
-    print(f"\nosnet_ain_x1_0, {HEIGHT}x{WIDTH}, {args.images} PNG crops, batch {args.batch_size}, "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads, 1-min load average {load[0]:.1f} -> {load[1]:.1f}\n")
+    print(
+        f"\nosnet_ain_x1_0, {HEIGHT}x{WIDTH}, {args.images} PNG crops, batch {args.batch_size}, "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, 1-min load average {load[0]:.1f} -> {load[1]:.1f}\n"
+    )
     print(f"| {'method':49s} | images/s | speed-up | max abs diff |")
     print(f"|{'-' * 51}|---------:|---------:|-------------:|")
     figures = {}
@@ -161,12 +170,26 @@ def report(results, args, load: tuple[float, float], compile_s: float) -> None:
     anchor_rate = args.images / anchor_s
     saving = 1 / anchor_rate - 1 / fp32[0]
     break_even = round(compile_s / saving) if saving > 0 else None
-    print(f"\ncompile (once per process and shape): {compile_s:.1f} s; compiled beats the anchor end to end "
-          f"from {break_even} crops (a SoccerNet valid extraction is 45,993)")
-    print(json.dumps({"speedup": round(fp32[1], 3), "max_abs_diff": fp32[2], "images_per_s": round(fp32[0], 1),
-                      "anchor_images_per_s": round(anchor_rate, 1), "compile_s": round(compile_s, 1),
-                      "break_even_images": break_even, "speedup_eager": round(eager[1], 3),
-                      "max_abs_diff_eager": eager[2], "bf16_speedup": round(bf16[1], 3), "bf16_max_abs_diff": bf16[2]}))
+    print(
+        f"\ncompile (once per process and shape): {compile_s:.1f} s; compiled beats the anchor end to end "
+        f"from {break_even} crops (a SoccerNet valid extraction is 45,993)"
+    )
+    print(
+        json.dumps(
+            {
+                "speedup": round(fp32[1], 3),
+                "max_abs_diff": fp32[2],
+                "images_per_s": round(fp32[0], 1),
+                "anchor_images_per_s": round(anchor_rate, 1),
+                "compile_s": round(compile_s, 1),
+                "break_even_images": break_even,
+                "speedup_eager": round(eager[1], 3),
+                "max_abs_diff_eager": eager[2],
+                "bf16_speedup": round(bf16[1], 3),
+                "bf16_max_abs_diff": bf16[2],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

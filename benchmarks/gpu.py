@@ -40,11 +40,27 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-NEEDED = ("torch", "torchvision", "torchreid", "timm", "peft", "cv2", "pandas", "h5py", "yaml", "PIL", "tqdm",
-          "scipy", "gdown", "psutil")
+NEEDED = (
+    "torch",
+    "torchvision",
+    "torchreid",
+    "timm",
+    "peft",
+    "cv2",
+    "pandas",
+    "h5py",
+    "yaml",
+    "PIL",
+    "tqdm",
+    "scipy",
+    "gdown",
+    "psutil",
+)
 MISSING = [name for name in NEEDED if importlib.util.find_spec(name) is None]
 if MISSING:  # checked before the imports below, so a bare GPU box gets one line, not a traceback
-    raise SystemExit(f"gpu.py: missing Python modules {', '.join(MISSING)} (carry them as wheel files: docs/training.md)")
+    raise SystemExit(
+        f"gpu.py: missing Python modules {', '.join(MISSING)} (carry them as wheel files: docs/training.md)"
+    )
 
 import psutil
 import torch
@@ -89,19 +105,46 @@ def preset_cases(tiny: bool) -> list[Case]:
     if tiny:
         small = ExtractConfig(height=64, width=32, batch_size=8, workers=0)
         return [
-            Case("osnet_ain", ModelConfig(arch="osnet_ain", variant="x0_25"), ((64, 32),), 4, 2, small, "osnet_ain_x0_25"),
-            Case("resnet50_ibn", ModelConfig(arch="resnet50_ibn", last_stride=1), ((64, 32),), 4, 2, small, "resnet50_ibn_a"),
-            Case("dinov2_lora", ModelConfig(arch="dinov2_lora", variant="small", lora=LoraConfig(r=4)), ((56, 28),), 4, 2,
-                 dataclasses.replace(small, height=56, width=28), None),
-        ]  # fmt: skip
+            Case(
+                "osnet_ain", ModelConfig(arch="osnet_ain", variant="x0_25"), ((64, 32),), 4, 2, small, "osnet_ain_x0_25"
+            ),
+            Case(
+                "resnet50_ibn",
+                ModelConfig(arch="resnet50_ibn", last_stride=1),
+                ((64, 32),),
+                4,
+                2,
+                small,
+                "resnet50_ibn_a",
+            ),
+            Case(
+                "dinov2_lora",
+                ModelConfig(arch="dinov2_lora", variant="small", lora=LoraConfig(r=4)),
+                ((56, 28),),
+                4,
+                2,
+                dataclasses.replace(small, height=56, width=28),
+                None,
+            ),
+        ]
     params = load_params(ROOT / "presets" / "soccernet.yaml")
     cases = []
     for name, model in params.models.items():
         cfg = dataclasses.replace(model, pretrained="none")
         sizes = tuple(dict.fromkeys((p.height, p.width) for p in model.train.phases))
         anchor = {"osnet_ain": f"osnet_ain_{model.variant}", "resnet50_ibn": "resnet50_ibn_a"}.get(name)
-        cases.append(Case(name, cfg, sizes, model.train.ids_per_batch, model.train.images_per_id, params.extract[name], anchor,
-                          FULL_TRAIN_IDENTITIES))
+        cases.append(
+            Case(
+                name,
+                cfg,
+                sizes,
+                model.train.ids_per_batch,
+                model.train.images_per_id,
+                params.extract[name],
+                anchor,
+                FULL_TRAIN_IDENTITIES,
+            )
+        )
     return cases
 
 
@@ -151,15 +194,28 @@ def check_train_steps(cases: list[Case], device: torch.device, steps: int, clock
             x, y = batch(height, width, case.ids, case.per_id, device=str(device))
             sampled = case.cfg.train.sampled_classes
             ours, ours_mem = peak_memory_gb(
-                device, lambda: time_steps(make_ours_step(case.cfg, x, y, steps, amp, case.classes, sampled), steps))
+                device,
+                lambda: time_steps(make_ours_step(case.cfg, x, y, steps, amp, case.classes, sampled), steps),  # noqa: B023 (called at once)
+            )
             anchor, anchor_mem = peak_memory_gb(
-                device, lambda: time_steps(make_torchreid_step(anchor_net(case), x, y, case.classes), steps))
+                device,
+                lambda: time_steps(make_torchreid_step(anchor_net(case), x, y, case.classes), steps),  # noqa: B023 (called at once)
+            )
             n = len(x)
-            rows[key] = {"ours_img_s": round(n / ours, 1), "torchreid_img_s": round(n / anchor, 1),
-                         "ratio": round(anchor / ours, 2), "ours_peak_gb": ours_mem, "torchreid_peak_gb": anchor_mem, "batch": n,
-                         "classes": case.classes}
-            print(f"  {key:<24}{n / ours:>10.1f}{n / anchor:>14.1f}{anchor / ours:>8.2f}x"
-                  f"{str(ours_mem):>10}{str(anchor_mem):>10}", flush=True)
+            rows[key] = {
+                "ours_img_s": round(n / ours, 1),
+                "torchreid_img_s": round(n / anchor, 1),
+                "ratio": round(anchor / ours, 2),
+                "ours_peak_gb": ours_mem,
+                "torchreid_peak_gb": anchor_mem,
+                "batch": n,
+                "classes": case.classes,
+            }
+            print(
+                f"  {key:<24}{n / ours:>10.1f}{n / anchor:>14.1f}{anchor / ours:>8.2f}x"
+                f"{str(ours_mem):>10}{str(anchor_mem):>10}",
+                flush=True,
+            )
     return rows
 
 
@@ -172,12 +228,21 @@ def train_params(folder: Path, case: Case, device: torch.device, tiny: bool) -> 
     model = json.loads(json.dumps(dataclasses.asdict(case.cfg)))  # plain lists and dicts
     for key in ("augment", "mean", "std"):
         model.pop(key)
-    model["train"] = {"phases": [{"epochs": 2, "height": height, "width": width}], "ids_per_batch": case.ids,
-                      "images_per_id": case.per_id, "ids_per_action": min(4, case.ids), "warmup_epochs": 0,
-                      "workers": 0 if tiny else min(8, os.cpu_count() or 1), "val_queries": 20, "bn_batches": 2,
-                      "amp": "bf16" if device.type == "cuda" else "none"}
+    model["train"] = {
+        "phases": [{"epochs": 2, "height": height, "width": width}],
+        "ids_per_batch": case.ids,
+        "images_per_id": case.per_id,
+        "ids_per_action": min(4, case.ids),
+        "warmup_epochs": 0,
+        "workers": 0 if tiny else min(8, os.cpu_count() or 1),
+        "val_queries": 20,
+        "bn_batches": 2,
+        "amp": "bf16" if device.type == "cuda" else "none",
+    }
     params["models"], params["soups"] = {case.name: model}, {}
-    params["extract"] = {case.name: {"height": height, "width": width, "batch_size": case.extract.batch_size, "workers": 0}}
+    params["extract"] = {
+        case.name: {"height": height, "width": width, "batch_size": case.extract.batch_size, "workers": 0}
+    }
     params["fusion"].update(models=[case.name], weights=[1.0])
     path = folder / "params.yaml"
     path.write_text(yaml.safe_dump(params, sort_keys=False))
@@ -185,8 +250,12 @@ def train_params(folder: Path, case: Case, device: torch.device, tiny: bool) -> 
 
 
 def stage_env() -> dict:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
-               HF_HUB_OFFLINE="1", PYTHONWARNINGS="ignore")
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
+        HF_HUB_OFFLINE="1",
+        PYTHONWARNINGS="ignore",
+    )
     env.pop("WORLD_SIZE", None)
     return env
 
@@ -197,13 +266,42 @@ def check_torchrun(case: Case, device: torch.device, tiny: bool) -> dict:
         folder = Path(tmp)
         params = train_params(folder, case, device, tiny)
         start = time.perf_counter()
-        _run([sys.executable, str(ROOT / "stages" / "prepare.py"), "--params", str(params),
-              "--raw", str(folder / "raw"), "--index", str(folder / "index")], folder, "prepare")
+        _run(
+            [
+                sys.executable,
+                str(ROOT / "stages" / "prepare.py"),
+                "--params",
+                str(params),
+                "--raw",
+                str(folder / "raw"),
+                "--index",
+                str(folder / "index"),
+            ],
+            folder,
+            "prepare",
+        )
         prepare_s = time.perf_counter() - start
-        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=1",
-                   str(ROOT / "stages" / "train.py"), "--params", str(params), "--model", case.name,
-                   "--index", str(folder / "index"), "--out", str(folder / "model"),
-                   "--checkpoints", str(folder / "ckpt"), "--device", device.type, "--no-progress"]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=1",
+            str(ROOT / "stages" / "train.py"),
+            "--params",
+            str(params),
+            "--model",
+            case.name,
+            "--index",
+            str(folder / "index"),
+            "--out",
+            str(folder / "model"),
+            "--checkpoints",
+            str(folder / "ckpt"),
+            "--device",
+            device.type,
+            "--no-progress",
+        ]
         start = time.perf_counter()
         killed_at = _kill_after_checkpoint(command, folder, folder / "ckpt" / "last.pt")
         first_s = time.perf_counter() - start
@@ -213,12 +311,19 @@ def check_torchrun(case: Case, device: torch.device, tiny: bool) -> dict:
         ddp_line = next((line for line in resumed.splitlines() if line.startswith("DDP over")), "")
         summary = json.loads((folder / "model" / "summary.json").read_text())
         return {
-            "model": case.name, "killed_after_epoch": killed_at, "resumed": "resuming from" in resumed,
-            "ddp": ddp_line, "nccl": "nccl" in ddp_line, "sync_batchnorm": ddp_line.endswith("SyncBatchNorm"),
-            "finished": (folder / "model" / "model.pt").is_file(), "epochs": len(summary["history"]),
-            "final_val_mAP": round(summary["final_val_mAP"], 4), "prepare_s": round(prepare_s, 1),
-            "until_kill_s": round(first_s, 1), "resume_s": round(resume_s, 1),
-        }  # fmt: skip
+            "model": case.name,
+            "killed_after_epoch": killed_at,
+            "resumed": "resuming from" in resumed,
+            "ddp": ddp_line,
+            "nccl": "nccl" in ddp_line,
+            "sync_batchnorm": ddp_line.endswith("SyncBatchNorm"),
+            "finished": (folder / "model" / "model.pt").is_file(),
+            "epochs": len(summary["history"]),
+            "final_val_mAP": round(summary["final_val_mAP"], 4),
+            "prepare_s": round(prepare_s, 1),
+            "until_kill_s": round(first_s, 1),
+            "resume_s": round(resume_s, 1),
+        }
 
 
 def _run(command: list, cwd: Path, what: str) -> str:
@@ -241,7 +346,9 @@ def _kill_after_checkpoint(command: list, cwd: Path, checkpoint: Path, timeout: 
         while not checkpoint.exists() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         if proc.poll() is not None:
-            raise SystemExit(f"gpu.py: the torchrun train stage ended before its first checkpoint ({_last_line(log.read_text())})")
+            raise SystemExit(
+                f"gpu.py: the torchrun train stage ended before its first checkpoint ({_last_line(log.read_text())})"
+            )
         tree = [*psutil.Process(proc.pid).children(recursive=True), psutil.Process(proc.pid)]
         for process in tree:
             process.send_signal(signal.SIGKILL)
@@ -267,7 +374,9 @@ def check_compiled_extraction(cases: list[Case], device: torch.device, batches: 
         layout = train_layout(model)
         model = model.to(memory_format=layout)
         x = torch.randn(case.extract.batch_size, 3, case.extract.height, case.extract.width, device=device)
-        x = to_float((x * 40 + 120).clamp(0, 255).to(torch.uint8), IMAGENET_MEAN, IMAGENET_STD).contiguous(memory_format=layout)
+        x = to_float((x * 40 + 120).clamp(0, 255).to(torch.uint8), IMAGENET_MEAN, IMAGENET_STD).contiguous(
+            memory_format=layout
+        )
         eager, eager_s = _embed_timed(model, x, case.extract, device, batches)
         start = time.perf_counter()
         compiled_model = compile_embedder(model)
@@ -275,17 +384,31 @@ def check_compiled_extraction(cases: list[Case], device: torch.device, batches: 
         compile_s = time.perf_counter() - start
         compiled, compiled_s = _embed_timed(compiled_model, x, case.extract, device, batches)
         n = len(x)
-        rows[key] = {"max_abs_diff": float((compiled - eager).abs().max()), "eager_img_s": round(n / eager_s, 1),
-                     "compiled_img_s": round(n / compiled_s, 1), "speedup": round(eager_s / compiled_s, 2),
-                     "compile_s": round(compile_s, 1), "batch": n}
-        print(f"  {key:<24}{rows[key]['max_abs_diff']:>12.2e}{n / eager_s:>10.1f}{n / compiled_s:>12.1f}"
-              f"{eager_s / compiled_s:>8.2f}x{compile_s:>10.1f}", flush=True)
+        rows[key] = {
+            "max_abs_diff": float((compiled - eager).abs().max()),
+            "eager_img_s": round(n / eager_s, 1),
+            "compiled_img_s": round(n / compiled_s, 1),
+            "speedup": round(eager_s / compiled_s, 2),
+            "compile_s": round(compile_s, 1),
+            "batch": n,
+        }
+        print(
+            f"  {key:<24}{rows[key]['max_abs_diff']:>12.2e}{n / eager_s:>10.1f}{n / compiled_s:>12.1f}"
+            f"{eager_s / compiled_s:>8.2f}x{compile_s:>10.1f}",
+            flush=True,
+        )
     return rows
 
 
-def _embed_timed(model, x: torch.Tensor, cfg: ExtractConfig, device: torch.device, batches: int) -> tuple[torch.Tensor, float]:
+def _embed_timed(
+    model, x: torch.Tensor, cfg: ExtractConfig, device: torch.device, batches: int
+) -> tuple[torch.Tensor, float]:
     """The extraction forward (flip TTA, L2) ``batches`` times after one warm-up: (embeddings, s/batch)."""
-    amp = torch.autocast("cuda", dtype=AMP_DTYPES[cfg.amp]) if device.type == "cuda" and cfg.amp != "none" else contextlib.nullcontext()
+    amp = (
+        torch.autocast("cuda", dtype=AMP_DTYPES[cfg.amp])
+        if device.type == "cuda" and cfg.amp != "none"
+        else contextlib.nullcontext()
+    )
     with torch.inference_mode(), amp:
         out = embed_batch(model, x, flip=cfg.flip, normalize=cfg.normalize).cpu()
         start = time.perf_counter()
@@ -300,7 +423,9 @@ def check_input_pipeline(images: int, epochs: int) -> dict:
     train = TrainConfig(workers=workers, ids_per_batch=16, images_per_id=4, ids_per_action=4)
     with tempfile.TemporaryDirectory() as tmp:
         paths, labels, actions = write_crops(Path(tmp), images, seed=0)
-        loader = make_train_loader(paths, labels, actions, *PIPELINE_SIZE, ModelConfig(arch="osnet_ain").augment, train, seed=0)
+        loader = make_train_loader(
+            paths, labels, actions, *PIPELINE_SIZE, ModelConfig(arch="osnet_ain").augment, train, seed=0
+        )
         count, start = 0, None
         for epoch in range(epochs):
             loader.batch_sampler.set_epoch(epoch)
@@ -322,7 +447,9 @@ def main() -> None:
     parser.add_argument("--budget-s", type=float, default=420.0, help="start no new row after this many seconds")
     args = parser.parse_args()
     if args.device == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("gpu.py: --device cuda but torch.cuda.is_available() is False (use --device cpu --tiny on a CPU box)")
+        raise SystemExit(
+            "gpu.py: --device cuda but torch.cuda.is_available() is False (use --device cpu --tiny on a CPU box)"
+        )
     warnings.filterwarnings("ignore")
     device = torch.device(args.device)
     torch.backends.cudnn.benchmark = device.type == "cuda"
@@ -337,15 +464,27 @@ def main() -> None:
     print("3. extraction        max |diff|  eager img/s  compiled img/s  speedup  compile s")
     compiled = check_compiled_extraction(cases, device, 2 if args.tiny else 10, clock)
     pipeline = check_input_pipeline(200 if args.tiny else 3000, 2 if args.tiny else 8)
-    fastest = max((r["ours_img_s"] for k, r in steps.items() if k.endswith("@256x128") and "ours_img_s" in r), default=None)
+    fastest = max(
+        (r["ours_img_s"] for k, r in steps.items() if k.endswith("@256x128") and "ours_img_s" in r), default=None
+    )
     pipeline["feeds_gpu"] = None if fastest is None else pipeline["img_s"] > fastest
-    print(f"4. input pipeline at 256x128, {pipeline['workers']} workers: {pipeline['img_s']:.0f} img/s "
-          f"(fastest training at 256x128: {fastest} img/s)")
+    print(
+        f"4. input pipeline at 256x128, {pipeline['workers']} workers: {pipeline['img_s']:.0f} img/s "
+        f"(fastest training at 256x128: {fastest} img/s)"
+    )
     osnet = next((r for k, r in steps.items() if k.startswith("osnet_ain@256x128") and "ratio" in r), None)
-    figures = {"device": name, "torch": torch.__version__, "tiny": args.tiny, "train_steps": steps,
-               "osnet_256x128_vs_torchreid": osnet and osnet["ratio"], "osnet_goal_met": bool(osnet and osnet["ratio"] >= 1.5),
-               "torchrun": torchrun, "compiled_extraction": compiled, "input_pipeline": pipeline,
-               "wall_s": round(clock.elapsed(), 1)}  # fmt: skip
+    figures = {
+        "device": name,
+        "torch": torch.__version__,
+        "tiny": args.tiny,
+        "train_steps": steps,
+        "osnet_256x128_vs_torchreid": osnet and osnet["ratio"],
+        "osnet_goal_met": bool(osnet and osnet["ratio"] >= 1.5),
+        "torchrun": torchrun,
+        "compiled_extraction": compiled,
+        "input_pipeline": pipeline,
+        "wall_s": round(clock.elapsed(), 1),
+    }
     print(json.dumps(figures))
 
 

@@ -26,7 +26,9 @@ SPLITS = {"valid": None, "test": "heldout", "challenge": "challenge"}  # column 
 def experiments(repo: str) -> dict[str, tuple[dict, dict]]:
     """``{name: (scores.json, its soups)}`` of every finished experiment of ``repo`` (``dvc exp show
     --json``; DVC keeps the numbers of a metrics file only, so the soups come from its params)."""
-    shown = json.loads(subprocess.run(["dvc", "exp", "show", "--json"], cwd=repo, check=True, capture_output=True, text=True).stdout)
+    shown = json.loads(
+        subprocess.run(["dvc", "exp", "show", "--json"], cwd=repo, check=True, capture_output=True, text=True).stdout
+    )
     found = {}
     for base in shown:
         for exp in base.get("experiments") or []:
@@ -54,7 +56,9 @@ def rows(found: dict[str, tuple[dict, dict]]) -> dict[str, dict[str, list[tuple[
                 for method, qe in part["qe"].items():
                     table[f"base + {method}"][split].append((qe["mAP"], qe["rank1"]))
                 for soup, members in soups.items():
-                    table[f"{soup} members"][split] = [(part["models"][m]["mAP"], part["models"][m]["rank1"]) for m in members]
+                    table[f"{soup} members"][split] = [
+                        (part["models"][m]["mAP"], part["models"][m]["rank1"]) for m in members
+                    ]
                     table[soup][split] = [(part["models"][soup]["mAP"], part["models"][soup]["rank1"])]
     return table
 
@@ -87,8 +91,11 @@ def main() -> None:
         for split in SPLITS:
             mAP, rank1 = summarize([m for m, _ in splits[split]]), summarize([r for _, r in splits[split]])
             out[lever][split] = {"mAP": [round(v, 4) for v in mAP], "rank1": [round(v, 4) for v in rank1]}
-            cells += [f"{100 * mAP[0]:.2f} ± {100 * mAP[1]:.2f}", f"{100 * rank1[0]:.2f} ± {100 * rank1[1]:.2f}",
-                      f"{100 * delta(table, lever, split):+.2f}"]  # fmt: skip
+            cells += [
+                f"{100 * mAP[0]:.2f} ± {100 * mAP[1]:.2f}",
+                f"{100 * rank1[0]:.2f} ± {100 * rank1[1]:.2f}",
+                f"{100 * delta(table, lever, split):+.2f}",
+            ]
         print(f"| {lever} | {len(splits['valid'])} | {reference(table, lever)} | " + " | ".join(cells) + " |")
     print(json.dumps(out))
 

@@ -36,7 +36,11 @@ ROOT = Path(__file__).resolve().parents[1]
 KEPT_STAGES = ("distances", "fuse", "rerank", "score")
 FAST_STAGES = {"fuse", "rerank", "score"}
 SPLITS = {"valid": (1751, 11638, 34355), "test": (1715, 11777, 34989), "challenge": (1310, 9021, 26082)}
-MODELS = {"resnet50_ibn": (2048, 6.4), "dinov2_lora": (384, 3.2), "osnet_ain": (512, 3.3)}  # (dim, noise): mAP about 0.5, 0.7, 0.7
+MODELS = {
+    "resnet50_ibn": (2048, 6.4),
+    "dinov2_lora": (384, 3.2),
+    "osnet_ain": (512, 3.3),
+}  # (dim, noise): mAP about 0.5, 0.7, 0.7
 
 
 def run(cmd: list[str], cwd: Path) -> tuple[float, str]:
@@ -58,8 +62,9 @@ def run(cmd: list[str], cwd: Path) -> tuple[float, str]:
 
 def copy_repo(dest: Path) -> None:
     """Copy the repo's tracked and untracked-but-not-ignored files to ``dest``."""
-    listing = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
-                             capture_output=True, text=True, check=True).stdout.splitlines()
+    listing = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
     for name in listing:
         if (ROOT / name).is_file():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
@@ -82,7 +87,9 @@ def write_synthetic_features(repo: Path, scale: float) -> None:
         labels = synthetic_split(*sizes, seed=s)
         for m, (model, (dim, noise)) in enumerate(MODELS.items()):
             fs = synthetic_feature_set(labels, dim=dim, noise=noise, seed=10 * s + m, model=model)
-            write_features(repo / "artifacts" / "features" / model / f"{split}.h5", dataclasses.replace(fs, split=split))
+            write_features(
+                repo / "artifacts" / "features" / model / f"{split}.h5", dataclasses.replace(fs, split=split)
+            )
 
 
 def stages_run(output: str) -> list[str]:
@@ -114,14 +121,29 @@ def main() -> None:
     print(f"{'what':<44}{'seconds':>10}{'ratio':>10}")
     print(f"{'dvc repro (distances x3, fuse, rerank, score)':<44}{full_seconds:>10.2f}{1.0:>10.2f}")
     print(f"{'dvc exp run -S fusion.weights=[0.3,0.3,0.4]':<44}{seconds:>10.2f}{seconds / full_seconds:>10.2f}")
-    print(f"stages run by the experiment: {', '.join(ran)}; upstream stages run: {len(upstream)}; "
-          f"CPU time of the experiment, DVC included: {cpu_seconds:.2f} s")
-    print(f"1-min load average: {load[0]:.2f} at the start, {load[1]:.2f} before and {load[2]:.2f} after the experiment")
-    diff = json.JSONDecoder().raw_decode(diff_json[diff_json.index("{"):])[0]["metrics/scores.json"]
+    print(
+        f"stages run by the experiment: {', '.join(ran)}; upstream stages run: {len(upstream)}; "
+        f"CPU time of the experiment, DVC included: {cpu_seconds:.2f} s"
+    )
+    print(
+        f"1-min load average: {load[0]:.2f} at the start, {load[1]:.2f} before and {load[2]:.2f} after the experiment"
+    )
+    diff = json.JSONDecoder().raw_decode(diff_json[diff_json.index("{") :])[0]["metrics/scores.json"]
     for key in ("mAP", "rank1"):
         print(f"dvc metrics diff {key}: {diff[key]['old']:.4f} -> {diff[key]['new']:.4f}")
-    print(json.dumps({"seconds": round(seconds, 2), "cpu_seconds": round(cpu_seconds, 2), "upstream_stages_run": len(upstream), "stages_run": ran,
-                      "full_repro_seconds": round(full_seconds, 2), "scale": args.scale, "load_1min": load}))
+    print(
+        json.dumps(
+            {
+                "seconds": round(seconds, 2),
+                "cpu_seconds": round(cpu_seconds, 2),
+                "upstream_stages_run": len(upstream),
+                "stages_run": ran,
+                "full_repro_seconds": round(full_seconds, 2),
+                "scale": args.scale,
+                "load_1min": load,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

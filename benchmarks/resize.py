@@ -77,19 +77,28 @@ def main() -> None:
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
     heights = [c.shape[0] for c in crops]
-    print(f"resize to the input size, {len(crops)} synthetic crops {min(heights)}-{max(heights)} px high "
-          f"(median {int(np.median(heights))}), one thread")
+    print(
+        f"resize to the input size, {len(crops)} synthetic crops {min(heights)}-{max(heights)} px high "
+        f"(median {int(np.median(heights))}), one thread"
+    )
     print(f"{'size':<9}{'resize':<34}{'mean |d|':>10}{'max |d|':>9}{'us/crop':>9}{'vs PIL':>8}")
     figures = {}
     for height, width in SIZES:
         anchor = microseconds(pil_resize, crops, height, width)
         rows = {}
-        for name, fn in (("PIL bilinear AA (eval, anchor)", pil_resize), ("torchvision uint8 AA (training)", resize),
-                         ("cv2 area/linear (training before)", cv2_resize)):
+        for name, fn in (
+            ("PIL bilinear AA (eval, anchor)", pil_resize),
+            ("torchvision uint8 AA (training)", resize),
+            ("cv2 area/linear (training before)", cv2_resize),
+        ):
             us = anchor if fn is pil_resize else microseconds(fn, crops, height, width)
             mean, worst = differences(fn, crops, height, width)
             print(f"{f'{height}x{width}':<9}{name:<34}{mean:>10.3f}{worst:>9}{us:>9.0f}{anchor / us:>7.2f}x")
-            rows[name.split(" (")[0]] = {"mean_abs_diff": round(mean, 4), "max_abs_diff": worst, "us_per_crop": round(us, 1)}
+            rows[name.split(" (")[0]] = {
+                "mean_abs_diff": round(mean, 4),
+                "max_abs_diff": worst,
+                "us_per_crop": round(us, 1),
+            }
         figures[f"{height}x{width}"] = rows
     print(json.dumps({"sizes": figures, "crops": len(crops)}))
 

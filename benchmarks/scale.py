@@ -48,15 +48,25 @@ from soccerreid.data.synthetic import plan_dataset
 ROOT = Path(__file__).resolve().parents[1]
 SOCCERNET = {"train": 248_234, "valid": 45_993, "test": 46_766, "challenge": 35_103}
 MODELS = ("osnet_ain", "resnet50_ibn", "dinov2_lora")
-STAGES = ("prepare", *(f"{kind}@{m}" for kind in ("train", "extract", "distances") for m in MODELS),
-          "fuse", "rerank", "score", "report")  # fmt: skip
+STAGES = (
+    "prepare",
+    *(f"{kind}@{m}" for kind in ("train", "extract", "distances") for m in MODELS),
+    "fuse",
+    "rerank",
+    "score",
+    "report",
+)
 PARALLEL = ("prepare", "index only", "train@", "extract@")  # stages whose work spreads over cores
 MEMORY_LIMIT_GB = 24.0
 # SoccerNet train crops per (action, person_uid) identity: 55 % of identities have one crop, 33.5 %
 # two (third-party figures, REFERENCE.md), the other 11.5 % taken as 3.5 on average.
 IMAGES_PER_IDENTITY = 0.55 * 1 + 0.335 * 2 + 0.115 * 3.5
 FIRST_SAMPLE_S, SAMPLE_S = 0.02, 1.0  # the tree-memory sampler's first and longest periods
-TINY_SIZE = {"osnet_ain": (32, 16), "resnet50_ibn": (32, 16), "dinov2_lora": (28, 28)}  # height, width (>= 16; ViT: x14)
+TINY_SIZE = {
+    "osnet_ain": (32, 16),
+    "resnet50_ibn": (32, 16),
+    "dinov2_lora": (28, 28),
+}  # height, width (>= 16; ViT: x14)
 
 
 def crops_per_action(seed: int = 0) -> dict[str, float]:
@@ -90,8 +100,9 @@ def scale_params(fraction: float, cores: int) -> dict:
 def snapshot_repository(folder: Path) -> Path:
     """Copy this repository's tracked and new files (tests and docs aside) to ``folder``, once, so
     every fraction runs the same code even if the working tree changes meanwhile."""
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, check=True,
-                            capture_output=True, text=True).stdout.split()  # fmt: skip
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout.split()
     for name in listed:
         if (ROOT / name).is_file() and not name.startswith(("tests/", "docs/")):
             (folder / name).parent.mkdir(parents=True, exist_ok=True)
@@ -104,8 +115,11 @@ def make_project(folder: Path, source: Path, params: dict) -> None:
     shutil.copytree(source, folder)
     (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     load_params(folder / "params.yaml")  # a bad params file fails here, before any run
-    for command in (["git", "init", "-q"], ["git", "add", "-A"],
-                    ["git", "-c", "user.name=scale", "-c", "user.email=scale@localhost", "commit", "-qm", "scale"]):
+    for command in (
+        ["git", "init", "-q"],
+        ["git", "add", "-A"],
+        ["git", "-c", "user.name=scale", "-c", "user.email=scale@localhost", "commit", "-qm", "scale"],
+    ):
         subprocess.run(command, cwd=folder, check=True)
 
 
@@ -140,9 +154,14 @@ def run_measured(command: list, cwd: Path, env: dict) -> dict:
             last = (stderr.read().strip().splitlines() or ["?"])[-1]
             raise SystemExit(f"scale.py: {' '.join(command)} failed in {cwd} ({last})")
     process_rss = usage.ru_maxrss / 1024  # KB on Linux
-    return {"wall_s": round(wall, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
-            "peak_mb": round(max(peak_pss, process_rss), 1), "peak_pss_mb": round(peak_pss, 1),
-            "peak_rss_mb": round(peak_rss, 1), "peak_process_rss_mb": round(process_rss, 1)}  # fmt: skip
+    return {
+        "wall_s": round(wall, 2),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+        "peak_mb": round(max(peak_pss, process_rss), 1),
+        "peak_pss_mb": round(peak_pss, 1),
+        "peak_rss_mb": round(peak_rss, 1),
+        "peak_process_rss_mb": round(process_rss, 1),
+    }
 
 
 def _tree_memory(root: psutil.Process) -> tuple[float, float]:
@@ -167,12 +186,22 @@ def measure_fraction(fraction: float, workdir: Path, source: Path, cores: int, t
     shutil.rmtree(folder, ignore_errors=True)
     params = scale_params(fraction, cores)
     make_project(folder, source, params)
-    env = dict(os.environ, PYTHONPATH=str(folder / "src"), DVC_NO_ANALYTICS="1", HF_HUB_OFFLINE="1",
-               PYTHONWARNINGS="ignore", OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(folder / "src"),
+        DVC_NO_ANALYTICS="1",
+        HF_HUB_OFFLINE="1",
+        PYTHONWARNINGS="ignore",
+        OMP_NUM_THREADS=str(threads),
+        MKL_NUM_THREADS=str(threads),
+    )
     stages = {}
     for stage in STAGES:
         stages[stage] = run_measured(["dvc", "repro", "--single-item", stage], folder, env)
-        print(f"  {fraction:g} {stage:<24}{stages[stage]['wall_s']:>9.1f} s{stages[stage]['peak_mb']:>9.0f} MB", flush=True)
+        print(
+            f"  {fraction:g} {stage:<24}{stages[stage]['wall_s']:>9.1f} s{stages[stage]['peak_mb']:>9.0f} MB",
+            flush=True,
+        )
     stages["index only"] = time_index(folder, env, cores)
     sizes = {split: len(pd.read_csv(folder / "data" / "index" / f"{split}.csv")) for split in SPLITS}
     return {"fraction": fraction, "crops": sizes, "actions": params["data"]["synthetic"]["actions"], "stages": stages}
@@ -225,12 +254,17 @@ def summarise(runs: list[dict], gpu: dict | None) -> dict:
         cpu_full = extrapolate(work, cpu, full[stage])
         memory_gb = extrapolate(work, memory, full[stage]) / 1024
         row = {
-            "work": work, "wall_s": wall, "cpu_s": cpu, "peak_mb": memory,
-            "time_exponent": round(fit(work, cpu)[1], 2), "memory_exponent": round(fit(work, memory)[1], 2),
-            "cpu_s_100": round(cpu_full), "peak_gb_100": round(memory_gb, 2),
+            "work": work,
+            "wall_s": wall,
+            "cpu_s": cpu,
+            "peak_mb": memory,
+            "time_exponent": round(fit(work, cpu)[1], 2),
+            "memory_exponent": round(fit(work, memory)[1], 2),
+            "cpu_s_100": round(cpu_full),
+            "peak_gb_100": round(memory_gb, 2),
             "wall_s_100_16_cores": round(cpu_full / (16 if stage.startswith(PARALLEL) else 1)),
             "fits_24_gb": memory_gb <= MEMORY_LIMIT_GB,
-        }  # fmt: skip
+        }
         if gpu is not None and stage.startswith(("train@", "extract@")):
             row["gpu_s_100"] = gpu_seconds(stage, gpu)
         table[stage] = row
@@ -260,13 +294,17 @@ def gpu_seconds(stage: str, gpu: dict) -> float | None:
 def print_table(runs: list[dict], table: dict) -> None:
     fractions = " / ".join(f"{run['fraction']:.0%}" for run in runs)
     print(f"stage costs at {fractions} of SoccerNet (wall s, CPU s, peak MB), growth exponent, 100 % estimate")
-    print(f"{'stage':<22}{'wall s':>22}{'CPU s':>22}{'peak MB':>20}{'b time':>8}{'b mem':>7}"
-          f"{'CPU s 100%':>12}{'GB 100%':>9}{'16-core s':>11}{'GPU s':>8}")
+    print(
+        f"{'stage':<22}{'wall s':>22}{'CPU s':>22}{'peak MB':>20}{'b time':>8}{'b mem':>7}"
+        f"{'CPU s 100%':>12}{'GB 100%':>9}{'16-core s':>11}{'GPU s':>8}"
+    )
     for stage, row in table.items():
         fmt = lambda values: "/".join(f"{v:.0f}" for v in values)  # noqa: E731
-        print(f"{stage:<22}{fmt(row['wall_s']):>22}{fmt(row['cpu_s']):>22}{fmt(row['peak_mb']):>20}"
-              f"{row['time_exponent']:>8.2f}{row['memory_exponent']:>7.2f}{row['cpu_s_100']:>12}"
-              f"{row['peak_gb_100']:>9.2f}{row['wall_s_100_16_cores']:>11}{str(row.get('gpu_s_100', '-')):>8}")
+        print(
+            f"{stage:<22}{fmt(row['wall_s']):>22}{fmt(row['cpu_s']):>22}{fmt(row['peak_mb']):>20}"
+            f"{row['time_exponent']:>8.2f}{row['memory_exponent']:>7.2f}{row['cpu_s_100']:>12}"
+            f"{row['peak_gb_100']:>9.2f}{row['wall_s_100_16_cores']:>11}{str(row.get('gpu_s_100', '-')):>8}"
+        )
 
 
 def main() -> None:
@@ -276,8 +314,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="write the measurements here (JSON)")
     parser.add_argument("--table", type=Path, default=None, help="only print the table of these measurements")
     parser.add_argument("--gpu", type=Path, default=None, help="benchmarks/gpu.py's JSON line, for the GPU column")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads per process (OMP_NUM_THREADS); 1 on a shared box, where 2 ran 15x slower")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads per process (OMP_NUM_THREADS); 1 on a shared box, where 2 ran 15x slower",
+    )
     args = parser.parse_args()
     gpu = json.loads(args.gpu.read_text().strip().splitlines()[-1]) if args.gpu else None
     if args.table:
@@ -289,7 +331,9 @@ def main() -> None:
     print(json.dumps({"fractions": [run["fraction"] for run in runs], "stages": table}))
 
 
-def run_fractions(fractions: list[float], workdir: Path | None, cores: int, threads: int, out: Path | None) -> list[dict]:
+def run_fractions(
+    fractions: list[float], workdir: Path | None, cores: int, threads: int, out: Path | None
+) -> list[dict]:
     """Measure each fraction in turn (``out`` is rewritten after each one, so a long run keeps its data)."""
     if len(fractions) < 2:
         raise SystemExit("scale.py: --fractions needs at least two sizes to fit a growth exponent")

@@ -133,8 +133,15 @@ def run_devkit(args: argparse.Namespace, workdir: Path) -> dict:
     start = time.perf_counter()
     ours = ours_plain_scores(feats, meta, rows, args.weights)
     ours_s = time.perf_counter() - start
-    return {"devkit_s": devkit_s, "devkit_rss_mb": rss, "ours_s": ours_s, "devkit": devkit, "ours": ours,
-            "queries": int(is_query.sum()), "gallery": int((~is_query).sum())}  # fmt: skip
+    return {
+        "devkit_s": devkit_s,
+        "devkit_rss_mb": rss,
+        "ours_s": ours_s,
+        "devkit": devkit,
+        "ours": ours,
+        "queries": int(is_query.sum()),
+        "gallery": int((~is_query).sum()),
+    }
 
 
 def devkit_scores(feats: list, action, uid, is_query, weights) -> dict:
@@ -161,8 +168,17 @@ def ours_plain_scores(feats: list, meta, rows: np.ndarray, weights) -> dict:
     """Our per-action path on the same subsample, without re-ranking (as the devkit-style run)."""
     blocks = []
     for x in feats:
-        fs = type(meta)(x, meta.bbox_idx[rows], meta.action_idx[rows], meta.role[rows], meta.person_uid[rows],
-                        meta.clazz[rows], meta.model, meta.split, False)  # fmt: skip
+        fs = type(meta)(
+            x,
+            meta.bbox_idx[rows],
+            meta.action_idx[rows],
+            meta.role[rows],
+            meta.person_uid[rows],
+            meta.clazz[rows],
+            meta.model,
+            meta.split,
+            False,
+        )
         blocks.append(features_to_blocks(fs, "cosine"))
     return summarize(score_queries(fuse_blocks("weighted", blocks, weights)), RANKS)
 
@@ -186,10 +202,14 @@ def run_anchor(args: argparse.Namespace, workdir: Path) -> dict:
     with threadpool_limits(1, user_api="blas"), contextlib.redirect_stdout(io.StringIO()):
         for lo, hi in zip(starts[:-1], starts[1:]):
             nq = int(meta.is_query[lo:hi].sum())
-            dist = sum(float(wm) * compute_distance_matrix(t[lo:hi], t[lo:hi], "cosine").numpy() for wm, t in zip(w, tensors))
+            dist = sum(
+                float(wm) * compute_distance_matrix(t[lo:hi], t[lo:hi], "cosine").numpy() for wm, t in zip(w, tensors)
+            )
             finals.append(re_ranking(dist[:nq, nq:], dist[:nq, :nq], dist[nq:, nq:], *RERANK))
             uid = meta.person_uid[lo:hi]
-            cmc, mean_ap = evaluate_rank(finals[-1], uid[:nq], uid[nq:], np.zeros(nq), np.ones(hi - lo - nq), max_rank=50, use_cython=False)
+            cmc, mean_ap = evaluate_rank(
+                finals[-1], uid[:nq], uid[nq:], np.zeros(nq), np.ones(hi - lo - nq), max_rank=50, use_cython=False
+            )
             accumulate(totals, cmc, mean_ap, nq)
     seconds = time.perf_counter() - start
     n = totals["queries"]
@@ -228,7 +248,14 @@ def accumulate(totals: dict, cmc: np.ndarray, mean_ap: float, nq: int) -> None:
 def run_child(role: str, args: argparse.Namespace, workdir: Path) -> dict:
     """Run this script as ``role`` in a fresh process; returns its JSON result."""
     argv = [sys.executable, __file__, "--role", role, "--workdir", str(workdir)]
-    argv += ["--dims", *map(str, args.dims), "--weights", *map(str, args.weights), "--devkit-actions", str(args.devkit_actions)]
+    argv += [
+        "--dims",
+        *map(str, args.dims),
+        "--weights",
+        *map(str, args.weights),
+        "--devkit-actions",
+        str(args.devkit_actions),
+    ]
     argv += ["--repeat", str(args.repeat)]
     done = subprocess.run(argv, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -246,7 +273,11 @@ def print_table(ours: dict, anchor: dict, devkit: dict) -> None:
         ("ours: re-ranking 20/6/0.3", t["rerank"], "-"),
         ("ours: mAP + CMC", t["score"], "-"),
         ("ours: total", total, f"{ours['peak_rss_mb']:.0f}"),
-        (f"devkit full matrix + mask ({devkit['queries']} x {devkit['gallery']})", devkit["devkit_s"], f"+{devkit['devkit_rss_mb']:.0f}"),
+        (
+            f"devkit full matrix + mask ({devkit['queries']} x {devkit['gallery']})",
+            devkit["devkit_s"],
+            f"+{devkit['devkit_rss_mb']:.0f}",
+        ),
         ("ours, same subsample, no re-ranking", devkit["ours_s"], "-"),
     ]
     print(f"{'step':<52} {'time_s':>8} {'anchor/step':>12} {'peak_rss_mb':>12}")
@@ -254,10 +285,19 @@ def print_table(ours: dict, anchor: dict, devkit: dict) -> None:
         print(f"{name:<52} {seconds:>8.3f} {anchor['seconds'] / seconds:>12.1f} {rss:>12}")
     scale = 11638 * 34355 / (devkit["queries"] * devkit["gallery"])
     matrix_gib = 11638 * 34355 * 4 / 2**30
-    print(f"devkit at 11,638 x 34,355: ~{devkit['devkit_s'] * scale:.0f} s by Q*G scaling; one float32 Q x G matrix is "
-          f"{matrix_gib:.1f} GiB and its int64 argsort {2 * matrix_gib:.1f} GiB")
-    print("scores (ours | anchor):", {k: (round(ours["scores"][k], 6), round(float(anchor["scores"][k]), 6)) for k in anchor["scores"]})
-    print("devkit subsample mAP/Rank-1 (devkit | ours):", devkit["devkit"], {k: devkit["ours"][k] for k in ("mAP", "rank1")})
+    print(
+        f"devkit at 11,638 x 34,355: ~{devkit['devkit_s'] * scale:.0f} s by Q*G scaling; one float32 Q x G matrix is "
+        f"{matrix_gib:.1f} GiB and its int64 argsort {2 * matrix_gib:.1f} GiB"
+    )
+    print(
+        "scores (ours | anchor):",
+        {k: (round(ours["scores"][k], 6), round(float(anchor["scores"][k]), 6)) for k in anchor["scores"]},
+    )
+    print(
+        "devkit subsample mAP/Rank-1 (devkit | ours):",
+        devkit["devkit"],
+        {k: devkit["ours"][k] for k in ("mAP", "rank1")},
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -48,7 +48,9 @@ MODELS = {
 IDS, PER_ID, CLASSES = 8, 4, 500
 
 
-def batch(height: int, width: int, ids: int = IDS, per_id: int = PER_ID, device: str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+def batch(
+    height: int, width: int, ids: int = IDS, per_id: int = PER_ID, device: str = "cpu"
+) -> tuple[torch.Tensor, torch.Tensor]:
     """A PK batch of random images (ids * per_id, 3, height, width) float32 and its labels (B,) int64."""
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(ids * per_id, 3, height, width, generator=gen)
@@ -66,7 +68,13 @@ def time_steps(step, steps: int, warmup: int = 2) -> float:
 
 
 def make_ours_step(
-    cfg: ModelConfig, x: torch.Tensor, y: torch.Tensor, steps: int, amp: str = "none", classes: int = CLASSES, sampled: int = 0
+    cfg: ModelConfig,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    steps: int,
+    amp: str = "none",
+    classes: int = CLASSES,
+    sampled: int = 0,
 ):
     """Our trainer's step on ``x`` (B, 3, H, W), ``y`` (B,): registry model in the trainer's memory
     layout (channels_last for CNNs), BNNeck, CE over ``classes`` identities (Partial FC over
@@ -125,18 +133,24 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--models", nargs="*", default=list(MODELS))
     parser.add_argument("--classes", type=int, nargs="+", default=[CLASSES], help="identity classes of the classifier")
-    parser.add_argument("--sampled-classes", type=int, default=0, help="ours with Partial FC over this many classes (0: full softmax)")
+    parser.add_argument(
+        "--sampled-classes", type=int, default=0, help="ours with Partial FC over this many classes (0: full softmax)"
+    )
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     n = IDS * PER_ID
     print(f"train step, batch {n} (P={IDS} x K={PER_ID}), CPU fp32, torch threads {torch.get_num_threads()}")
-    print(f"{'model':<20}{'input':>9}{'classes':>9}{'ms/step':>10}{'img/s':>8}{'torchreid ms':>14}{'ours vs torchreid':>19}")
+    print(
+        f"{'model':<20}{'input':>9}{'classes':>9}{'ms/step':>10}{'img/s':>8}{'torchreid ms':>14}{'ours vs torchreid':>19}"
+    )
     figures = {"images_per_s": {}, "ms_per_step": {}, "vs_torchreid": {}}
     for name in args.models:
         cfg, h, w, anchor_name = MODELS[name]
         x, y = batch(h, w)
         for classes in args.classes:
-            sec = time_steps(make_ours_step(cfg, x, y, args.steps, classes=classes, sampled=args.sampled_classes), args.steps)
+            sec = time_steps(
+                make_ours_step(cfg, x, y, args.steps, classes=classes, sampled=args.sampled_classes), args.steps
+            )
             anchor = None
             if anchor_name:
                 anchor = time_steps(make_torchreid_step(torchreid_net(anchor_name, classes), x, y, classes), args.steps)

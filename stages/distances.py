@@ -16,8 +16,8 @@ from soccerreid.cli import progress, run_stage
 from soccerreid.config import load_params
 from soccerreid.io import atomic_dir
 from soccerreid.retrieval import features_to_blocks
-from soccerreid.splits import split_files
 from soccerreid.schema import read_features, write_blocks
+from soccerreid.splits import split_files
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -33,7 +33,9 @@ def main(argv: list[str] | None = None) -> None:
     metric = load_params(args.params).distances.metric
     paths = list(split_files(args.features, what="features file").values())
     feature_sets = [read_features(p) for p in paths]  # validate all before any work
-    progress(f"distances: {metric} blocks of {', '.join(f'{fs.split} ({fs.features.shape[0]:,} crops)' for fs in feature_sets)}")
+    progress(
+        f"distances: {metric} blocks of {', '.join(f'{fs.split} ({fs.features.shape[0]:,} crops)' for fs in feature_sets)}"
+    )
     with atomic_dir(args.out) as out:
         for path, fs in zip(paths, feature_sets):
             write_blocks(out / path.name, features_to_blocks(fs, metric))

@@ -24,8 +24,13 @@ from soccerreid.schema import write_features
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for name, text in (("params", "params.yaml"), ("model", "a key of params models/extract"), ("weights", "model file"),
-                       ("index", "folder of <split>.csv"), ("out", "output folder for <split>.h5")):
+    for name, text in (
+        ("params", "params.yaml"),
+        ("model", "a key of params models/extract"),
+        ("weights", "model file"),
+        ("index", "folder of <split>.csv"),
+        ("out", "output folder for <split>.h5"),
+    ):
         parser.add_argument(f"--{name}", required=True, help=text)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     return parser.parse_args(argv)
@@ -43,7 +48,9 @@ def main(argv: list[str] | None = None) -> None:
     embedder = load_model(args.weights)
     check_matches(embedder.info, model_cfg, args.weights, key=f"{args.params}: models.{args.model}")
     embedder = embedder.configure(**vars(cfg))
-    progress(f"extract@{args.model}: {sum(map(len, frames.values())):,} crops of {', '.join(frames)} at {cfg.height}x{cfg.width}")
+    progress(
+        f"extract@{args.model}: {sum(map(len, frames.values())):,} crops of {', '.join(frames)} at {cfg.height}x{cfg.width}"
+    )
     fp = extraction_fingerprint(args.weights, model_cfg, cfg, frames, __file__)
     if is_current(args.out, fp):
         print(f"extract {args.model}: {args.out} kept: model file, extraction config and crops unchanged")
@@ -52,7 +59,9 @@ def main(argv: list[str] | None = None) -> None:
         for split, frame in frames.items():
             start = time.perf_counter()
             write_features(tmp / f"{split}.h5", extract_split(embedder, frame, args.model, split, args.device))
-            print(f"extract {args.model} {split}: {len(frame)} x {embedder.dim} ({len(frame) / (time.perf_counter() - start):.0f} images/s)")
+            print(
+                f"extract {args.model} {split}: {len(frame)} x {embedder.dim} ({len(frame) / (time.perf_counter() - start):.0f} images/s)"
+            )
         write_stamp(tmp, fp)
 
 

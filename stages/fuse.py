@@ -20,8 +20,8 @@ from soccerreid.config import load_params
 from soccerreid.evaluation.methods import grid_search
 from soccerreid.io import atomic_dir, write_json, write_text
 from soccerreid.retrieval.fusion import fuse_all, simplex_grid
-from soccerreid.splits import present_splits, read_model_blocks
 from soccerreid.schema import write_blocks
+from soccerreid.splits import present_splits, read_model_blocks
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -38,13 +38,17 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params(args.params)
     cfg, metric = params.fusion, params.distances.metric
     splits = present_splits(args.distances, cfg.models)
-    progress(f"fuse: {cfg.method} fusion of {', '.join(cfg.models)} on {', '.join(splits)} (every method) "
-             f"and a grid search over {len(simplex_grid(len(cfg.models), cfg.grid_step))} weight vectors on valid")
+    progress(
+        f"fuse: {cfg.method} fusion of {', '.join(cfg.models)} on {', '.join(splits)} (every method) "
+        f"and a grid search over {len(simplex_grid(len(cfg.models), cfg.grid_step))} weight vectors on valid"
+    )
     valid_blocks, _ = read_model_blocks(args.distances, cfg.models, "valid")
     grid = grid_search(valid_blocks, cfg.grid_step, cfg.normalize)
     with atomic_dir(args.out) as out:
         for split in splits:
-            blocks, features = read_model_blocks(args.distances, cfg.models, split, args.features if metric != "cosine" else None)
+            blocks, features = read_model_blocks(
+                args.distances, cfg.models, split, args.features if metric != "cosine" else None
+            )
             variants = fuse_all(blocks, features, cfg.weights, grid.best_weights, cfg.normalize, metric)
             for method, variant in variants.items():
                 write_blocks(out / "methods" / method / f"{split}.h5", variant)

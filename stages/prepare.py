@@ -31,7 +31,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
     data = load_params(args.params).data
     if data.source == "synthetic":  # a SoccerNet copy is announced once found: a missing one is a one-line error
-        progress(f"prepare: generating synthetic SoccerNet ReID, actions: {', '.join(f'{k} {v}' for k, v in vars(data.synthetic.actions).items())}")
+        progress(
+            f"prepare: generating synthetic SoccerNet ReID, actions: {', '.join(f'{k} {v}' for k, v in vars(data.synthetic.actions).items())}"
+        )
     source = generate_source(data, args.raw)
     progress(f"prepare: validating and indexing every crop of {source.reid_dir}")
     summary = build_index(source, args.index, workers=data.resolved_workers)

@@ -22,10 +22,17 @@ from soccerreid.explorer.static import write_static_explorer
 from soccerreid.io import atomic_dir
 from soccerreid.reporting.report import read_report_inputs, write_report
 
-INPUTS = {"scores": "scores JSON of the score stage", "distances": "folder of <model>/<split>.h5 distance blocks",
-          "fused": "output folder of the fuse stage (fusion.json)", "reranked": "output folder of the rerank stage",
-          "cmc": "CMC CSV of the score stage", "rankings": "folder of <split>.json final rankings",
-          "index": "index folder (<split>.csv)", "live": "folder of dvclive/<model> training logs", "out": "report folder to write"}  # fmt: skip
+INPUTS = {
+    "scores": "scores JSON of the score stage",
+    "distances": "folder of <model>/<split>.h5 distance blocks",
+    "fused": "output folder of the fuse stage (fusion.json)",
+    "reranked": "output folder of the rerank stage",
+    "cmc": "CMC CSV of the score stage",
+    "rankings": "folder of <split>.json final rankings",
+    "index": "index folder (<split>.csv)",
+    "live": "folder of dvclive/<model> training logs",
+    "out": "report folder to write",
+}
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -40,15 +47,21 @@ def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
     params = load_params(args.params)
     cfg, split = params.report, params.score.split
-    inputs = read_report_inputs(args.scores, args.fused, args.cmc, args.rankings, args.index, args.live, split, params.data.source)
+    inputs = read_report_inputs(
+        args.scores, args.fused, args.cmc, args.rankings, args.index, args.live, split, params.data.source
+    )
     run = Run(RunPaths(Path("."), args.index, args.distances, args.fused, args.reranked, args.rankings, args.scores))
-    progress(f"report: Table 1 and figures for {inputs.dataset}, {cfg.qualitative_queries} queries' top-{cfg.top_k}; "
-             f"the explorer with up to {cfg.explorer_queries} queries under {len(run.methods(split))} methods")
+    progress(
+        f"report: Table 1 and figures for {inputs.dataset}, {cfg.qualitative_queries} queries' top-{cfg.top_k}; "
+        f"the explorer with up to {cfg.explorer_queries} queries under {len(run.methods(split))} methods"
+    )
     with atomic_dir(args.out) as out:
         rows = write_report(inputs, out, cfg.top_k, cfg.qualitative_queries, cfg.seed)
         page = write_static_explorer(run, split, out / "explorer", cfg.explorer_queries, cfg.top_k, cfg.seed)
-    print(f"{args.out}/results.md: {len(rows)} rows; figures in {args.out}/figures; {args.out}/explorer/index.html: "
-          f"{page['queries']} queries, {page['thumbnails']} thumbnails, {page['bytes'] / 1e6:.1f} MB")
+    print(
+        f"{args.out}/results.md: {len(rows)} rows; figures in {args.out}/figures; {args.out}/explorer/index.html: "
+        f"{page['queries']} queries, {page['thumbnails']} thumbnails, {page['bytes'] / 1e6:.1f} MB"
+    )
 
 
 if __name__ == "__main__":

@@ -22,8 +22,8 @@ from soccerreid.config import load_params
 from soccerreid.config.retrieval import RERANK_PRESETS
 from soccerreid.io import atomic_dir
 from soccerreid.retrieval.rerank import rerank_split
-from soccerreid.splits import split_files
 from soccerreid.schema import read_blocks, write_blocks
+from soccerreid.splits import split_files
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -41,13 +41,22 @@ def main(argv: list[str] | None = None) -> None:
     paths = list(split_files(args.fused, what="fused distances").values())
     fused = [read_blocks(p) for p in paths]
     setting = f"k1={cfg.k1} k2={cfg.k2} lambda={cfg.lambda_:g}" if cfg.enabled else "disabled"
-    progress(f"rerank: {f'qe {qe.method}, then ' if qe.enabled else ''}{setting} on {', '.join(b.split for b in fused)} "
-             f"({sum(b.sizes.size for b in fused):,} actions), with Table 1's presets {', '.join(RERANK_PRESETS)} "
-             f"and query expansions (k={qe.k}, alpha={qe.alpha:g}, times={qe.times})")
+    progress(
+        f"rerank: {f'qe {qe.method}, then ' if qe.enabled else ''}{setting} on {', '.join(b.split for b in fused)} "
+        f"({sum(b.sizes.size for b in fused):,} actions), with Table 1's presets {', '.join(RERANK_PRESETS)} "
+        f"and query expansions (k={qe.k}, alpha={qe.alpha:g}, times={qe.times})"
+    )
     with atomic_dir(args.out) as out:
         for path, blocks in zip(paths, fused):
-            reranked, rows = rerank_split(blocks, (cfg.k1, cfg.k2, cfg.lambda_) if cfg.enabled else None, RERANK_PRESETS,
-                                          qe.method if qe.enabled else None, qe.k, qe.alpha, qe.times)  # fmt: skip
+            reranked, rows = rerank_split(
+                blocks,
+                (cfg.k1, cfg.k2, cfg.lambda_) if cfg.enabled else None,
+                RERANK_PRESETS,
+                qe.method if qe.enabled else None,
+                qe.k,
+                qe.alpha,
+                qe.times,
+            )
             write_blocks(out / path.name, reranked)
             for group, results in rows.items():
                 for name, result in results.items():

@@ -33,7 +33,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--distances", required=True, help="folder of <model>/<split>.h5 distance blocks")
     parser.add_argument("--fused", required=True, help="output folder of the fuse stage")
     parser.add_argument("--reranked", required=True, help="output folder of the rerank stage")
-    parser.add_argument("--challenge-groundtruth", help="bbox_info-layout labels of challenge, scored if the file exists")
+    parser.add_argument(
+        "--challenge-groundtruth", help="bbox_info-layout labels of challenge, scored if the file exists"
+    )
     parser.add_argument("--scores", required=True, help="scores JSON to write")
     parser.add_argument("--cmc", required=True, help="CMC CSV to write")
     parser.add_argument("--rankings", required=True, help="folder for <split>.json rankings")

@@ -27,9 +27,15 @@ from soccerreid.soup import check_members, soup_fingerprint, write_soup
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for name, what in [("params", "params.yaml"), ("soup", "a key of params soups"), ("models", "folder of <member>/model.pt"),
-                       ("index", "folder of <split>.csv"), ("out", "folder for model.pt"), ("features", "folder for <split>.h5 features"),
-                       ("distances", "folder for <split>.h5 distance blocks")]:  # fmt: skip
+    for name, what in [
+        ("params", "params.yaml"),
+        ("soup", "a key of params soups"),
+        ("models", "folder of <member>/model.pt"),
+        ("index", "folder of <split>.csv"),
+        ("out", "folder for model.pt"),
+        ("features", "folder for <split>.h5 features"),
+        ("distances", "folder for <split>.h5 distance blocks"),
+    ]:
         parser.add_argument(f"--{name}", required=True, help=what)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     return parser.parse_args(argv)

@@ -15,8 +15,14 @@ from soccerreid.config import load_params
 from soccerreid.data.index import read_index
 from soccerreid.errors import ConfigError
 from soccerreid.fingerprint import Fingerprint, code_parts
-from soccerreid.training import export_run, init_distributed, keep_outputs, shutdown_distributed
-from soccerreid.training import train_model, weights_fingerprint
+from soccerreid.training import (
+    export_run,
+    init_distributed,
+    keep_outputs,
+    shutdown_distributed,
+    train_model,
+    weights_fingerprint,
+)
 from soccerreid.training.rows import training_rows
 
 
@@ -48,8 +54,17 @@ def main(argv: list[str] | None = None) -> None:
         if keep_outputs(args.out, args.live, args.checkpoints, stamp):
             print(f"train@{args.model}: {args.out} kept: weight-shaping config, data and code unchanged")
             return
-        result = train_model(cfg, train, valid, args.checkpoints, live_dir=args.live, ctx=ctx,
-                             progress=not args.no_progress, fingerprint=weights, label=f"train@{args.model}")  # fmt: skip
+        result = train_model(
+            cfg,
+            train,
+            valid,
+            args.checkpoints,
+            live_dir=args.live,
+            ctx=ctx,
+            progress=not args.no_progress,
+            fingerprint=weights,
+            label=f"train@{args.model}",
+        )
         if ctx.is_main:
             export_run(result, cfg, args.out, args.model, stamp)
     finally:

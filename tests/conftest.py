@@ -29,7 +29,11 @@ SOCCERNET = SyntheticConfig(
 FAMILIES = {
     "osnet_ain": (ModelConfig(arch="osnet_ain", variant="x0_25"), 64, 32),
     "resnet50_ibn": (ModelConfig(arch="resnet50_ibn", variant="a"), 64, 32),
-    "dinov2_lora": (ModelConfig(arch="dinov2_lora", variant="small", lora=LoraConfig(r=4, targets=("qkv", "mlp"))), 56, 28),
+    "dinov2_lora": (
+        ModelConfig(arch="dinov2_lora", variant="small", lora=LoraConfig(r=4, targets=("qkv", "mlp"))),
+        56,
+        28,
+    ),
 }
 
 
@@ -56,5 +60,7 @@ def model_files(tmp_path_factory) -> dict[str, Path]:
             if "lora_B" in name:
                 param.data.normal_(0, 0.05)
         files[family] = folder / f"{family}.pt"
-        save_model(model.eval(), files[family], cfg, input_size=(height, width), training={"val_mAP": 0.25, "best_epoch": 1})
+        save_model(
+            model.eval(), files[family], cfg, input_size=(height, width), training={"val_mAP": 0.25, "best_epoch": 1}
+        )
     return files

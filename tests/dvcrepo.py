@@ -27,7 +27,9 @@ FAST_STAGES = {"fuse", "rerank", "score", "report"}
 _GIT = ["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci"]
 
 
-def run(cmd: list[str], cwd: Path, stdout_only: bool = False, env: dict[str, str] | None = None, timeout: float = 2400) -> str:
+def run(
+    cmd: list[str], cwd: Path, stdout_only: bool = False, env: dict[str, str] | None = None, timeout: float = 2400
+) -> str:
     """Run ``cmd`` in ``cwd`` with this venv first on PATH; assert it succeeded; return its output."""
     full = dict(os.environ, DVC_NO_ANALYTICS="1", PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     done = subprocess.run(cmd, cwd=cwd, env={**full, **(env or {})}, capture_output=True, text=True, timeout=timeout)
@@ -37,8 +39,9 @@ def run(cmd: list[str], cwd: Path, stdout_only: bool = False, env: dict[str, str
 
 def copy_repo(dest: Path) -> Path:
     """Copy the tracked and untracked-but-not-ignored files of this repo into ``dest``, git-initialised."""
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
-                           capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
     for name in files:
         source = ROOT / name
         if source.is_file() and not name.startswith((".venv/", "metrics/")):

@@ -40,8 +40,15 @@ class HubMock:
     bounds what it answers; past it, every request gets HTTP 503.
     """
 
-    def __init__(self, repos: dict[str, dict[str, Path]], *, stall: str | None = None, stall_after: int = 0,
-                 stall_seconds: float = 60.0, max_requests: int = 400) -> None:  # fmt: skip
+    def __init__(
+        self,
+        repos: dict[str, dict[str, Path]],
+        *,
+        stall: str | None = None,
+        stall_after: int = 0,
+        stall_seconds: float = 60.0,
+        max_requests: int = 400,
+    ) -> None:
         self.repos = {repo: {name: Path(path) for name, path in files.items()} for repo, files in repos.items()}
         self.sha = {repo: hashlib.sha1(repo.encode()).hexdigest() for repo in repos}
         self.stall, self.stall_after, self.stall_seconds = stall, stall_after, stall_seconds
@@ -61,9 +68,17 @@ class HubMock:
 
     def env(self, hf_home: Path) -> dict[str, str]:
         """Environment for a client process: the endpoint, a private HF_HOME, no xet, no proxy."""
-        return {"HF_ENDPOINT": self.url, "HF_HOME": str(hf_home), "HF_HUB_DISABLE_XET": "1",
-                "HF_HUB_OFFLINE": "0", "HF_HUB_DISABLE_TELEMETRY": "1", "NO_PROXY": "127.0.0.1,localhost",
-                "no_proxy": "127.0.0.1,localhost", "HF_HUB_ETAG_TIMEOUT": "5", "HF_HUB_DOWNLOAD_TIMEOUT": "5"}  # fmt: skip
+        return {
+            "HF_ENDPOINT": self.url,
+            "HF_HOME": str(hf_home),
+            "HF_HUB_DISABLE_XET": "1",
+            "HF_HUB_OFFLINE": "0",
+            "HF_HUB_DISABLE_TELEMETRY": "1",
+            "NO_PROXY": "127.0.0.1,localhost",
+            "no_proxy": "127.0.0.1,localhost",
+            "HF_HUB_ETAG_TIMEOUT": "5",
+            "HF_HUB_DOWNLOAD_TIMEOUT": "5",
+        }
 
     def release(self) -> None:
         """Let a stalled download go on (or end, if its client was killed)."""
@@ -87,9 +102,20 @@ class HubMock:
 
     def _info(self, repo: str) -> dict:
         siblings = [{"rfilename": name} for name in sorted(self.repos[repo])]
-        return {"_id": self.sha[repo][:24], "id": repo, "sha": self.sha[repo], "private": False, "disabled": False,
-                "gated": False, "downloads": 0, "likes": 0, "tags": [], "siblings": siblings,
-                "lastModified": "2023-01-01T00:00:00.000Z", "createdAt": "2023-01-01T00:00:00.000Z"}  # fmt: skip
+        return {
+            "_id": self.sha[repo][:24],
+            "id": repo,
+            "sha": self.sha[repo],
+            "private": False,
+            "disabled": False,
+            "gated": False,
+            "downloads": 0,
+            "likes": 0,
+            "tags": [],
+            "siblings": siblings,
+            "lastModified": "2023-01-01T00:00:00.000Z",
+            "createdAt": "2023-01-01T00:00:00.000Z",
+        }
 
     def _tree(self, repo: str, prefix: str) -> list[dict]:
         entries, folders = [], set()
@@ -99,8 +125,15 @@ class HubMock:
             parts = name.split("/")
             folders.update("/".join(parts[:i]) for i in range(1, len(parts)))
             size = file.stat().st_size
-            entries.append({"type": "file", "oid": hashlib.sha1(file.read_bytes()).hexdigest(), "size": size, "path": name,
-                            "lfs": {"oid": self._etag(file), "size": size, "pointerSize": 134}})  # fmt: skip
+            entries.append(
+                {
+                    "type": "file",
+                    "oid": hashlib.sha1(file.read_bytes()).hexdigest(),
+                    "size": size,
+                    "path": name,
+                    "lfs": {"oid": self._etag(file), "size": size, "pointerSize": 134},
+                }
+            )
         return [{"type": "directory", "oid": "0" * 40, "size": 0, "path": f} for f in sorted(folders)] + entries
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:

@@ -47,7 +47,9 @@ def test_embed_takes_paths_pil_images_and_arrays_alike(osnet, crops):
     arrays = [read_rgb(p) for p in crops]
     assert np.array_equal(osnet.embed(arrays), from_paths)
     assert np.array_equal(osnet.embed([Image.open(p) for p in crops]), from_paths)
-    np.testing.assert_allclose(osnet.embed([crops[0], arrays[1], Image.fromarray(arrays[2])]), from_paths[:3], atol=1e-6)
+    np.testing.assert_allclose(
+        osnet.embed([crops[0], arrays[1], Image.fromarray(arrays[2])]), from_paths[:3], atol=1e-6
+    )
     same_size = np.stack([np.asarray(Image.fromarray(a).resize((20, 50))) for a in arrays])
     assert np.array_equal(osnet.embed(same_size), osnet.embed(list(same_size)))  # one (N, H, W, 3) array
     settings = ExtractConfig(height=64, width=32, batch_size=64, workers=0)
@@ -69,18 +71,32 @@ def test_a_vit_input_size_must_be_a_multiple_of_its_patch(model_files):
     dino = soccerreid.load_model(model_files["dinov2_lora"])
     with pytest.raises(ConfigError) as info:
         dino.configure(height=50)
-    assert str(info.value) == (f"{model_files['dinov2_lora']}: height x width: dinov2_lora needs height and width "
-                               "that are multiples of its patch size 14, got 50x28 (nearest: 56x28)")
+    assert str(info.value) == (
+        f"{model_files['dinov2_lora']}: height x width: dinov2_lora needs height and width "
+        "that are multiples of its patch size 14, got 50x28 (nearest: 56x28)"
+    )
 
 
 @pytest.mark.parametrize(
     ("images", "message"),
     [
         ("crop.png", "images: expected a sequence of images (or an (N, H, W, 3) uint8 array), got a single str"),
-        (np.zeros((8, 4, 3), np.uint8), "images: expected a sequence of images (or an (N, H, W, 3) uint8 array), got an array of shape (8, 4, 3)"),
-        ([np.zeros((8, 4), np.uint8)], "images: image 0: expected an (H, W, 3) uint8 RGB array, got shape (8, 4) dtype uint8"),
-        ([np.zeros((8, 4, 3), np.float32)], "images: image 0: expected an (H, W, 3) uint8 RGB array, got shape (8, 4, 3) dtype float32"),
-        ([np.zeros((0, 4, 3), np.uint8)], "images: image 0: expected an (H, W, 3) uint8 RGB array, got shape (0, 4, 3) dtype uint8"),
+        (
+            np.zeros((8, 4, 3), np.uint8),
+            "images: expected a sequence of images (or an (N, H, W, 3) uint8 array), got an array of shape (8, 4, 3)",
+        ),
+        (
+            [np.zeros((8, 4), np.uint8)],
+            "images: image 0: expected an (H, W, 3) uint8 RGB array, got shape (8, 4) dtype uint8",
+        ),
+        (
+            [np.zeros((8, 4, 3), np.float32)],
+            "images: image 0: expected an (H, W, 3) uint8 RGB array, got shape (8, 4, 3) dtype float32",
+        ),
+        (
+            [np.zeros((0, 4, 3), np.uint8)],
+            "images: image 0: expected an (H, W, 3) uint8 RGB array, got shape (0, 4, 3) dtype uint8",
+        ),
         ([b"bytes"], "images: image 0: expected a file path, a PIL image or an (H, W, 3) uint8 array, got bytes"),
         (["absent.png"], "images: crop file absent.png not found"),
     ],
@@ -139,13 +155,21 @@ def test_rank_fuses_and_reranks_exactly_as_the_dag(model_files, soccernet_valid)
     """Two models' features of the real-format valid split, ranked by the DAG's chain (per-action
     blocks, weighted fusion, k-reciprocal re-ranking, official-format ranking) and by rank()."""
     frame = read_index(soccernet_valid, "valid")
-    sets = [extract_split(soccerreid.load_model(model_files[m]), frame, m, "valid") for m in ("osnet_ain", "dinov2_lora")]
+    sets = [
+        extract_split(soccerreid.load_model(model_files[m]), frame, m, "valid") for m in ("osnet_ain", "dinov2_lora")
+    ]
     dag = rerank_blocks(fuse_weighted([features_to_blocks(fs) for fs in sets], (0.7, 0.3)), 20, 6, 0.3)
     expected = ranking_from_blocks(dag)
     query, gallery = sets[0].is_query, ~sets[0].is_query
-    result = soccerreid.rank([fs.features[query] for fs in sets], [fs.features[gallery] for fs in sets],
-                             query_actions=sets[0].action_idx[query], gallery_actions=sets[0].action_idx[gallery],
-                             method="weighted", weights=(0.7, 0.3), rerank=(20, 6, 0.3))
+    result = soccerreid.rank(
+        [fs.features[query] for fs in sets],
+        [fs.features[gallery] for fs in sets],
+        query_actions=sets[0].action_idx[query],
+        gallery_actions=sets[0].action_idx[gallery],
+        method="weighted",
+        weights=(0.7, 0.3),
+        rerank=(20, 6, 0.3),
+    )
     q_bbox, g_bbox = sets[0].bbox_idx[query], sets[0].bbox_idx[gallery]
     ours = {str(q): [int(g_bbox[g]) for g in row if g >= 0] for q, row in zip(q_bbox.tolist(), result.indices)}
     assert ours == expected
@@ -154,11 +178,18 @@ def test_rank_fuses_and_reranks_exactly_as_the_dag(model_files, soccernet_valid)
 def test_evaluate_scores_like_the_dag_and_the_official_scorer(model_files, soccernet_valid):
     scores = soccerreid.evaluate(model_files["osnet_ain"], soccernet_valid, "valid", device="cpu")
     frame = read_index(soccernet_valid, "valid")
-    blocks = features_to_blocks(extract_split(soccerreid.load_model(model_files["osnet_ain"]), frame, "osnet_ain", "valid"))
+    blocks = features_to_blocks(
+        extract_split(soccerreid.load_model(model_files["osnet_ain"]), frame, "osnet_ain", "valid")
+    )
     assert {k: v for k, v in scores.items() if k != "official"} == score_section(blocks)
     truth = soccernet_valid.parent / "raw" / "reid" / "valid" / "valid_bbox_info.json"
     official = official_scores(json.loads(truth.read_text()), ranking_from_blocks(blocks))
-    assert scores["official"] == {**official, "agrees": True, "actions": blocks.sizes.size, "queries": scores["num_queries"]}
+    assert scores["official"] == {
+        **official,
+        "agrees": True,
+        "actions": blocks.sizes.size,
+        "queries": scores["num_queries"],
+    }
     assert official["mAP"] == scores["mAP"] and 0 < scores["mAP"] <= 1
 
 

@@ -17,8 +17,20 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 # arch -> (variant, input size of every phase): the smallest of each family, as in presets/smoke.yaml
-SMALL = {"osnet_ain": ("x0_25", 64, 32), "resnet50_ibn": ("a", 64, 32), "dinov2_lora": ("small", 56, 28), "clip_vit": ("b16", 32, 16)}
-SMALL_TRAIN = {"ids_per_batch": 8, "images_per_id": 2, "workers": 0, "val_queries": 40, "bn_batches": 4, "warmup_epochs": 0}
+SMALL = {
+    "osnet_ain": ("x0_25", 64, 32),
+    "resnet50_ibn": ("a", 64, 32),
+    "dinov2_lora": ("small", 56, 28),
+    "clip_vit": ("b16", 32, 16),
+}
+SMALL_TRAIN = {
+    "ids_per_batch": 8,
+    "images_per_id": 2,
+    "workers": 0,
+    "val_queries": 40,
+    "bn_batches": 4,
+    "warmup_epochs": 0,
+}
 
 
 def smoke_sized(preset: dict, smoke: dict) -> dict:
@@ -65,7 +77,9 @@ def test_every_model_trains_on_train_valid_and_test_for_its_fixed_epochs(repo):
         assert summary["splits"] == ["train", "valid", "test"] and summary["select"] == "last"
         assert summary["phases"][-1]["identities"] == identities, "identities are (split, action_idx, person_uid)"
         assert summary["phases"][-1]["images"] == len(kept), "no None-id crops"
-        assert all(phase["best_epoch"] == phase["epochs"] - 1 for phase in summary["phases"]), "the last epoch, not a valid pick"
+        assert all(phase["best_epoch"] == phase["epochs"] - 1 for phase in summary["phases"]), (
+            "the last epoch, not a valid pick"
+        )
 
 
 def test_the_challenge_ranking_is_written_and_scored_with_the_released_labels(repo):

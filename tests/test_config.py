@@ -44,8 +44,7 @@ def test_presets_are_complete_and_valid():
 def test_unknown_key_is_named(raw):
     raw["fusion"]["wieghts"] = [1, 1, 1]
     assert _error(raw) == (
-        "params.yaml: fusion.wieghts: unknown key "
-        "(expected one of: models, method, weights, normalize, grid_step)"
+        "params.yaml: fusion.wieghts: unknown key (expected one of: models, method, weights, normalize, grid_step)"
     )
 
 
@@ -149,14 +148,20 @@ def test_extract_section_covers_every_model(raw):
 
 def test_launcher_must_be_python_or_torchrun(raw):
     raw["launcher"]["train"] = "mpirun -n 4"
-    assert _error(raw) == "params.yaml: launcher.train: expected 'python' or 'torchrun --nproc_per_node=N', got 'mpirun -n 4'"
+    assert (
+        _error(raw)
+        == "params.yaml: launcher.train: expected 'python' or 'torchrun --nproc_per_node=N', got 'mpirun -n 4'"
+    )
 
 
 @pytest.mark.parametrize(
     ("score", "expected"),
     [
         ({"ranks": [1, 5, 10]}, "score.ranks: expected a list holding [1, 5, 10, 20], missing [20]"),
-        ({"ranks": [1, 5, 10, 20, 30], "max_rank": 25}, "score.max_rank: expected at least the largest of ranks (30), got 25"),
+        (
+            {"ranks": [1, 5, 10, 20, 30], "max_rank": 25},
+            "score.max_rank: expected at least the largest of ranks (30), got 25",
+        ),
     ],
 )
 def test_score_ranks_are_validated(raw, score, expected):
@@ -176,11 +181,27 @@ def _set(raw: dict, dotted: str, value) -> dict:
 @pytest.mark.parametrize(
     ("dotted", "value", "expected"),
     [
-        ("fusion.models", ["osnet_ain", "osnet_ain", "dinov2_lora"], "fusion.models: duplicate model names in ['osnet_ain', 'osnet_ain', 'dinov2_lora']"),
+        (
+            "fusion.models",
+            ["osnet_ain", "osnet_ain", "dinov2_lora"],
+            "fusion.models: duplicate model names in ['osnet_ain', 'osnet_ain', 'dinov2_lora']",
+        ),
         ("fusion.models", [], "fusion.models: expected at least one model name"),
-        ("models.dinov2_lora.lora.targets", ["proj"], "models.dinov2_lora.lora.targets: expected a non-empty subset of ['qkv', 'mlp'], got ['proj']"),
-        ("data.source", "soccernet", "data.soccernet_dir: required when source is 'soccernet' (a local SoccerNet folder)"),
-        ("data.synthetic.people_per_action", [15, 20, 25], "data.synthetic.people_per_action: expected a list of 2 items, got 3"),
+        (
+            "models.dinov2_lora.lora.targets",
+            ["proj"],
+            "models.dinov2_lora.lora.targets: expected a non-empty subset of ['qkv', 'mlp'], got ['proj']",
+        ),
+        (
+            "data.source",
+            "soccernet",
+            "data.soccernet_dir: required when source is 'soccernet' (a local SoccerNet folder)",
+        ),
+        (
+            "data.synthetic.people_per_action",
+            [15, 20, 25],
+            "data.synthetic.people_per_action: expected a list of 2 items, got 3",
+        ),
         ("fusion.grid_step", 0.3, "fusion.grid_step: expected 1/grid_step to be a whole number, got 0.3"),
     ],
 )

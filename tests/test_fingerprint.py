@@ -11,8 +11,6 @@ import pytest
 
 from soccerreid.config.models import ExtractConfig, ModelConfig, TrainConfig
 from soccerreid.errors import DataError
-from soccerreid.models import create_model, save_model
-from soccerreid.training import trainer
 from soccerreid.features import extraction_fingerprint
 from soccerreid.fingerprint import (
     NOT_DEPS,
@@ -27,6 +25,8 @@ from soccerreid.fingerprint import (
     value_digest,
     write_stamp,
 )
+from soccerreid.models import create_model, save_model
+from soccerreid.training import trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,7 +41,9 @@ def test_operational_settings_are_left_out_and_every_other_field_counts():
         assert value_digest(shaping_values(changed)) != value_digest(shaping_values(base)), change
     assert shaping_values(ExtractConfig(workers=0)) == shaping_values(ExtractConfig(workers=4, threads=2))
     assert shaping_values(ExtractConfig()) == shaping_values(ExtractConfig(differs_from_validation="a reason"))
-    assert shaping_values(base) == shaping_values(dataclasses.replace(base, train=dataclasses.replace(base.train, threads=3)))
+    assert shaping_values(base) == shaping_values(
+        dataclasses.replace(base, train=dataclasses.replace(base.train, threads=3))
+    )
     assert shaping_values(ExtractConfig(batch_size=32)) != shaping_values(ExtractConfig())
 
 
@@ -74,10 +76,22 @@ def test_code_digest_ignores_comments_docstrings_and_formatting_but_not_code(tmp
 
 def test_code_parts_cover_what_a_stage_runs_and_config_counts_by_value():
     train = code_parts(ROOT / "stages" / "train.py")
-    for module in ("training/trainer.py", "training/losses.py", "models/_backbones.py", "schema.py", "features/extract.py"):
+    for module in (
+        "training/trainer.py",
+        "training/losses.py",
+        "models/_backbones.py",
+        "schema.py",
+        "features/extract.py",
+    ):
         assert f"code:soccerreid/{module}" in train, module
     assert "code:train.py" in train
-    for module in ("config/models.py", "reporting/report.py", "retrieval/fusion.py", "retrieval/rerank.py", "evaluation/methods.py"):
+    for module in (
+        "config/models.py",
+        "reporting/report.py",
+        "retrieval/fusion.py",
+        "retrieval/rerank.py",
+        "evaluation/methods.py",
+    ):
         assert f"code:soccerreid/{module}" not in train, module
     assert not {f"code:{m}" for m in NOT_DEPS} & set(train)
     weights = code_parts(trainer.__file__)  # what the checkpoint is reused by: export code is not in it
@@ -161,7 +175,13 @@ def test_extraction_fingerprint_follows_model_file_config_and_crops_not_workers_
     frames = {"valid": _crops(tmp_path / "crops", 3)}
 
     def fp(**kw):
-        args = {"weights": weights, "model_cfg": model, "cfg": ExtractConfig(workers=0), "frames": frames, "script": script} | kw
+        args = {
+            "weights": weights,
+            "model_cfg": model,
+            "cfg": ExtractConfig(workers=0),
+            "frames": frames,
+            "script": script,
+        } | kw
         return extraction_fingerprint(**args).value
 
     base = fp()

@@ -76,7 +76,11 @@ def test_temp_names_match_the_dvcignore_pattern_and_the_next_write_removes_lefto
     (tmp_path / ".osnet_ain_x2.q1w2e3r4.tmp").mkdir()  # another target's
     with atomic_dir(target) as tmp:
         (tmp / "valid.h5").write_bytes(b"whole")
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".osnet_ain_x2.q1w2e3r4.tmp", ".scores.json.zz11yy22.tmp", "osnet_ain"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".osnet_ain_x2.q1w2e3r4.tmp",
+        ".scores.json.zz11yy22.tmp",
+        "osnet_ain",
+    ]
     write_json(tmp_path / "scores.json", {})
     assert remove_leftovers(target) == []
     assert sorted(p.name for p in tmp_path.iterdir()) == [".osnet_ain_x2.q1w2e3r4.tmp", "osnet_ain", "scores.json"]

@@ -16,8 +16,16 @@ spec.loader.exec_module(levers)
 
 
 def _scores(m: float) -> dict:
-    part = {"mAP": m, "rank1": m / 2, "qe": {"aqe": {"mAP": m + 0.01, "rank1": m}},
-            "models": {"a": {"mAP": m - 0.1, "rank1": 0.1}, "b": {"mAP": m - 0.2, "rank1": 0.2}, "soup": {"mAP": m - 0.3, "rank1": 0.3}}}  # fmt: skip
+    part = {
+        "mAP": m,
+        "rank1": m / 2,
+        "qe": {"aqe": {"mAP": m + 0.01, "rank1": m}},
+        "models": {
+            "a": {"mAP": m - 0.1, "rank1": 0.1},
+            "b": {"mAP": m - 0.2, "rank1": 0.2},
+            "soup": {"mAP": m - 0.3, "rank1": 0.3},
+        },
+    }
     return {**part, "heldout": dict(part, mAP=m - 0.05), "challenge": dict(part, mAP=m - 0.06)}
 
 
@@ -36,7 +44,9 @@ def test_rows_average_seeds_and_pick_up_query_expansion_and_soup_rows():
 
 def test_a_soup_is_compared_with_its_own_members_and_a_lever_with_the_baseline():
     soups = {"soup": ["a", "b"]}
-    table = levers.rows({"base-s0": (_scores(0.4), soups), "base-s1": (_scores(0.5), soups), "ema-s0": (_scores(0.6), soups)})
+    table = levers.rows(
+        {"base-s0": (_scores(0.4), soups), "base-s1": (_scores(0.5), soups), "ema-s0": (_scores(0.6), soups)}
+    )
     assert levers.reference(table, "soup") == "soup members"
     assert levers.reference(table, "ema") == levers.reference(table, "soup members") == "base"
     assert levers.delta(table, "soup", "valid") == pytest.approx((0.5 - 0.3) - (0.5 - 0.1 + 0.5 - 0.2) / 2)

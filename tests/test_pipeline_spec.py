@@ -60,7 +60,7 @@ def _resolve(text: str, params: dict) -> str:
 def test_every_declared_param_exists(params_file):
     load_params(params_file)
     params = yaml.safe_load(params_file.read_text())
-    for name, stage in _expanded_stages(params).items():
+    for stage in _expanded_stages(params).values():
         for key in stage.get("params", []):
             _lookup(params, key)
         for dep in _dep_paths(stage):
@@ -128,7 +128,9 @@ def test_stages_declare_their_script_and_the_sections_they_read(params_file):
         assert str(script.relative_to(ROOT)) in _dep_paths(stage), f"{name}: its script is not a dep"
         declared = {key.split(".")[0] for key in stage.get("params", [])}
         read = _sections_read(script)
-        assert read == declared, f"{name}: script reads params sections {sorted(read)}, dvc.yaml declares {sorted(declared)}"
+        assert read == declared, (
+            f"{name}: script reads params sections {sorted(read)}, dvc.yaml declares {sorted(declared)}"
+        )
 
 
 def test_metrics_and_plots_are_declared_at_top():
@@ -195,11 +197,17 @@ def _imported_files(rel: str) -> set[str]:
     """The soccerreid files that ``import`` statements in ``rel`` name (modules and packages)."""
     found = set()
     for node in ast.walk(ast.parse((SRC / rel).read_text())):
-        names = [node.module] + [f"{node.module}.{a.name}" for a in node.names] if isinstance(node, ast.ImportFrom) and node.module else []
+        names = (
+            [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            if isinstance(node, ast.ImportFrom) and node.module
+            else []
+        )
         names += [a.name for a in node.names] if isinstance(node, ast.Import) else []
         for dotted in (n for n in names if n.startswith("soccerreid")):
             base = SRC / Path(*dotted.split("."))
-            found |= {c.relative_to(SRC).as_posix() for c in (base.with_suffix(".py"), base / "__init__.py") if c.is_file()}
+            found |= {
+                c.relative_to(SRC).as_posix() for c in (base.with_suffix(".py"), base / "__init__.py") if c.is_file()
+            }
     return found
 
 
@@ -209,8 +217,13 @@ def test_the_import_walk_claims_only_modules_python_loads(script):
     """Oracle: importing the stage script in a fresh interpreter loads every module the walk says it
     runs; every other module it loads is a NOT_DEPS module, a package ``__init__.py``, or imported
     only from those (e.g. config/__init__ importing every config section)."""
-    out = subprocess.run([sys.executable, "-c", LOADED, str(ROOT / "stages" / script)], capture_output=True,
-                         text=True, check=True, timeout=300).stdout  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", LOADED, str(ROOT / "stages" / script)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    ).stdout
     loaded = {Path(f).resolve().relative_to(SRC).as_posix() for f in json.loads(out.splitlines()[-1])}
     walked = _code_files(ROOT / "stages" / script)
     assert walked <= loaded, f"the walk claims modules the stage never imports: {sorted(walked - loaded)}"

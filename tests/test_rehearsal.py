@@ -28,10 +28,18 @@ from soccerreid.data.synthetic import generate_synthetic
 
 pytestmark = pytest.mark.slow
 QUEUED = {
-    "single-osnet_ain": ["-S", "fusion.models=[osnet_ain]", "-S", "fusion.weights=[1.0]", "-S", "fusion.method=weighted",
-                         "-S", "rerank.enabled=false"],
+    "single-osnet_ain": [
+        "-S",
+        "fusion.models=[osnet_ain]",
+        "-S",
+        "fusion.weights=[1.0]",
+        "-S",
+        "fusion.method=weighted",
+        "-S",
+        "rerank.enabled=false",
+    ],
     "fusion-mean": ["-S", "fusion.method=mean", "-S", "rerank.enabled=false"],
-}  # fmt: skip
+}
 
 
 def _keys(node: object, prefix: str = "") -> set[str]:
@@ -69,7 +77,9 @@ def _rehearse(case: str, published: dict[str, dict[str, Path]], base: Path) -> t
     if case == "outside_repo":
         params["data"]["soccernet_dir"] = str(base / "SoccerNet")
     # the smoke-sized archives: 10 % of train without None ids holds 5 identities (real SoccerNet: thousands)
-    params["models"]["dinov2_lora"]["train"].update({level: 4 for level in ("ids_per_batch", "ids_per_action", "actions_per_game", "games_per_competition")})
+    params["models"]["dinov2_lora"]["train"].update(
+        {level: 4 for level in ("ids_per_batch", "ids_per_action", "actions_per_game", "games_per_competition")}
+    )
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     soccernet = (repo / params["data"]["soccernet_dir"]).resolve()
     commit(repo, "soccernet-cpu")

@@ -36,16 +36,22 @@ def test_scale_table_fits_exponents_and_extrapolates_to_full_size(tmp_path):
     measured = tmp_path / "scale.json"
     measured.write_text(json.dumps({"runs": [_run(f) for f in (0.01, 0.03, 0.1)]}))
     gpu = tmp_path / "gpu.json"
-    gpu.write_text("some table line\n" + json.dumps({"train_steps": {"osnet_ain@256x128": {"ours_img_s": 1000.0}},
-                                                      "compiled_extraction": {}}))
+    gpu.write_text(
+        "some table line\n"
+        + json.dumps({"train_steps": {"osnet_ain@256x128": {"ours_img_s": 1000.0}}, "compiled_extraction": {}})
+    )
     command = [sys.executable, str(ROOT / "benchmarks" / "scale.py"), "--table", str(measured), "--gpu", str(gpu)]
-    done = subprocess.run(command, env=dict(os.environ, PYTHONPATH=str(ROOT / "src")), capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        command, env=dict(os.environ, PYTHONPATH=str(ROOT / "src")), capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     table = json.loads(done.stdout.strip().splitlines()[-1])["stages"]
     total = sum(FULL.values())
 
     prepare, score, rerank, train = table["prepare"], table["score"], table["rerank"], table["train@osnet_ain"]
-    assert prepare["time_exponent"] == pytest.approx(1.0, abs=0.01) and rerank["time_exponent"] == pytest.approx(2.0, abs=0.01)
+    assert prepare["time_exponent"] == pytest.approx(1.0, abs=0.01) and rerank["time_exponent"] == pytest.approx(
+        2.0, abs=0.01
+    )
     assert prepare["cpu_s_100"] == pytest.approx(0.002 * total, rel=0.01)
     assert rerank["cpu_s_100"] == pytest.approx(1e-7 * total**2, rel=0.01)
     assert prepare["wall_s_100_16_cores"] == pytest.approx(0.002 * total / 16, rel=0.01)  # spreads over cores

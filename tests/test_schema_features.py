@@ -32,13 +32,18 @@ def test_round_trip_keeps_every_member_and_attr(path, feature_set):
 
 
 def test_query_and_gallery_share_bbox_idx_but_a_role_never_repeats_one(path, feature_set, tmp_path):
-    assert set(feature_set.bbox_idx[feature_set.role == "query"]) & set(feature_set.bbox_idx[feature_set.role == "gallery"])
+    assert set(feature_set.bbox_idx[feature_set.role == "query"]) & set(
+        feature_set.bbox_idx[feature_set.role == "gallery"]
+    )
     read_features(path)  # SoccerNet numbering: valid
     bbox = feature_set.bbox_idx.copy()
     gallery = np.flatnonzero(feature_set.role == "gallery")
     bbox[gallery[1]] = bbox[gallery[0]]
     _replace(path, "bbox_idx", bbox)
-    with pytest.raises(DataError, match=rf"^{path}: gallery bbox_idx {bbox[gallery[0]]} appears more than once \(a crop is keyed by role and bbox_idx\)$"):
+    with pytest.raises(
+        DataError,
+        match=rf"^{path}: gallery bbox_idx {bbox[gallery[0]]} appears more than once \(a crop is keyed by role and bbox_idx\)$",
+    ):
         read_features(path)
 
 
@@ -55,7 +60,11 @@ def _replace(path, name, data):
         ("role", None, r"missing member 'role' \(schema features/1\)"),
         ("features", np.zeros((55, 8), np.float64), "'features' must be float32, got float64"),
         ("features", np.zeros(55, np.float32), r"'features' must be 2-D \(N, D\), got shape \(55,\)"),
-        ("bbox_idx", np.arange(3, dtype=np.int64), r"'bbox_idx' must have shape \(55,\) to match 'features', got \(3,\)"),
+        (
+            "bbox_idx",
+            np.arange(3, dtype=np.int64),
+            r"'bbox_idx' must have shape \(55,\) to match 'features', got \(3,\)",
+        ),
         ("action_idx", np.zeros(55, np.float32), "'action_idx' must be integer, got float32"),
         ("role", np.array([b"probe"] * 55), "'role' must be one of \\['query', 'gallery', 'train'\\], got 'probe'"),
         ("features", np.full((55, 8), np.nan, np.float32), "'features' contains NaN or inf"),

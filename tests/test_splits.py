@@ -12,7 +12,9 @@ from soccerreid.splits import present_splits, read_model_blocks, split_files
 
 def test_split_files_lists_the_eval_splits_present_in_order(tmp_path):
     assert split_files(tmp_path) == {}
-    with pytest.raises(DataError, match=rf"^{tmp_path}: no fused distances for any of valid, test, challenge \(<split>.h5\)$"):
+    with pytest.raises(
+        DataError, match=rf"^{tmp_path}: no fused distances for any of valid, test, challenge \(<split>.h5\)$"
+    ):
         split_files(tmp_path, what="fused distances")
     for name in ("challenge.h5", "valid.h5", "train.h5"):
         (tmp_path / name).write_bytes(b"")
@@ -31,5 +33,7 @@ def test_read_model_blocks_reads_aligned_models_and_names_a_misaligned_one(tmp_p
     assert np.array_equal(blocks[0].bbox_idx, blocks[1].bbox_idx)
     _, features = read_model_blocks(tmp_path / "distances", ("a", "b"), "valid", features=tmp_path / "features")
     assert [fs.model for fs in features] == ["a", "b"] and features[0].features.shape[1] == 8
-    with pytest.raises(DataError, match=r"distances/c/valid.h5: its actions or members differ from those of .*distances/a/valid.h5"):
+    with pytest.raises(
+        DataError, match=r"distances/c/valid.h5: its actions or members differ from those of .*distances/a/valid.h5"
+    ):
         read_model_blocks(tmp_path / "distances", ("a", "c"), "valid")

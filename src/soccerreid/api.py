@@ -95,15 +95,23 @@ def _feature_set(q: np.ndarray, g: np.ndarray, q_actions, g_actions, model: int)
     """Query rows then gallery rows, keyed by (role, row number), with their actions (0 when none)."""
     if q.shape[1] != g.shape[1]:
         raise ValueError(f"model {model}: query features are {q.shape[1]}-d but gallery features {g.shape[1]}-d")
-    actions = np.concatenate([_actions(q_actions, len(q), "query_actions"), _actions(g_actions, len(g), "gallery_actions")])
+    actions = np.concatenate(
+        [_actions(q_actions, len(q), "query_actions"), _actions(g_actions, len(g), "gallery_actions")]
+    )
     if q_actions is None or g_actions is None:
         actions[:] = 0
     n = len(q) + len(g)
     return FeatureSet(
-        features=np.concatenate([q, g]), bbox_idx=np.concatenate([np.arange(len(q)), np.arange(len(g))]),
-        action_idx=actions, role=np.array(["query"] * len(q) + ["gallery"] * len(g)), person_uid=None,
-        clazz=np.full(n, ""), model=f"model{model}", split="", normalized=False,
-    )  # fmt: skip
+        features=np.concatenate([q, g]),
+        bbox_idx=np.concatenate([np.arange(len(q)), np.arange(len(g))]),
+        action_idx=actions,
+        role=np.array(["query"] * len(q) + ["gallery"] * len(g)),
+        person_uid=None,
+        clazz=np.full(n, ""),
+        model=f"model{model}",
+        split="",
+        normalized=False,
+    )
 
 
 def _actions(actions: np.ndarray | None, n: int, name: str) -> np.ndarray:

@@ -54,69 +54,117 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_embed(verbs) -> argparse.ArgumentParser:
-    embed = verbs.add_parser("embed", help="embed images into a features file", description=(
-        "Embed images (files or folders) with a model file into a features HDF5 file (soccerreid.schema). "
-        "SoccerNet file names give each row its bbox_idx, action and identity; other names get row numbers."))
+    embed = verbs.add_parser(
+        "embed",
+        help="embed images into a features file",
+        description=(
+            "Embed images (files or folders) with a model file into a features HDF5 file (soccerreid.schema). "
+            "SoccerNet file names give each row its bbox_idx, action and identity; other names get row numbers."
+        ),
+    )
     embed.add_argument("model", help="model file (artifacts/models/<name>/model.pt)")
     embed.add_argument("images", nargs="+", help="image files or folders (searched recursively)")
     embed.add_argument("--out", required=True, help="features file to write (.h5)")
-    embed.add_argument("--role", choices=("query", "gallery"),
-                       help="role of every row (default: 'query' under a query/ folder, else 'gallery')")
+    embed.add_argument(
+        "--role",
+        choices=("query", "gallery"),
+        help="role of every row (default: 'query' under a query/ folder, else 'gallery')",
+    )
     embed.set_defaults(run=run_embed)
     return embed
 
 
 def _add_rank(verbs) -> argparse.ArgumentParser:
-    rank = verbs.add_parser("rank", help="rank a query set against a gallery", description=(
-        "Rank each query against the gallery of its own action (features files and SoccerNet file names "
-        "carry the actions); print the top-k per query."))
+    rank = verbs.add_parser(
+        "rank",
+        help="rank a query set against a gallery",
+        description=(
+            "Rank each query against the gallery of its own action (features files and SoccerNet file names "
+            "carry the actions); print the top-k per query."
+        ),
+    )
     rank.add_argument("--query", required=True, help="features file (.h5: its query rows, or all) or image folder/file")
-    rank.add_argument("--gallery", required=True, help="features file (.h5: its gallery rows, or all) or image folder/file")
+    rank.add_argument(
+        "--gallery", required=True, help="features file (.h5: its gallery rows, or all) or image folder/file"
+    )
     rank.add_argument("--model", help="model file, needed to embed image folders")
-    rank.add_argument("--top-k", type=int, default=10, help="gallery items per query (0: the whole gallery; default 10)")
-    rank.add_argument("--rerank", nargs=3, type=float, metavar=("K1", "K2", "LAMBDA"),
-                      help="k-reciprocal re-ranking per action, e.g. 20 6 0.3")
+    rank.add_argument(
+        "--top-k", type=int, default=10, help="gallery items per query (0: the whole gallery; default 10)"
+    )
+    rank.add_argument(
+        "--rerank",
+        nargs=3,
+        type=float,
+        metavar=("K1", "K2", "LAMBDA"),
+        help="k-reciprocal re-ranking per action, e.g. 20 6 0.3",
+    )
     rank.add_argument("--metric", choices=("cosine", "euclidean"), default="cosine")
     rank.add_argument("--ignore-actions", action="store_true", help="rank every query against the whole gallery")
-    rank.add_argument("--out", help="write {query bbox_idx: [gallery bbox_idx, ...]} JSON (official format with --top-k 0)")
+    rank.add_argument(
+        "--out", help="write {query bbox_idx: [gallery bbox_idx, ...]} JSON (official format with --top-k 0)"
+    )
     rank.set_defaults(run=run_rank)
     return rank
 
 
 def _add_evaluate(verbs) -> argparse.ArgumentParser:
-    evaluate = verbs.add_parser("evaluate", help="score a model file on a split", description=(
-        "Score a model file on a labelled split with the SoccerNet protocol (each query against its own "
-        "action's gallery), as the DAG's single-model row, and check it with the official scorer."))
+    evaluate = verbs.add_parser(
+        "evaluate",
+        help="score a model file on a split",
+        description=(
+            "Score a model file on a labelled split with the SoccerNet protocol (each query against its own "
+            "action's gallery), as the DAG's single-model row, and check it with the official scorer."
+        ),
+    )
     evaluate.add_argument("model", help="model file")
     evaluate.add_argument("--split", default="valid", choices=("valid", "test"))
     evaluate.add_argument("--index", default="data/index", help="folder of <split>.csv (default data/index)")
     evaluate.add_argument("--metric", choices=("cosine", "euclidean"), default="cosine")
-    evaluate.add_argument("--official-actions", type=int, help="check the official scorer on this many evenly "
-                          "spaced actions (default: every action)")
+    evaluate.add_argument(
+        "--official-actions",
+        type=int,
+        help="check the official scorer on this many evenly spaced actions (default: every action)",
+    )
     evaluate.add_argument("--json", help="also write the scores as JSON here")
     evaluate.set_defaults(run=run_evaluate)
     return evaluate
 
 
 def _add_export(verbs) -> argparse.ArgumentParser:
-    export = verbs.add_parser("export", help="export a model file to ONNX or TorchScript", description=(
-        "Export a model file (LoRA merged, dynamic batch); the file is kept only if its features match "
-        "the torch model's (max abs diff within soccerreid.export.TOLERANCE, docs/models.md)."))
+    export = verbs.add_parser(
+        "export",
+        help="export a model file to ONNX or TorchScript",
+        description=(
+            "Export a model file (LoRA merged, dynamic batch); the file is kept only if its features match "
+            "the torch model's (max abs diff within soccerreid.export.TOLERANCE, docs/models.md)."
+        ),
+    )
     export.add_argument("model", help="model file")
     export.add_argument("--format", required=True, choices=("onnx", "torchscript"))
     export.add_argument("--out", help="file to write (default: the model file with .onnx / .ts)")
-    export.add_argument("--check", nargs="+", metavar="IMAGES",
-                        help="crops (files or folders) for the check (default: 8 seeded random crops)")
+    export.add_argument(
+        "--check",
+        nargs="+",
+        metavar="IMAGES",
+        help="crops (files or folders) for the check (default: 8 seeded random crops)",
+    )
     export.set_defaults(run=run_export)
     return export
 
 
 def _add_explore(verbs) -> argparse.ArgumentParser:
-    explore = verbs.add_parser("explore", help="explore a finished run in the browser", description=(
-        "Serve a web page (Gradio) over a finished run's artifacts (after dvc repro): the query list with filters, "
-        "one query's top-k, two methods side by side, and search by an uploaded crop. Ctrl+C stops it."))
+    explore = verbs.add_parser(
+        "explore",
+        help="explore a finished run in the browser",
+        description=(
+            "Serve a web page (Gradio) over a finished run's artifacts (after dvc repro): the query list with filters, "
+            "one query's top-k, two methods side by side, and search by an uploaded crop. Ctrl+C stops it."
+        ),
+    )
     explore.add_argument("--root", default=".", help="the run's repository root (default: the current folder)")
-    explore.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this machine only)")
+    explore.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this machine only)"
+    )
     explore.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     explore.set_defaults(run=run_explore)
     return explore
@@ -127,7 +175,9 @@ def _settings(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("embedding settings (default: the model file's)")
     group.add_argument("--height", type=int, help="input height")
     group.add_argument("--width", type=int, help="input width")
-    group.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None, help="average with the mirrored crop")
+    group.add_argument(
+        "--flip", action=argparse.BooleanOptionalAction, default=None, help="average with the mirrored crop"
+    )
     group.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None, help="L2-normalise features")
     group.add_argument("--batch-size", type=int, help="crops per batch (default 64)")
     group.add_argument("--workers", type=int, help="decoding processes (default 0)")
@@ -180,12 +230,24 @@ def embed_images(embedder, paths: list[str], role: str | None, device: str = "au
     meta = _soccernet_fields(paths)
     if meta is None:
         n = len(paths)
-        meta = {"bbox_idx": np.arange(n), "action_idx": np.zeros(n, np.int64), "person_uid": None,
-                "clazz": np.full(n, "")}
+        meta = {
+            "bbox_idx": np.arange(n),
+            "action_idx": np.zeros(n, np.int64),
+            "person_uid": None,
+            "clazz": np.full(n, ""),
+        }
     _check_unique(paths, roles, meta["bbox_idx"])
     features = embedder.embed(paths, device=device)
-    return FeatureSet(features=features, role=roles, model=embedder.info.arch, split="", normalized=embedder.config.normalize,
-                      embedder=embedder.info.weights_id, path=np.array(paths), **meta)
+    return FeatureSet(
+        features=features,
+        role=roles,
+        model=embedder.info.arch,
+        split="",
+        normalized=embedder.config.normalize,
+        embedder=embedder.info.weights_id,
+        path=np.array(paths),
+        **meta,
+    )
 
 
 def _soccernet_fields(paths: list[str]) -> dict | None:
@@ -228,7 +290,9 @@ def run_rank(args: argparse.Namespace) -> None:
     _check_compatible(query, gallery, args)
     actions = {} if args.ignore_actions else _check_actions(query, gallery, args)
     rerank = (int(args.rerank[0]), int(args.rerank[1]), args.rerank[2]) if args.rerank else None
-    result = rank(query.features, gallery.features, metric=args.metric, rerank=rerank, top_k=args.top_k or None, **actions)
+    result = rank(
+        query.features, gallery.features, metric=args.metric, rerank=rerank, top_k=args.top_k or None, **actions
+    )
     _print_ranking(query, gallery, result)
     if args.out:
         from soccerreid.io import write_json
@@ -256,15 +320,19 @@ def _side(item: str, role: str, embedder, args: argparse.Namespace):
 def _check_compatible(query, gallery, args: argparse.Namespace) -> None:
     dims = (query.features.shape[1], gallery.features.shape[1])
     if dims[0] != dims[1] or (query.embedder and gallery.embedder and query.embedder != gallery.embedder):
-        raise DataError(f"{args.gallery}: features from another model ({gallery.embedder or 'unknown'}, {dims[1]}-d) "
-                        f"than {args.query} ({query.embedder or 'unknown'}, {dims[0]}-d)")
+        raise DataError(
+            f"{args.gallery}: features from another model ({gallery.embedder or 'unknown'}, {dims[1]}-d) "
+            f"than {args.query} ({query.embedder or 'unknown'}, {dims[0]}-d)"
+        )
 
 
 def _check_actions(query, gallery, args: argparse.Namespace) -> dict:
     missing = sorted(set(query.action_idx.tolist()) - set(gallery.action_idx.tolist()))
     if missing:
-        raise DataError(f"{args.gallery}: no gallery image of action {missing[0]}, which query rows of {args.query} "
-                        f"belong to (each query is ranked in its own action; --ignore-actions ranks against all)")
+        raise DataError(
+            f"{args.gallery}: no gallery image of action {missing[0]}, which query rows of {args.query} "
+            f"belong to (each query is ranked in its own action; --ignore-actions ranks against all)"
+        )
     return {"query_actions": query.action_idx, "gallery_actions": gallery.action_idx}
 
 
@@ -281,10 +349,15 @@ def run_evaluate(args: argparse.Namespace) -> None:
     from soccerreid.api import evaluate
     from soccerreid.io import write_json
 
-    scores = evaluate(_embedder(args.model, args), args.index, args.split, args.metric, args.device, args.official_actions)
+    scores = evaluate(
+        _embedder(args.model, args), args.index, args.split, args.metric, args.device, args.official_actions
+    )
     official = scores["official"]
-    check = (f"official scorer: mAP {official['mAP']:.6f}, Rank-1 {official['rank1']:.6f} (agrees)" if "mAP" in official
-             else f"official scorer skipped: {official['skipped']}")
+    check = (
+        f"official scorer: mAP {official['mAP']:.6f}, Rank-1 {official['rank1']:.6f} (agrees)"
+        if "mAP" in official
+        else f"official scorer skipped: {official['skipped']}"
+    )
     ranks = ", ".join(f"Rank-{k} {scores[f'rank{k}']:.4f}" for k in (1, 5, 10, 20))
     print(f"{args.model} on {args.split} ({scores['num_queries']} queries): mAP {scores['mAP']:.6f}, {ranks}; {check}")
     if args.json:

@@ -84,7 +84,11 @@ class Fingerprint:
 def shaping_values(obj: Any) -> Any:
     """A config dataclass as plain JSON-able values, recursively, without its operational fields."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: shaping_values(getattr(obj, f.name)) for f in dataclasses.fields(obj) if not f.metadata.get(OPERATIONAL)}
+        return {
+            f.name: shaping_values(getattr(obj, f.name))
+            for f in dataclasses.fields(obj)
+            if not f.metadata.get(OPERATIONAL)
+        }
     if isinstance(obj, (list, tuple)):
         return [shaping_values(v) for v in obj]
     if isinstance(obj, dict):

@@ -78,13 +78,22 @@ class FeatureSet:
         """(N,) bool mask of query rows."""
         return self.role == "query"
 
-    def take(self, rows: np.ndarray) -> "FeatureSet":
+    def take(self, rows: np.ndarray) -> FeatureSet:
         """The same set restricted to ``rows`` (int64 indices or a bool mask), in that order."""
+
         def pick(column):
             return None if column is None else column[rows]
 
-        return replace(self, features=self.features[rows], bbox_idx=self.bbox_idx[rows], action_idx=self.action_idx[rows],
-                       role=self.role[rows], person_uid=pick(self.person_uid), clazz=self.clazz[rows], path=pick(self.path))
+        return replace(
+            self,
+            features=self.features[rows],
+            bbox_idx=self.bbox_idx[rows],
+            action_idx=self.action_idx[rows],
+            role=self.role[rows],
+            person_uid=pick(self.person_uid),
+            clazz=self.clazz[rows],
+            path=pick(self.path),
+        )
 
 
 def sort_order(action_idx: np.ndarray, role: np.ndarray, bbox_idx: np.ndarray) -> np.ndarray:
@@ -107,8 +116,9 @@ def write_features(path: str | os.PathLike, fs: FeatureSet) -> None:
         f.create_dataset("clazz", data=np.asarray(fs.clazz)[order].astype("S32"))
         if fs.path is not None:
             f.create_dataset("path", data=np.asarray(fs.path, dtype=object)[order], dtype=h5py.string_dtype())
-        f.attrs.update(model=fs.model, split=fs.split, normalized=bool(fs.normalized), schema=FEATURES_SCHEMA,
-                       embedder=fs.embedder)
+        f.attrs.update(
+            model=fs.model, split=fs.split, normalized=bool(fs.normalized), schema=FEATURES_SCHEMA, embedder=fs.embedder
+        )
 
 
 def _decode(strings: np.ndarray) -> np.ndarray:
@@ -285,7 +295,7 @@ class DistanceBlocks:
         nq = int(self.n_query[a])
         return self.block(a)[:nq, nq:]
 
-    def with_values(self, values: np.ndarray, source: str) -> "DistanceBlocks":
+    def with_values(self, values: np.ndarray, source: str) -> DistanceBlocks:
         """The same members and layout with new ``values`` (same shape) from ``source``."""
         return replace(self, values=np.ascontiguousarray(values, dtype=np.float32), source=source)
 

@@ -77,8 +77,10 @@ def soup_model_files(paths: Sequence[str | os.PathLike]) -> tuple[ReidModel, Mod
     for path in paths[1:]:
         other, state = read_model_file(path)
         if (other.arch, other.variant, other.neck, other.lora) != (info.arch, info.variant, info.neck, info.lora):
-            raise WeightsError(f"{path}: holds {other.arch}/{other.variant}, but the soup's first member {paths[0]} is "
-                               f"{info.arch}/{info.variant}; a soup averages one architecture")
+            raise WeightsError(
+                f"{path}: holds {other.arch}/{other.variant}, but the soup's first member {paths[0]} is "
+                f"{info.arch}/{info.variant}; a soup averages one architecture"
+            )
         states.append(state)
     network.load_state_dict(uniform_soup(states))
     return network.eval(), info
@@ -133,8 +135,15 @@ def write_soup(
     """
     out, features, distances = (Path(folder) for folder in folders)
     network, info = soup_model_files(paths)
-    save_model(network, out / "model.pt", cfg, input_size=(info.height, info.width), flip=info.flip,
-               normalize=info.normalize, training={"soup": "uniform", "members": list(members)})  # fmt: skip
+    save_model(
+        network,
+        out / "model.pt",
+        cfg,
+        input_size=(info.height, info.width),
+        flip=info.flip,
+        normalize=info.normalize,
+        training={"soup": "uniform", "members": list(members)},
+    )
     embedder = load_model(out / "model.pt").configure(**vars(settings))
     for split, frame in frames.items():
         fs = extract_split(embedder, frame, name, split, device)

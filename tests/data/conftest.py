@@ -42,7 +42,7 @@ def assert_soccernet_numbering(reid: Path) -> None:
     query and gallery indices overlap, and action_idx restarts in every split."""
     first_action = {}
     for split, lists in (("train", ("",)), ("valid", ("query", "gallery")), ("test", ("query", "gallery")),
-                         ("challenge", ("query", "gallery"))):  # fmt: skip
+                         ("challenge", ("query", "gallery"))):
         boxes = {}
         for role in lists:
             names = [p.name.split("-") for p in (reid / split / role).rglob("*.png")]

@@ -102,7 +102,7 @@ def test_crops_the_metadata_does_not_list_make_the_counts_wrong(raw_copy):
     _rewrite(path, lambda d: d["gallery"].pop("0"))
     with pytest.raises(DataError, match=rf"^{path}: lists \d+ crops but the split holds \d+ \(0 missing, 1 not listed; "
                                         r"first: gallery bbox 0 is not listed\); the copy is incomplete or modified: "
-                                        r"unzip or download it again$"):  # fmt: skip
+                                        r"unzip or download it again$"):
         scan_split(raw_copy / "reid" / "challenge", "challenge")
 
 

@@ -15,7 +15,7 @@ def test_reference_example_parses_field_by_field():
     assert crop == CropName(
         bbox_idx=54404, action_idx=1940, person_uid=33397, frame_idx=5089, clazz="Player_team_right",
         jersey="9", uai="014r002_00858c3b0003", height=775, width=449,
-    )  # fmt: skip
+    )
     assert crop.labelled
     assert format_name(crop) == REFERENCE_EXAMPLE
 

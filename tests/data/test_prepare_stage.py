@@ -43,7 +43,7 @@ TINY_DATA = {
         "real_players_per_team": 11, "people_per_action": [5, 8], "frames_per_action": [2, 3],
         "crop_height": [30, 90], "occlusion": 0.3,
     },
-}  # fmt: skip
+}
 
 
 def test_stage_end_to_end_on_tiny_synthetic(tmp_path, monkeypatch, capsys):
@@ -55,7 +55,7 @@ def test_stage_end_to_end_on_tiny_synthetic(tmp_path, monkeypatch, capsys):
     index = Path("data/index")
     assert sorted(p.name for p in index.iterdir()) == [
         "challenge.csv", "challenge_groundtruth.json", "invalid_images.json", "summary.json", "test.csv", "train.csv", "valid.csv",
-    ]  # fmt: skip
+    ]
     summary = json.loads((index / "summary.json").read_text())
     for split in ("train", "valid", "test", "challenge"):
         frame = read_index(index, split)
@@ -77,7 +77,7 @@ def _assert_perfect_score(truth_path: Path, tmp_path: Path) -> None:
         key: sorted((g["bbox_idx"] for g in truth["gallery"].values() if g["action_idx"] == q["action_idx"]),
                     key=lambda b: truth["gallery"][str(b)]["person_uid"] != q["person_uid"])
         for key, q in truth["query"].items()
-    }  # fmt: skip
+    }
     (tmp_path / "ranking.json").write_text(json.dumps(ranking))
     assert evaluate(str(truth_path), str(tmp_path / "ranking.json")) == {"mAP": pytest.approx(1.0), "rank-1": pytest.approx(1.0)}
 

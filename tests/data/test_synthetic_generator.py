@@ -36,7 +36,7 @@ def test_another_seed_gives_other_data(tiny_config):
 def test_layout_is_soccernet(tiny_raw):
     reid = tiny_raw / "reid"
     assert sorted(p.name for p in reid.iterdir()) == [
-        "challenge", "challenge_bbox_info.json", "test", "test_bbox_info.json", "train", "valid"]  # fmt: skip
+        "challenge", "challenge_bbox_info.json", "test", "test_bbox_info.json", "train", "valid"]
     for png in (reid / "train").rglob("*.png"):
         assert len(png.relative_to(reid / "train").parts) == 5  # championship/season/game/action/file
         parse_name(png)

@@ -14,7 +14,9 @@ def one_action(distances_to_query, gallery_uid, query_uid=1, clazz="Player_team_
     n = len(x)
     uid = np.array([query_uid, *gallery_uid])
     is_query = np.arange(n) == 0
-    return embeddings_to_blocks(x, np.zeros(n, np.int64), is_query, np.arange(n) * 10, uid, np.full(n, clazz), metric="euclidean")
+    return embeddings_to_blocks(
+        x, np.zeros(n, np.int64), is_query, np.arange(n) * 10, uid, np.full(n, clazz), metric="euclidean"
+    )
 
 
 def test_ties_keep_gallery_order():
@@ -40,8 +42,17 @@ def test_queries_without_positive_are_counted_not_averaged():
 
 
 def test_class_groups():
-    clazz = np.array(["Player_team_left", "Player_team_unknown_2", "Goalkeeper_team_right", "Side_referee", "Staff_members", "Ball"])
-    assert class_group(clazz).tolist() == ["players", "players", "goalkeepers", "referees_staff", "referees_staff", "other"]
+    clazz = np.array(
+        ["Player_team_left", "Player_team_unknown_2", "Goalkeeper_team_right", "Side_referee", "Staff_members", "Ball"]
+    )
+    assert class_group(clazz).tolist() == [
+        "players",
+        "players",
+        "goalkeepers",
+        "referees_staff",
+        "referees_staff",
+        "other",
+    ]
 
 
 def test_per_class_summaries_and_sections():

@@ -124,8 +124,12 @@ def test_official_section_checks_spread_actions_and_stops_on_any_disagreement(bl
     ranking = ranking_from_blocks(blocks)
     checked = spread_actions(blocks, 7)
     section = official_section(blocks, ranking, max_actions=7)
-    assert section == {**official_scores(ground_truth_from_blocks(checked), ranking), "agrees": True,
-                       "actions": 7, "queries": int(checked.n_query.sum())}
+    assert section == {
+        **official_scores(ground_truth_from_blocks(checked), ranking),
+        "agrees": True,
+        "actions": 7,
+        "queries": int(checked.n_query.sum()),
+    }
     assert section["mAP"] == summarize(score_queries(checked))["mAP"]
     whole = official_section(blocks, ranking, max_actions=1000)
     assert (whole["actions"], whole["queries"]) == (40, 260) and whole["mAP"] == score_blocks(blocks)["mAP"]
@@ -140,6 +144,10 @@ def test_spread_actions_keeps_whole_actions_evenly_spaced(blocks):
     for i, a in enumerate([0, 10, 20, 29, 39]):
         assert np.array_equal(picked.block(i), blocks.block(a))
         members = slice(blocks.member_offsets[a], blocks.member_offsets[a + 1])
-        assert np.array_equal(picked.person_uid[picked.member_offsets[i] : picked.member_offsets[i + 1]], blocks.person_uid[members])
-        assert np.array_equal(picked.bbox_idx[picked.member_offsets[i] : picked.member_offsets[i + 1]], blocks.bbox_idx[members])
+        assert np.array_equal(
+            picked.person_uid[picked.member_offsets[i] : picked.member_offsets[i + 1]], blocks.person_uid[members]
+        )
+        assert np.array_equal(
+            picked.bbox_idx[picked.member_offsets[i] : picked.member_offsets[i + 1]], blocks.bbox_idx[members]
+        )
     assert spread_actions(blocks, 40) is blocks

@@ -42,7 +42,9 @@ def test_matches_naive_loop_on_shuffled_rows():
 
 def test_hand_worked_example():
     # one action, query A; gallery ranked B, A, A (distances 0.1, 0.2, 0.3 along one axis)
-    x = np.array([[1, 0], [np.cos(0.9), np.sin(0.9)], [np.cos(0.5), np.sin(0.5)], [np.cos(1.0), np.sin(1.0)]], np.float32)
+    x = np.array(
+        [[1, 0], [np.cos(0.9), np.sin(0.9)], [np.cos(0.5), np.sin(0.5)], [np.cos(1.0), np.sin(1.0)]], np.float32
+    )
     scores = score_embeddings(x, np.zeros(4, np.int64), np.array([7, 8, 7, 7]), np.array([True, False, False, False]))
     # ranking: A(0.5 rad), B(0.9), A(1.0): positives at ranks 1 and 3
     assert scores["mAP"] == pytest.approx((1 / 1 + 2 / 3) / 2)
@@ -81,4 +83,6 @@ def test_action_without_gallery_is_an_error():
 
 def test_mismatched_shapes_are_an_error():
     with pytest.raises(ValueError, match=r"action_idx must have shape \(3,\), got \(2,\)"):
-        score_embeddings(np.eye(3, dtype=np.float32), np.array([0, 0]), np.array([1, 1, 1]), np.array([True, False, False]))
+        score_embeddings(
+            np.eye(3, dtype=np.float32), np.array([0, 0]), np.array([1, 1, 1]), np.array([True, False, False])
+        )

@@ -34,11 +34,17 @@ SCREENSHOTS = ROOT / "tests" / "artifacts" / "explorer"  # git-ignored; kept aft
 TINY_DATA = {
     "source": "synthetic",
     "synthetic": {
-        "seed": 3, "actions": {"train": 1, "valid": 3, "test": 1, "challenge": 1}, "games": 2, "teams": 3,
-        "real_players_per_team": 11, "people_per_action": [6, 9], "frames_per_action": [3, 4],
-        "crop_height": [30, 90], "occlusion": 0.3,
+        "seed": 3,
+        "actions": {"train": 1, "valid": 3, "test": 1, "challenge": 1},
+        "games": 2,
+        "teams": 3,
+        "real_players_per_team": 11,
+        "people_per_action": [6, 9],
+        "frames_per_action": [3, 4],
+        "crop_height": [30, 90],
+        "occlusion": 0.3,
     },
-}  # fmt: skip
+}
 
 
 def load_stage(name: str):
@@ -56,7 +62,9 @@ def tiny_params(path: Path, sizes: dict[str, tuple[int, int]]) -> Path:
     params["models"] = {model: params["models"][model] for model in sizes}
     params["soups"] = {}
     params["models"]["dinov2_lora"]["lora"] = {"r": 4, "alpha": 16.0, "dropout": 0.0, "targets": ["qkv", "mlp"]}
-    params["extract"] = {model: {"height": h, "width": w, "batch_size": 64, "workers": 0} for model, (h, w) in sizes.items()}
+    params["extract"] = {
+        model: {"height": h, "width": w, "batch_size": 64, "workers": 0} for model, (h, w) in sizes.items()
+    }
     params["fusion"]["grid_step"] = 0.25
     path.write_text(yaml.safe_dump(params))
     return path
@@ -77,17 +85,82 @@ def finished_run(tmp_path_factory, model_files) -> Path:
         for model in sizes:
             (root / "artifacts" / "models" / model).mkdir(parents=True)
             shutil.copy(model_files[model], root / "artifacts" / "models" / model / "model.pt")
-            load_stage("extract")(["--params", p, "--model", model, "--weights", f"artifacts/models/{model}/model.pt",
-                                   "--index", "data/index", "--out", f"artifacts/features/{model}", "--device", "cpu"])
-            load_stage("distances")(["--params", p, "--features", f"artifacts/features/{model}", "--out", f"artifacts/distances/{model}"])
-        load_stage("fuse")(["--params", p, "--distances", "artifacts/distances", "--features", "artifacts/features", "--out", "artifacts/fused"])
+            load_stage("extract")(
+                [
+                    "--params",
+                    p,
+                    "--model",
+                    model,
+                    "--weights",
+                    f"artifacts/models/{model}/model.pt",
+                    "--index",
+                    "data/index",
+                    "--out",
+                    f"artifacts/features/{model}",
+                    "--device",
+                    "cpu",
+                ]
+            )
+            load_stage("distances")(
+                ["--params", p, "--features", f"artifacts/features/{model}", "--out", f"artifacts/distances/{model}"]
+            )
+        load_stage("fuse")(
+            [
+                "--params",
+                p,
+                "--distances",
+                "artifacts/distances",
+                "--features",
+                "artifacts/features",
+                "--out",
+                "artifacts/fused",
+            ]
+        )
         load_stage("rerank")(["--params", p, "--fused", "artifacts/fused", "--out", "artifacts/reranked"])
-        load_stage("score")(["--params", p, "--distances", "artifacts/distances", "--fused", "artifacts/fused",
-                             "--reranked", "artifacts/reranked", "--challenge-groundtruth", "data/index/challenge_groundtruth.json",
-                             "--scores", "metrics/scores.json", "--cmc", "metrics/cmc.csv", "--rankings", "artifacts/rankings"])
-        load_stage("report")(["--params", p, "--scores", "metrics/scores.json", "--distances", "artifacts/distances",
-                              "--fused", "artifacts/fused", "--reranked", "artifacts/reranked", "--cmc", "metrics/cmc.csv",
-                              "--rankings", "artifacts/rankings", "--index", "data/index", "--live", "dvclive", "--out", "reports"])
+        load_stage("score")(
+            [
+                "--params",
+                p,
+                "--distances",
+                "artifacts/distances",
+                "--fused",
+                "artifacts/fused",
+                "--reranked",
+                "artifacts/reranked",
+                "--challenge-groundtruth",
+                "data/index/challenge_groundtruth.json",
+                "--scores",
+                "metrics/scores.json",
+                "--cmc",
+                "metrics/cmc.csv",
+                "--rankings",
+                "artifacts/rankings",
+            ]
+        )
+        load_stage("report")(
+            [
+                "--params",
+                p,
+                "--scores",
+                "metrics/scores.json",
+                "--distances",
+                "artifacts/distances",
+                "--fused",
+                "artifacts/fused",
+                "--reranked",
+                "artifacts/reranked",
+                "--cmc",
+                "metrics/cmc.csv",
+                "--rankings",
+                "artifacts/rankings",
+                "--index",
+                "data/index",
+                "--live",
+                "dvclive",
+                "--out",
+                "reports",
+            ]
+        )
     finally:
         os.chdir(cwd)
     return root
@@ -104,13 +177,18 @@ def explorer(root: Path):
     """``soccerreid explore --root root`` on a free loopback port, as a user starts it; yields its URL."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    log = open(root.parent / f"explore-{port}.log", "w+")
-    proc = subprocess.Popen([sys.executable, "-m", "soccerreid", "explore", "--root", str(root), "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    log = open(root.parent / f"explore-{port}.log", "w+")  # noqa: SIM115 (closed in the finally below)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "soccerreid", "explore", "--root", str(root), "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 120
         while True:
-            assert proc.poll() is None, f"soccerreid explore exited with {proc.returncode}:\n{Path(log.name).read_text()}"
+            assert proc.poll() is None, (
+                f"soccerreid explore exited with {proc.returncode}:\n{Path(log.name).read_text()}"
+            )
             try:
                 urllib.request.urlopen(url, timeout=2)
                 break

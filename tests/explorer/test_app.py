@@ -36,8 +36,14 @@ def expected(finished_run):
     truth = labels(finished_run, SPLIT)
     a = hits(blocks_ranking(finished_run / "artifacts" / "distances" / best / f"{SPLIT}.h5"), truth)
     b = hits(final_ranking(finished_run, SPLIT), truth)
-    return {"best": best, "a": a, "b": b, "rank_a": blocks_ranking(finished_run / "artifacts" / "distances" / best / f"{SPLIT}.h5"),
-            "ap_a": {q: average_precision(m) for q, m in a.items()}, "ap_b": {q: average_precision(m) for q, m in b.items()}}
+    return {
+        "best": best,
+        "a": a,
+        "b": b,
+        "rank_a": blocks_ranking(finished_run / "artifacts" / "distances" / best / f"{SPLIT}.h5"),
+        "ap_a": {q: average_precision(m) for q, m in a.items()},
+        "ap_b": {q: average_precision(m) for q, m in b.items()},
+    }
 
 
 def choose(page, elem_id: str, prefix: str) -> None:
@@ -78,11 +84,15 @@ def test_a_query_shows_its_top_k_bordered_green_or_red_by_identity(page, url, ex
     page.locator("#top-k input[type=number]").press("Enter")
     choose(page, "query", f"{query} (action")
     page.wait_for_selector(f'#one-query .retrieval[data-query="{query}"]')
-    page.wait_for_function(f"document.querySelectorAll('#one-query .tile.gallery').length === {min(k, len(expected['a'][query]))}")
+    page.wait_for_function(
+        f"document.querySelectorAll('#one-query .tile.gallery').length === {min(k, len(expected['a'][query]))}"
+    )
     tiles = page.locator("#one-query .tile.gallery")
     shown = [int(tiles.nth(i).get_attribute("data-bbox")) for i in range(tiles.count())]
     assert shown == expected["rank_a"][query][:k]
-    colours = [tiles.nth(i).locator("img").evaluate("e => getComputedStyle(e).borderTopColor") for i in range(tiles.count())]
+    colours = [
+        tiles.nth(i).locator("img").evaluate("e => getComputedStyle(e).borderTopColor") for i in range(tiles.count())
+    ]
     assert colours == [GREEN if hit else RED for hit in expected["a"][query][:k]]
     ranks = [r + 1 for r, hit in enumerate(expected["a"][query]) if hit]
     assert f"true matches at ranks {', '.join(map(str, ranks))}" in page.inner_text("#one-query")
@@ -99,11 +109,17 @@ def test_side_by_side_shows_two_rows_and_the_ap_difference(page, url, expected):
     assert rows.count() == 2
     assert "A: " in rows.nth(0).inner_text() and "B: Final" in rows.nth(1).inner_text()
     for i, key in ((0, "a"), (1, "b")):
-        colours = rows.nth(i).locator(".tile.gallery img").evaluate_all("es => es.map(e => getComputedStyle(e).borderTopColor)")
+        colours = (
+            rows.nth(i)
+            .locator(".tile.gallery img")
+            .evaluate_all("es => es.map(e => getComputedStyle(e).borderTopColor)")
+        )
         assert colours == [GREEN if hit else RED for hit in expected[key][query][: len(colours)]]
     delta = float(page.locator("#side-by-side .delta").get_attribute("data-delta"))
     assert delta == pytest.approx(expected["ap_b"][query] - expected["ap_a"][query], abs=1e-6)
-    assert f"AP change B - A: {100 * (expected['ap_b'][query] - expected['ap_a'][query]):+.1f}" in page.inner_text("#side-by-side")
+    assert f"AP change B - A: {100 * (expected['ap_b'][query] - expected['ap_a'][query]):+.1f}" in page.inner_text(
+        "#side-by-side"
+    )
 
 
 def test_an_uploaded_crop_is_ranked_against_an_actions_gallery(page, url, finished_run):
@@ -123,8 +139,13 @@ def test_an_uploaded_crop_is_ranked_against_an_actions_gallery(page, url, finish
     page.wait_for_selector("#search-result .tile.gallery")
     tiles = page.locator("#search-result .tile.gallery")
     assert tiles.count() == min(10, len(members))
-    assert int(tiles.nth(0).get_attribute("data-bbox")) == crop["bbox_idx"], "the uploaded gallery crop is its own nearest"
-    captions = [re.fullmatch(r"(\d+): ([\d.]+)", tiles.nth(i).locator("figcaption").inner_text()).groups() for i in range(tiles.count())]
+    assert int(tiles.nth(0).get_attribute("data-bbox")) == crop["bbox_idx"], (
+        "the uploaded gallery crop is its own nearest"
+    )
+    captions = [
+        re.fullmatch(r"(\d+): ([\d.]+)", tiles.nth(i).locator("figcaption").inner_text()).groups()
+        for i in range(tiles.count())
+    ]
     assert [int(r) for r, _ in captions] == list(range(1, tiles.count() + 1))
     distances = [float(d) for _, d in captions]
     assert distances[0] < 1e-3 < distances[1] and distances == sorted(distances)
@@ -140,7 +161,9 @@ def test_a_non_image_upload_says_so_in_the_page(page, url, tmp_path):
     page.wait_for_selector("#upload :text('notes.png')")
     page.locator("#search").click()
     page.wait_for_selector("#status .error")
-    assert settled_status(page) == "Error: notes.png: not an image (it does not decode); upload a PNG or JPEG player crop"
+    assert (
+        settled_status(page) == "Error: notes.png: not an image (it does not decode); upload a PNG or JPEG player crop"
+    )
     assert "Traceback" not in page.inner_text("body")
 
 
@@ -153,8 +176,10 @@ def test_an_unscored_run_and_a_missing_artifact_say_what_makes_them(page, finish
         page.goto(address)
         page.wait_for_selector("#status .error")
         message = settled_status(page)
-        assert message == (f"Error: {run / 'metrics' / 'scores.json'}: not found (the run was never scored); "
-                           "`dvc repro score` makes it")  # fmt: skip
+        assert message == (
+            f"Error: {run / 'metrics' / 'scores.json'}: not found (the run was never scored); "
+            "`dvc repro score` makes it"
+        )
         (run / "metrics" / "scores.json").write_text(scores)
         shutil.rmtree(run / "artifacts" / "reranked" / "presets" / "broad")
         loaded(page, address)

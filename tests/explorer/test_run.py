@@ -16,10 +16,15 @@ from soccerreid.explorer.run import Run, RunPaths, filter_queries, sort_queries
 def table() -> pd.DataFrame:
     """Five queries (bbox_idx 0-4) under A, with B's AP; query 4 has no positive."""
     return pd.DataFrame(
-        {"action": [0, 0, 1, 1, 2], "clazz": ["Player_team_left", "Main_referee", "Player_team_left", "Player_team_right", "Player_team_left"],
-         "ap": [1.0, 0.25, 0.5, 0.8, np.nan], "first_hit": [1, 4, 2, 1, 0], "ap_b": [1.0, 0.5, 0.25, 1.0, np.nan]},
+        {
+            "action": [0, 0, 1, 1, 2],
+            "clazz": ["Player_team_left", "Main_referee", "Player_team_left", "Player_team_right", "Player_team_left"],
+            "ap": [1.0, 0.25, 0.5, 0.8, np.nan],
+            "first_hit": [1, 4, 2, 1, 0],
+            "ap_b": [1.0, 0.5, 0.25, 1.0, np.nan],
+        },
         index=pd.Index([0, 1, 2, 3, 4], name="query"),
-    ).assign(delta=lambda t: t["ap_b"] - t["ap"])  # fmt: skip
+    ).assign(delta=lambda t: t["ap_b"] - t["ap"])
 
 
 def test_each_filter_keeps_its_rows(table):
@@ -47,9 +52,14 @@ def test_a_run_names_each_missing_artifact_and_its_command(tmp_path):
     run = Run(RunPaths.under(tmp_path))
     with pytest.raises(DataError) as err:
         run.splits()
-    assert str(err.value) == f"{tmp_path / 'metrics' / 'scores.json'}: not found (the run was never scored); `dvc repro score` makes it"
+    assert (
+        str(err.value)
+        == f"{tmp_path / 'metrics' / 'scores.json'}: not found (the run was never scored); `dvc repro score` makes it"
+    )
     (tmp_path / "metrics").mkdir()
-    (tmp_path / "metrics" / "scores.json").write_text(json.dumps({"split": "valid", "method": "rerank:20/6/0.3", "mAP": 0.5}))
+    (tmp_path / "metrics" / "scores.json").write_text(
+        json.dumps({"split": "valid", "method": "rerank:20/6/0.3", "mAP": 0.5})
+    )
     with pytest.raises(DataError, match=r"fused/fusion.json: not found; `dvc repro fuse` makes it"):
         run.methods("valid")
     with pytest.raises(DataError, match=r"models: not found; `dvc repro train` makes it"):

@@ -48,13 +48,20 @@ def test_onnx_round_trip_of_every_family(family, model_files, crops, tmp_path):
     assert export_file(embedder, "onnx", path, crops, name=family) <= 1e-4
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (batch,) = session.get_inputs()
-    assert batch.name == "images" and isinstance(batch.shape[0], str) and batch.shape[1:] == [3, embedder.config.height, embedder.config.width]
+    assert (
+        batch.name == "images"
+        and isinstance(batch.shape[0], str)
+        and batch.shape[1:] == [3, embedder.config.height, embedder.config.width]
+    )
     for x, reference in _raw_batches(embedder, crops):  # batch sizes 1 and 4: the batch is dynamic
         np.testing.assert_allclose(session.run(["features"], {"images": x})[0], reference, atol=1e-4)
     proto = onnx.load(str(path))
     props = {p.key: p.value for p in proto.metadata_props}
     assert props["soccerreid.arch"] == family and props["soccerreid.weights_id"] == embedder.info.weights_id
-    assert json.loads(props["soccerreid.flip"]) is True and json.loads(props["soccerreid.height"]) == embedder.config.height
+    assert (
+        json.loads(props["soccerreid.flip"]) is True
+        and json.loads(props["soccerreid.height"]) == embedder.config.height
+    )
     assert not [i.name for i in proto.graph.initializer if "lora" in i.name.lower()]  # LoRA merged into the weights
 
 
@@ -79,9 +86,14 @@ def test_an_export_that_differs_from_torch_fails_naming_the_model_and_the_diff(m
     other_cfg = soccerreid.load_model(model_files["osnet_ain"]).info.model_config()
     save_model(create_model(other_cfg, num_classes=0).eval(), tmp_path / "other.pt", other_cfg, input_size=(64, 32))
     with pytest.raises(ExportError) as info:
-        check_export("onnx", tmp_path / "model.onnx", soccerreid.load_model(tmp_path / "other.pt"), crops, name="osnet_ain")
-    assert re.fullmatch(r"osnet_ain: onnx features differ from the torch model's by \S+ \(max abs, on 5 crops; "
-                        r"at most 0.002 allowed\)", str(info.value))
+        check_export(
+            "onnx", tmp_path / "model.onnx", soccerreid.load_model(tmp_path / "other.pt"), crops, name="osnet_ain"
+        )
+    assert re.fullmatch(
+        r"osnet_ain: onnx features differ from the torch model's by \S+ \(max abs, on 5 crops; "
+        r"at most 0.002 allowed\)",
+        str(info.value),
+    )
     assert float(str(info.value).split(" by ")[1].split()[0]) > 1e-2
 
 
@@ -92,7 +104,7 @@ def test_the_model_cards_onnxruntime_lines_give_the_features(model_files, crops,
     card = (tmp_path / "model_card.md").read_text()
     assert "feature dimension **384**" in card and "LoRA r=4 alpha=16 on qkv+mlp (merged)" in card
     assert "Validation mAP while training: **0.2500** at best epoch 1" in card
-    assert f"| `model.onnx` | ONNX" in card and f"{diffs['onnx']:.2e}" in card
+    assert "| `model.onnx` | ONNX" in card and f"{diffs['onnx']:.2e}" in card
     code = re.search(r"```python\n(.*?)```", card, re.S).group(1)
     assert len(code.strip().splitlines()) <= 8
     for crop in crops:
@@ -108,13 +120,33 @@ def test_the_model_cards_onnxruntime_lines_give_the_features(model_files, crops,
 
 def _stage(tmp_path, index, weights):
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params["extract"]["osnet_ain"] = {"height": 64, "width": 32, "workers": 0, "splits": ["valid"],
-                                      "differs_from_validation": "the tiny test model is not trained by params"}
+    params["extract"]["osnet_ain"] = {
+        "height": 64,
+        "width": 32,
+        "workers": 0,
+        "splits": ["valid"],
+        "differs_from_validation": "the tiny test model is not trained by params",
+    }
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    args = ["--params", tmp_path / "params.yaml", "--model", "osnet_ain", "--weights", weights, "--index", index,
-            "--out", tmp_path / "export"]
-    return subprocess.run([sys.executable, str(ROOT / "stages" / "export.py"), *map(str, args)], capture_output=True,
-                          text=True, timeout=600, env=dict(os.environ, PYTHONWARNINGS="ignore"))
+    args = [
+        "--params",
+        tmp_path / "params.yaml",
+        "--model",
+        "osnet_ain",
+        "--weights",
+        weights,
+        "--index",
+        index,
+        "--out",
+        tmp_path / "export",
+    ]
+    return subprocess.run(
+        [sys.executable, str(ROOT / "stages" / "export.py"), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, PYTHONWARNINGS="ignore"),
+    )
 
 
 @pytest.mark.slow
@@ -127,6 +159,8 @@ def test_export_stage_writes_checked_files_or_nothing(model_files, soccernet_val
     assert f"on {count} crops of {soccernet_valid}/valid.csv" in card
     failed = _stage(tmp_path / "export", soccernet_valid, tmp_path / "absent.pt")
     assert failed.returncode == 2
-    assert failed.stderr.strip() == (f"error: {tmp_path / 'absent.pt'}: model file not found "
-                                     "(the train stage writes artifacts/models/<name>/model.pt)")
+    assert failed.stderr.strip() == (
+        f"error: {tmp_path / 'absent.pt'}: model file not found "
+        "(the train stage writes artifacts/models/<name>/model.pt)"
+    )
     assert not (tmp_path / "export" / "export").exists()

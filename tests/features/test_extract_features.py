@@ -108,12 +108,21 @@ def test_a_corrupt_crop_is_a_one_line_error_from_the_workers(tmp_path, crops, mo
 def _index(tmp_path: Path, split: str, crops: list[str], labelled: bool) -> None:
     n = len(crops)
     rows = {
-        "path": crops, "split": split, "role": ["query", "gallery"] * (n // 2) + ["gallery"] * (n % 2),
-        "bbox_idx": np.arange(n) + 100, "action_idx": np.arange(n) // 4,
-        "person_uid": np.arange(n) % 3 if labelled else -1, "frame_idx": 0 if labelled else -1,
-        "clazz": "Player_team_left" if labelled else "", "jersey": "", "uai": "", "height": 1, "width": 1,
-        "game": "", "label": -1,
-    }  # fmt: skip
+        "path": crops,
+        "split": split,
+        "role": ["query", "gallery"] * (n // 2) + ["gallery"] * (n % 2),
+        "bbox_idx": np.arange(n) + 100,
+        "action_idx": np.arange(n) // 4,
+        "person_uid": np.arange(n) % 3 if labelled else -1,
+        "frame_idx": 0 if labelled else -1,
+        "clazz": "Player_team_left" if labelled else "",
+        "jersey": "",
+        "uai": "",
+        "height": 1,
+        "width": 1,
+        "game": "",
+        "label": -1,
+    }
     write_index(pd.DataFrame(rows)[list(COLUMNS)], tmp_path / "index", split)
 
 
@@ -125,7 +134,9 @@ def test_extract_split_builds_a_valid_feature_set(tmp_path, crops, model):
     fs = extract_split(embedder, frame, "osnet_ain", "challenge")
     assert fs.person_uid is None and fs.normalized and fs.features.shape == (7, model.embed_dim)
     assert fs.embedder == info.weights_id == f"osnet_ain/x0_25@{info.weights_sha256[:12]}"
-    expected = extract_embeddings(model, crops, dataclasses.replace(EXTRACT, flip=True, normalize=True), IMAGENET_MEAN, IMAGENET_STD)
+    expected = extract_embeddings(
+        model, crops, dataclasses.replace(EXTRACT, flip=True, normalize=True), IMAGENET_MEAN, IMAGENET_STD
+    )
     np.testing.assert_allclose(fs.features, expected, atol=1e-6)
     with pytest.raises(DataError, match="challenge: the index has no crops to extract"):
         extract_split(embedder, frame.iloc[:0], "osnet_ain", "challenge")
@@ -134,18 +145,40 @@ def test_extract_split_builds_a_valid_feature_set(tmp_path, crops, model):
 def _params(tmp_path: Path, **extract) -> Path:
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
     raw["models"]["osnet_ain"].update(variant="x0_25", pretrained="none", neck="bnneck")
-    raw["extract"]["osnet_ain"] = {"height": 64, "width": 32, "batch_size": 4, "workers": 0,
-                                   "splits": ["valid", "challenge"], "differs_from_validation": "tiny test crops", **extract}
+    raw["extract"]["osnet_ain"] = {
+        "height": 64,
+        "width": 32,
+        "batch_size": 4,
+        "workers": 0,
+        "splits": ["valid", "challenge"],
+        "differs_from_validation": "tiny test crops",
+        **extract,
+    }
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(raw))
     return path
 
 
 def _run_stage(tmp_path: Path, params: Path, weights: Path) -> subprocess.CompletedProcess:
-    args = ["--params", str(params), "--model", "osnet_ain", "--weights", str(weights),
-            "--index", str(tmp_path / "index"), "--out", str(tmp_path / "features")]
-    return subprocess.run([sys.executable, str(ROOT / "stages" / "extract.py"), *args],
-                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    args = [
+        "--params",
+        str(params),
+        "--model",
+        "osnet_ain",
+        "--weights",
+        str(weights),
+        "--index",
+        str(tmp_path / "index"),
+        "--out",
+        str(tmp_path / "features"),
+    ]
+    return subprocess.run(
+        [sys.executable, str(ROOT / "stages" / "extract.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
 
 
 @pytest.mark.slow
@@ -159,8 +192,9 @@ def test_extract_stage_writes_valid_feature_files(tmp_path, crops, model):
     valid = read_features(tmp_path / "features" / "valid.h5")
     assert valid.model == "osnet_ain" and valid.split == "valid" and valid.normalized and valid.labelled
     assert valid.embedder == info.weights_id
-    expected = extract_embeddings(model, crops, dataclasses.replace(EXTRACT, flip=True, normalize=True),
-                                  IMAGENET_MEAN, IMAGENET_STD)
+    expected = extract_embeddings(
+        model, crops, dataclasses.replace(EXTRACT, flip=True, normalize=True), IMAGENET_MEAN, IMAGENET_STD
+    )
     by_bbox = dict(zip(valid.bbox_idx.tolist(), valid.features))
     np.testing.assert_allclose(np.stack([by_bbox[100 + i] for i in range(7)]), expected, atol=1e-5)
     assert not read_features(tmp_path / "features" / "challenge.h5").labelled
@@ -205,10 +239,16 @@ def test_extract_stage_rejects_bad_input_before_work(tmp_path, crops, model):
     _index(tmp_path, "challenge", crops, labelled=False)
     result = _run_stage(tmp_path, _params(tmp_path), tmp_path / "absent.pt")
     assert result.returncode == 2
-    assert result.stderr.strip() == f"error: {tmp_path / 'absent.pt'}: model file not found (the train stage writes artifacts/models/<name>/model.pt)"
+    assert (
+        result.stderr.strip()
+        == f"error: {tmp_path / 'absent.pt'}: model file not found (the train stage writes artifacts/models/<name>/model.pt)"
+    )
     Path(crops[2]).unlink()
     result = _run_stage(tmp_path, _params(tmp_path), tmp_path / "absent.pt")
-    assert result.stderr.strip() == f"error: {tmp_path / 'index'}/valid.csv: crop file {crops[2]} not found (re-run the prepare stage?)"
+    assert (
+        result.stderr.strip()
+        == f"error: {tmp_path / 'index'}/valid.csv: crop file {crops[2]} not found (re-run the prepare stage?)"
+    )
     assert not (tmp_path / "features").exists()
 
 
@@ -216,6 +256,8 @@ def test_extract_stage_rejects_bad_input_before_work(tmp_path, crops, model):
 def test_compiled_extraction_equals_eager_with_a_padded_last_batch(crops, model):
     eager_cfg = dataclasses.replace(EXTRACT, batch_size=4, flip=True, normalize=True)
     eager = extract_embeddings(model, crops, eager_cfg, IMAGENET_MEAN, IMAGENET_STD, device="cpu")
-    compiled = extract_embeddings(model, crops, dataclasses.replace(eager_cfg, compile=True), IMAGENET_MEAN, IMAGENET_STD, device="cpu")
+    compiled = extract_embeddings(
+        model, crops, dataclasses.replace(eager_cfg, compile=True), IMAGENET_MEAN, IMAGENET_STD, device="cpu"
+    )
     assert compiled.shape == eager.shape == (7, model.embed_dim)  # 7 crops: the last batch of 3 was padded to 4
     np.testing.assert_allclose(compiled, eager, atol=1e-5)

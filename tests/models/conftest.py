@@ -11,7 +11,11 @@ from soccerreid.config.models import LoraConfig, ModelConfig
 TINY = {
     "osnet_ain": (ModelConfig(arch="osnet_ain", variant="x0_25"), 64, 32),
     "resnet50_ibn": (ModelConfig(arch="resnet50_ibn", variant="a"), 64, 32),
-    "dinov2_lora": (ModelConfig(arch="dinov2_lora", variant="small", lora=LoraConfig(r=4, targets=("qkv", "mlp"))), 56, 28),
+    "dinov2_lora": (
+        ModelConfig(arch="dinov2_lora", variant="small", lora=LoraConfig(r=4, targets=("qkv", "mlp"))),
+        56,
+        28,
+    ),
     "clip_vit": (ModelConfig(arch="clip_vit", variant="b16"), 32, 16),
     "clip_vit_lora": (ModelConfig(arch="clip_vit_lora", variant="b16", lora=LoraConfig(r=2, targets=("qkv",))), 48, 32),
 }

@@ -13,7 +13,7 @@ import pytest
 import timm
 import torch
 
-from soccerreid.config.models import LoraConfig, ModelConfig
+from soccerreid.config.models import ModelConfig
 from soccerreid.errors import ConfigError
 from soccerreid.models import create_model, validate_input_size
 from soccerreid.models._backbones import CLIP_MODELS
@@ -45,9 +45,17 @@ def test_clip_lora_trains_only_adapters_neck_and_classifier(tiny):
 
 def _openclip_state(vit: torch.nn.Module) -> dict[str, torch.Tensor]:
     """A timm CLIP tower's weights under OpenCLIP's names (``open_clip_pytorch_model.bin``), plus a text tower key."""
-    swaps = [("patch_embed.proj", "conv1"), ("norm_pre", "ln_pre"), ("blocks.", "transformer.resblocks."),
-             (".norm1", ".ln_1"), (".norm2", ".ln_2"), ("attn.qkv.", "attn.in_proj_"), ("attn.proj", "attn.out_proj"),
-             ("mlp.fc1", "mlp.c_fc"), ("mlp.fc2", "mlp.c_proj")]  # fmt: skip
+    swaps = [
+        ("patch_embed.proj", "conv1"),
+        ("norm_pre", "ln_pre"),
+        ("blocks.", "transformer.resblocks."),
+        (".norm1", ".ln_1"),
+        (".norm2", ".ln_2"),
+        ("attn.qkv.", "attn.in_proj_"),
+        ("attn.proj", "attn.out_proj"),
+        ("mlp.fc1", "mlp.c_fc"),
+        ("mlp.fc2", "mlp.c_proj"),
+    ]
     out = {"logit_scale": torch.tensor(4.6), "token_embedding.weight": torch.zeros(10, 4)}
     for name, value in vit.state_dict().items():
         if name in ("cls_token", "pos_embed", "head.weight", "head.bias", "norm.weight", "norm.bias"):
@@ -55,9 +63,15 @@ def _openclip_state(vit: torch.nn.Module) -> dict[str, torch.Tensor]:
         for timm_name, clip_name in swaps:
             name = name.replace(timm_name, clip_name)
         out[f"visual.{name}"] = value
-    out.update({"visual.class_embedding": vit.cls_token[0, 0], "visual.positional_embedding": vit.pos_embed[0],
-                "visual.proj": vit.head.weight.t(), "visual.ln_post.weight": vit.norm.weight,
-                "visual.ln_post.bias": vit.norm.bias})  # fmt: skip
+    out.update(
+        {
+            "visual.class_embedding": vit.cls_token[0, 0],
+            "visual.positional_embedding": vit.pos_embed[0],
+            "visual.proj": vit.head.weight.t(),
+            "visual.ln_post.weight": vit.norm.weight,
+            "visual.ln_post.bias": vit.norm.bias,
+        }
+    )
     return out
 
 
@@ -88,8 +102,16 @@ SEEDED_SCRIPT = textwrap.dedent(
 
 def _dead_network(tmp_path, **extra) -> dict[str, str]:
     dead = "http://127.0.0.1:9"
-    return dict(os.environ, HTTPS_PROXY=dead, HTTP_PROXY=dead, https_proxy=dead, http_proxy=dead,
-                XDG_CACHE_HOME=str(tmp_path / "cache"), TORCH_HOME=str(tmp_path / "torch"), **extra)  # fmt: skip
+    return dict(
+        os.environ,
+        HTTPS_PROXY=dead,
+        HTTP_PROXY=dead,
+        https_proxy=dead,
+        http_proxy=dead,
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+        TORCH_HOME=str(tmp_path / "torch"),
+        **extra,
+    )
 
 
 @pytest.mark.slow
@@ -100,8 +122,10 @@ def test_imagenet_means_openais_clip_weights_from_the_hub_cache_offline(tmp_path
 
     hub_id = timm.models.get_pretrained_cfg(B16).hf_hub_id  # timm/vit_base_patch16_clip_224.openai
     generator = torch.Generator().manual_seed(3)
-    state = {k: torch.rand(v.shape, generator=generator) + 0.5 for k, v in
-             timm.create_model(B16, pretrained=False, num_classes=512).state_dict().items()}  # fmt: skip
+    state = {
+        k: torch.rand(v.shape, generator=generator) + 0.5
+        for k, v in timm.create_model(B16, pretrained=False, num_classes=512).state_dict().items()
+    }
     repo = tmp_path / "hf" / "hub" / f"models--{hub_id.replace('/', '--')}"
     snapshot = repo / "snapshots" / ("cd" * 20)
     snapshot.mkdir(parents=True)
@@ -109,8 +133,13 @@ def test_imagenet_means_openais_clip_weights_from_the_hub_cache_offline(tmp_path
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text("cd" * 20)
     env = _dead_network(tmp_path, HF_HOME=str(tmp_path / "hf"), HF_HUB_OFFLINE="1")
-    done = subprocess.run([sys.executable, "-c", SEEDED_SCRIPT, str(snapshot / "model.safetensors")], env=env,
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", SEEDED_SCRIPT, str(snapshot / "model.safetensors")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     counts = json.loads(done.stdout.splitlines()[-1])
     assert counts["equal"] == counts["tensors"] == len(state)

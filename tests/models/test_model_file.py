@@ -66,7 +66,12 @@ def test_the_file_is_plain_data_for_weights_only_loading(tmp_path, tiny):
     payload = torch.load(path, weights_only=True)
     assert payload["format"] == "soccerreid-model" and payload["format_version"] == FORMAT_VERSION
     assert payload["model"]["lora"] == {"r": 4, "alpha": 16.0, "dropout": 0.0, "targets": ["qkv", "mlp"]}
-    assert payload["input"] == {"height": height, "width": width, "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
+    assert payload["input"] == {
+        "height": height,
+        "width": width,
+        "mean": [0.485, 0.456, 0.406],
+        "std": [0.229, 0.224, 0.225],
+    }
     assert payload["output"] == {"flip": True, "normalize": True, "dim": 384}
     assert not any(k.startswith("classifier.") for k in payload["state_dict"])
     assert payload["weights_sha256"] == weights_sha256(payload["state_dict"])
@@ -75,8 +80,13 @@ def test_the_file_is_plain_data_for_weights_only_loading(tmp_path, tiny):
 def test_training_record_must_be_plain_values(tmp_path, tiny):
     cfg, height, width = tiny["osnet_ain"]
     with pytest.raises(ValueError, match=r"training.history\[0\]: expected plain values"):
-        save_model(_trained(cfg, height, width), tmp_path / "m.pt", cfg, input_size=(height, width),
-                   training={"history": [torch.zeros(1)]})
+        save_model(
+            _trained(cfg, height, width),
+            tmp_path / "m.pt",
+            cfg,
+            input_size=(height, width),
+            training={"history": [torch.zeros(1)]},
+        )
     assert list(tmp_path.iterdir()) == []  # nothing half-written
 
 
@@ -98,8 +108,10 @@ def test_a_newer_format_version_is_a_one_line_error(osnet_file):
     _rewrite(osnet_file, format_version=FORMAT_VERSION + 1)
     with pytest.raises(WeightsError) as info:
         load_network(osnet_file)
-    assert _one_line(info) == (f"{osnet_file}: model file format version {FORMAT_VERSION + 1} is newer than this "
-                               f"soccerreid reads ({FORMAT_VERSION}); upgrade soccerreid")
+    assert _one_line(info) == (
+        f"{osnet_file}: model file format version {FORMAT_VERSION + 1} is newer than this "
+        f"soccerreid reads ({FORMAT_VERSION}); upgrade soccerreid"
+    )
 
 
 def test_a_truncated_file_is_a_one_line_error(osnet_file):
@@ -166,8 +178,10 @@ def test_check_matches_names_the_first_difference(osnet_file, tiny):
     check_matches(info, cfg, osnet_file, "params.yaml: models.osnet_ain")
     with pytest.raises(WeightsError) as err:
         check_matches(info, dataclasses.replace(cfg, neck="none"), osnet_file, "params.yaml: models.osnet_ain")
-    assert _one_line(err) == (f"{osnet_file}: holds osnet_ain/x0_25/bnneck with neck 'bnneck', "
-                              "but params.yaml: models.osnet_ain asks for 'none'")
+    assert _one_line(err) == (
+        f"{osnet_file}: holds osnet_ain/x0_25/bnneck with neck 'bnneck', "
+        "but params.yaml: models.osnet_ain asks for 'none'"
+    )
     dino = tiny["dinov2_lora"][0]
     with pytest.raises(WeightsError, match="with arch 'osnet_ain', but m asks for 'dinov2_lora'"):
         check_matches(info, dataclasses.replace(dino, lora=LoraConfig(r=8)), osnet_file, "m")

@@ -76,7 +76,10 @@ def test_reset_classifier_changes_the_identity_set(tiny):
 def test_unknown_model_is_one_line_config_error():
     with pytest.raises(ConfigError) as info:
         create_model(ModelConfig(arch="vit_huge"), num_classes=1)
-    assert str(info.value) == "arch: unknown model 'vit_huge' (registered: clip_vit, clip_vit_lora, dinov2_lora, osnet_ain, resnet50_ibn)"
+    assert (
+        str(info.value)
+        == "arch: unknown model 'vit_huge' (registered: clip_vit, clip_vit_lora, dinov2_lora, osnet_ain, resnet50_ibn)"
+    )
 
 
 def test_unknown_variant_is_one_line_config_error():
@@ -85,7 +88,10 @@ def test_unknown_variant_is_one_line_config_error():
     assert str(info.value) == "variant: expected one of ['x1_0', 'x0_75', 'x0_5', 'x0_25'] for osnet_ain, got 'x2_0'"
     with pytest.raises(ConfigError) as info:
         check_model_config(ModelConfig(arch="dinov2_lora", variant="giant"), key="params.yaml: models.vit")
-    assert str(info.value) == "params.yaml: models.vit.variant: expected one of ['small', 'base'] for dinov2_lora, got 'giant'"
+    assert (
+        str(info.value)
+        == "params.yaml: models.vit.variant: expected one of ['small', 'base'] for dinov2_lora, got 'giant'"
+    )
     check_model_config(ModelConfig(arch="resnet50_ibn"), key="models.r50")
 
 

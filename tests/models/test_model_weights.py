@@ -87,7 +87,9 @@ def test_torchvision_resnet50_leaves_the_ibn_layers_at_init(tmp_path):
     message = _one_line(info)
     assert message.startswith(f"{path}: loaded 253 tensors; 91 missing (layer1.0.bn1.IN.weight, ")
     # 13 IBN blocks x (IN weight, bias + BN weight, bias, running mean, var); their BN counters do not count
-    assert ": 78 backbone tensors would keep their random init (layer1.0.bn1.IN.weight, layer1.0.bn1.IN.bias, " in message
+    assert (
+        ": 78 backbone tensors would keep their random init (layer1.0.bn1.IN.weight, layer1.0.bn1.IN.bias, " in message
+    )
     create_model(dataclasses.replace(cfg, allow_random_init=("*.bn1.IN.*", "*.bn1.BN.*")), num_classes=0)
 
 
@@ -119,7 +121,10 @@ def test_file_of_another_architecture_is_an_error(tmp_path, tiny):
 def test_missing_and_unsafe_files_are_one_line_errors(tmp_path):
     with pytest.raises(WeightsError) as info:
         read_state_dict(tmp_path / "nope.pth")
-    assert _one_line(info) == f"{tmp_path / 'nope.pth'}: weights file not found (pretrained expects none, imagenet or a local file)"
+    assert (
+        _one_line(info)
+        == f"{tmp_path / 'nope.pth'}: weights file not found (pretrained expects none, imagenet or a local file)"
+    )
     unsafe = tmp_path / "unsafe.pth"
     torch.save({"w": torch.zeros(1), "args": argparse.Namespace(lr=0.1)}, unsafe)
     with pytest.raises(WeightsError) as info:
@@ -185,23 +190,41 @@ def _seed_caches(root) -> tuple[dict[str, str], dict[str, str]]:
     files = {  # torchreid's cache; torch.hub's cache; the Hugging Face cache of timm's hub repo
         "osnet_ain": torch_home / "checkpoints" / "osnet_ain_x0_25_imagenet.pth",
         "resnet50_ibn": torch_home / "hub" / "checkpoints" / "resnet50_ibn_a-d9d0bb7b.pth",
-        "dinov2_lora": hub_cache / "models--timm--vit_small_patch14_dinov2.lvd142m" / "snapshots" / ("ab" * 20) / "model.safetensors",
+        "dinov2_lora": hub_cache
+        / "models--timm--vit_small_patch14_dinov2.lvd142m"
+        / "snapshots"
+        / ("ab" * 20)
+        / "model.safetensors",
     }
     for file in files.values():
         file.parent.mkdir(parents=True, exist_ok=True)
     torch.save({f"module.{k}": v for k, v in osnet.items()}, files["osnet_ain"])  # DataParallel names, 1000-way head
-    torch.save({k.replace("classifier.", "fc."): v for k, v in ibn.items()}, files["resnet50_ibn"])  # IBN-Net's ResNet_IBN names
+    torch.save(
+        {k.replace("classifier.", "fc."): v for k, v in ibn.items()}, files["resnet50_ibn"]
+    )  # IBN-Net's ResNet_IBN names
     save_file(vit, str(files["dinov2_lora"]))
     (files["dinov2_lora"].parents[2] / "refs").mkdir()
     (files["dinov2_lora"].parents[2] / "refs" / "main").write_text("ab" * 20)
-    env = {"TORCH_HOME": str(torch_home), "HF_HOME": str(root / "hf"), "HF_HUB_CACHE": str(hub_cache), "HF_HUB_OFFLINE": "1"}
+    env = {
+        "TORCH_HOME": str(torch_home),
+        "HF_HOME": str(root / "hf"),
+        "HF_HUB_CACHE": str(hub_cache),
+        "HF_HUB_OFFLINE": "1",
+    }
     return {k: str(v) for k, v in files.items()}, env
 
 
 def _no_network_env(tmp_path, **extra) -> dict[str, str]:
     dead = "http://127.0.0.1:9"
-    return dict(os.environ, HTTPS_PROXY=dead, HTTP_PROXY=dead, https_proxy=dead, http_proxy=dead,
-                XDG_CACHE_HOME=str(tmp_path / "cache"), **extra)
+    return dict(
+        os.environ,
+        HTTPS_PROXY=dead,
+        HTTP_PROXY=dead,
+        https_proxy=dead,
+        http_proxy=dead,
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+        **extra,
+    )
 
 
 @pytest.mark.slow
@@ -210,11 +233,19 @@ def test_imagenet_loads_every_backbone_tensor_from_seeded_caches(tmp_path):
     of the three models to the file's values, IBN layers included, and prints each load's report."""
     files, cache_env = _seed_caches(tmp_path)
     env = _no_network_env(tmp_path, **cache_env)
-    result = subprocess.run([sys.executable, "-c", SEEDED_SCRIPT, json.dumps(files)], env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", SEEDED_SCRIPT, json.dumps(files)], env=env, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     loaded = json.loads(result.stdout.splitlines()[-1])
-    assert {arch: counts["equal"] for arch, counts in loaded.items()} == {arch: counts["tensors"] for arch, counts in loaded.items()}
-    assert loaded["resnet50_ibn"]["tensors"] == 344 and loaded["osnet_ain"]["tensors"] > 200 and loaded["dinov2_lora"]["tensors"] == 174
+    assert {arch: counts["equal"] for arch, counts in loaded.items()} == {
+        arch: counts["tensors"] for arch, counts in loaded.items()
+    }
+    assert (
+        loaded["resnet50_ibn"]["tensors"] == 344
+        and loaded["osnet_ain"]["tensors"] > 200
+        and loaded["dinov2_lora"]["tensors"] == 174
+    )
     reports = [line for line in result.stderr.splitlines() if " tensors" in line and ": loaded " in line]
     assert reports == [
         f"{files['osnet_ain']}: loaded {loaded['osnet_ain']['tensors']} tensors; 2 unexpected (classifier.weight, classifier.bias)",
@@ -243,15 +274,21 @@ OFFLINE_SCRIPT = textwrap.dedent(
 @pytest.mark.slow
 def test_offline_imagenet_fails_fast_with_how_to_fix(tmp_path):
     """No network (a dead proxy) and no cache: each arch fails in well under 10 s, on one line."""
-    env = _no_network_env(tmp_path, HF_HUB_OFFLINE="1", TORCH_HOME=str(tmp_path / "torch"), HF_HOME=str(tmp_path / "hf"))
-    result = subprocess.run([sys.executable, "-c", OFFLINE_SCRIPT], env=env, capture_output=True, text=True, timeout=120)
+    env = _no_network_env(
+        tmp_path, HF_HUB_OFFLINE="1", TORCH_HOME=str(tmp_path / "torch"), HF_HOME=str(tmp_path / "hf")
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", OFFLINE_SCRIPT], env=env, capture_output=True, text=True, timeout=120
+    )
     lines = [line for line in result.stdout.splitlines() if line[:1].isdigit()]
     assert len(lines) == 3, result.stdout + result.stderr
     for line, name in zip(lines, ["osnet_ain_x0_25", "resnet50_ibn_a", "vit_small_patch14_dinov2"]):
         seconds, message = line.split(" ", 1)
         assert float(seconds) < 10.0, line
         assert message.startswith(f"pretrained: imagenet weights of {name} could not be fetched from "), line
-        assert message.endswith("set pretrained: /path/to/weights.pth (a local file, loaded with weights_only=True)"), line
+        assert message.endswith("set pretrained: /path/to/weights.pth (a local file, loaded with weights_only=True)"), (
+            line
+        )
 
 
 def test_hub_probe_fails_fast_unless_offline_mode_or_a_proxy(monkeypatch):

@@ -17,13 +17,19 @@ def _scores(m: float, r1: float) -> dict:
 
 
 def test_best_row_is_highest_map_then_rank1():
-    rows = [TableRow("a", "single", _scores(0.5, 0.4)), TableRow("b", "fusion", _scores(0.6, 0.3)),
-            TableRow("c", "rerank", _scores(0.6, 0.5))]
+    rows = [
+        TableRow("a", "single", _scores(0.5, 0.4)),
+        TableRow("b", "fusion", _scores(0.6, 0.3)),
+        TableRow("c", "rerank", _scores(0.6, 0.5)),
+    ]
     assert best_row(rows) == 2
 
 
 def test_render_results_marks_best_and_names_dataset():
-    rows = [TableRow("OSNet-AIN", "single", _scores(0.5683, 0.4364)), TableRow("weighted", "fusion", _scores(0.5547, 0.435))]
+    rows = [
+        TableRow("OSNet-AIN", "single", _scores(0.5683, 0.4364)),
+        TableRow("weighted", "fusion", _scores(0.5547, 0.435)),
+    ]
     text = render_results(rows, dataset="synthetic SoccerNet (valid)", notes=["grid best weights: 0.1/0.2/0.7"])
     assert "Dataset: synthetic SoccerNet (valid)" in text
     assert "| **OSNet-AIN** (best) | single | **56.83** | **43.64** |" in text
@@ -65,8 +71,12 @@ def test_figures_are_written_as_png(tmp_path):
     outputs = {
         "bars": lambda p: plot_method_bars(["a", "b"], [0.5, 0.6], [0.4, 0.5], p),
         "cmc": lambda p: plot_cmc({"a": np.linspace(0.4, 1.0, 20)}, p),
-        "qual": lambda p: plot_retrievals(paths[:2], [paths[2:5], paths[3:6]], [[True, False, True], [False] * 3], "t", p),
-        "curves": lambda p: plot_training_curves({"m": {"loss": np.array([3.0, 2.0]), "val_mAP": np.array([0.3, 0.5])}}, p),
+        "qual": lambda p: plot_retrievals(
+            paths[:2], [paths[2:5], paths[3:6]], [[True, False, True], [False] * 3], "t", p
+        ),
+        "curves": lambda p: plot_training_curves(
+            {"m": {"loss": np.array([3.0, 2.0]), "val_mAP": np.array([0.3, 0.5])}}, p
+        ),
     }
     for name, draw in outputs.items():
         draw(tmp_path / "fig" / f"{name}.png")
@@ -87,11 +97,21 @@ def test_table_rows_cover_models_fusions_and_rerank_presets():
         "fusion": {"concat": _section(0.55), "weighted": _section(0.58), "grid": _section(0.61)},
         "rerank": {"standard": _section(0.62), "broad": _section(0.57)},
     }
-    info = {"models": ["resnet50_ibn", "osnet_ain"], "method": "weighted", "weights": [0.25, 0.75], "grid_weights": [0.1, 0.9]}
+    info = {
+        "models": ["resnet50_ibn", "osnet_ain"],
+        "method": "weighted",
+        "weights": [0.25, 0.75],
+        "grid_weights": [0.1, 0.9],
+    }
     rows = table_rows(scores, info)
     assert [r.method for r in rows] == [
-        "ResNet50-IBN", "OSNet-AIN", "Concatenation", "Weighted (0.25/0.75)", "Grid best (0.1/0.9)",
-        "Weighted + re-rank standard (20/6/0.3)", "Weighted + re-rank broad (60/10/0.3)",
+        "ResNet50-IBN",
+        "OSNet-AIN",
+        "Concatenation",
+        "Weighted (0.25/0.75)",
+        "Grid best (0.1/0.9)",
+        "Weighted + re-rank standard (20/6/0.3)",
+        "Weighted + re-rank broad (60/10/0.3)",
     ]
     assert [r.group for r in rows] == ["single"] * 2 + ["fusion"] * 3 + ["rerank"] * 2
     assert rows[best_row(rows)].method == "Weighted + re-rank standard (20/6/0.3)"
@@ -112,17 +132,35 @@ def test_read_histories_from_dvclive_tsv(tmp_path):
 def test_heldout_and_challenge_scores_become_columns_without_changing_the_best_row():
     from soccerreid.reporting.report import table_rows
 
-    valid = {"models": {"osnet_ain": _section(0.6)}, "fusion": {"grid": _section(0.7)}, "rerank": {"standard": _section(0.65)}}
-    test = {"models": {"osnet_ain": _section(0.5)}, "fusion": {"grid": _section(0.45)}, "rerank": {"standard": _section(0.55)}}
+    valid = {
+        "models": {"osnet_ain": _section(0.6)},
+        "fusion": {"grid": _section(0.7)},
+        "rerank": {"standard": _section(0.65)},
+    }
+    test = {
+        "models": {"osnet_ain": _section(0.5)},
+        "fusion": {"grid": _section(0.45)},
+        "rerank": {"standard": _section(0.55)},
+    }
     info = {"models": ["osnet_ain"], "method": "grid", "weights": [1.0], "grid_weights": [1.0]}
-    challenge = {"models": {"osnet_ain": _section(0.3)}, "fusion": {"grid": _section(0.35)}, "rerank": {"standard": _section(0.4)}}
-    rows = table_rows({**valid, "heldout": {"split": "test", **test}, "challenge": {"split": "challenge", **challenge}}, info)
+    challenge = {
+        "models": {"osnet_ain": _section(0.3)},
+        "fusion": {"grid": _section(0.35)},
+        "rerank": {"standard": _section(0.4)},
+    }
+    rows = table_rows(
+        {**valid, "heldout": {"split": "test", **test}, "challenge": {"split": "challenge", **challenge}}, info
+    )
     assert [r.extra["Test"]["mAP"] for r in rows] == [0.5, 0.45, 0.55]
     assert [r.extra["Challenge"]["mAP"] for r in rows] == [0.3, 0.35, 0.4]
     text = render_results(rows, dataset="toy")
     header = "| Method | Group | mAP | Rank-1 | Rank-5 | Rank-10 | Rank-20 | Test mAP | Test Rank-1 | Challenge mAP | Challenge Rank-1 |"
     assert header in text
-    grid = next(line for line in text.splitlines() if line.startswith("| **Grid best (1)** (best) | fusion | **70.00** | **60.00** |"))
+    grid = next(
+        line
+        for line in text.splitlines()
+        if line.startswith("| **Grid best (1)** (best) | fusion | **70.00** | **60.00** |")
+    )
     assert grid.endswith("| **45.00** | **35.00** | **35.00** | **25.00** |")
     plain = render_results(table_rows(valid, info), dataset="toy")
     assert "Test" not in plain and "Challenge" not in plain
@@ -142,8 +180,12 @@ def test_soups_follow_their_seeds_and_query_expansion_rows_precede_rerank():
     info = {"models": ["osnet_ain"], "method": "weighted", "weights": [1.0], "grid_weights": [1.0]}
     rows = table_rows(scores, info)
     assert [r.method for r in rows] == [
-        "OSNet-AIN", "osnet_s1", "osnet_soup (uniform soup of osnet_ain + osnet_s1)", "Weighted (1)",
-        "Weighted + AQE (k 5, alpha 3, 2 passes)", "Weighted + DBA (k 5, alpha 3, 2 passes)",
+        "OSNet-AIN",
+        "osnet_s1",
+        "osnet_soup (uniform soup of osnet_ain + osnet_s1)",
+        "Weighted (1)",
+        "Weighted + AQE (k 5, alpha 3, 2 passes)",
+        "Weighted + DBA (k 5, alpha 3, 2 passes)",
         "Weighted + re-rank standard (20/6/0.3)",
     ]
     assert [r.group for r in rows] == ["single", "single", "soup", "fusion", "qe", "qe", "rerank"]

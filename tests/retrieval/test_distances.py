@@ -20,7 +20,17 @@ def feature_set():
 
 def shuffled(fs, seed=0):
     perm = np.random.default_rng(seed).permutation(len(fs.features))
-    return FeatureSet(fs.features[perm], fs.bbox_idx[perm], fs.action_idx[perm], fs.role[perm], fs.person_uid[perm], fs.clazz[perm], fs.model, fs.split, False)
+    return FeatureSet(
+        fs.features[perm],
+        fs.bbox_idx[perm],
+        fs.action_idx[perm],
+        fs.role[perm],
+        fs.person_uid[perm],
+        fs.clazz[perm],
+        fs.model,
+        fs.split,
+        False,
+    )
 
 
 @pytest.mark.parametrize("metric", ["cosine", "euclidean"])
@@ -34,7 +44,10 @@ def test_blocks_match_torchreid_distances_per_action(feature_set, metric):
         rows = rows[np.lexsort((fs.bbox_idx[rows], fs.role[rows] != "query"))]
         x = torch.from_numpy(fs.features[rows])
         np.testing.assert_allclose(blocks.block(a), compute_distance_matrix(x, x, metric).numpy(), atol=2e-5)
-        assert blocks.bbox_idx[blocks.member_offsets[a] : blocks.member_offsets[a + 1]].tolist() == fs.bbox_idx[rows].tolist()
+        assert (
+            blocks.bbox_idx[blocks.member_offsets[a] : blocks.member_offsets[a + 1]].tolist()
+            == fs.bbox_idx[rows].tolist()
+        )
         assert blocks.n_query[a] == np.sum(fs.role[rows] == "query")
         assert np.array_equal(blocks.block(a), blocks.block(a).T)
 
@@ -44,7 +57,9 @@ def test_train_rows_and_query_less_actions_are_left_out(feature_set):
     role = fs.role.copy()
     role[fs.action_idx == fs.action_idx[0]] = "gallery"  # first action has no query any more
     role[-1] = "train"
-    blocks = features_to_blocks(FeatureSet(fs.features, fs.bbox_idx, fs.action_idx, role, fs.person_uid, fs.clazz, "toy", "valid", False))
+    blocks = features_to_blocks(
+        FeatureSet(fs.features, fs.bbox_idx, fs.action_idx, role, fs.person_uid, fs.clazz, "toy", "valid", False)
+    )
     assert fs.action_idx[0] not in blocks.action_idx
     assert fs.bbox_idx[-1] not in blocks.bbox_idx
 
@@ -79,7 +94,10 @@ def corrupt(path, name, data=None, attr=None):
         (dict(name="values", data=np.zeros(5, np.float32)), r"'values' must have shape \(\d+,\), got \(5,\)"),
         (dict(name="offsets", data=np.arange(13, dtype=np.int64)), "'offsets' must be the running sum"),
         (dict(name="bbox_idx", data=np.zeros(4, np.int64)), r"'bbox_idx' must have shape \(260,\), got \(4,\)"),
-        (dict(name="n_gallery", data=np.zeros(12, np.int64)), "every action needs at least one query and one gallery member"),
+        (
+            dict(name="n_gallery", data=np.zeros(12, np.int64)),
+            "every action needs at least one query and one gallery member",
+        ),
         (dict(name=None, attr="metric"), "missing attribute 'metric'"),
     ],
 )
@@ -89,7 +107,6 @@ def test_defects_are_one_line_errors_naming_the_file(feature_set, tmp_path, chan
     corrupt(path, **change)
     with pytest.raises(DataError, match=f"{path}: {message}"):
         validate_blocks(path)
-
 
 
 def test_non_finite_values_are_rejected_before_writing(feature_set, tmp_path):

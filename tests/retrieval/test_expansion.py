@@ -42,7 +42,9 @@ def fastreid_aqe(query: torch.Tensor, gallery: torch.Tensor, qe_times: int, qe_k
 @pytest.mark.parametrize(("qe_k", "alpha", "times"), [(5, 3.0, 1), (5, 3.0, 2), (3, 0.0, 1), (1, 3.0, 1), (8, 1.0, 3)])
 def test_feature_form_equals_fastreid_aqe(qe_k, alpha, times):
     rng = np.random.default_rng(qe_k + times)
-    x = (rng.normal(size=(23, 12)) * rng.uniform(0.3, 3.0, (23, 1))).astype(np.float32)  # not unit: aqe averages raw rows
+    x = (rng.normal(size=(23, 12)) * rng.uniform(0.3, 3.0, (23, 1))).astype(
+        np.float32
+    )  # not unit: aqe averages raw rows
     expected = fastreid_aqe(torch.from_numpy(x[:7]), torch.from_numpy(x[7:]), times, qe_k, alpha)
     ours = average_query_expansion(x, qe_k=qe_k, alpha=alpha, times=times)
     assert ours.shape == x.shape and ours.dtype == np.float32
@@ -94,7 +96,9 @@ def test_variants_expand_only_their_side():
     every = expand_features(x, n_query, "dba", 100, 3.0, 1)
     sims = x @ x.T
     gallery = slice(n_query, None)
-    np.testing.assert_allclose(every[gallery], (sims[gallery, gallery] ** 3 @ x[gallery]) / (len(x) - n_query), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        every[gallery], (sims[gallery, gallery] ** 3 @ x[gallery]) / (len(x) - n_query), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_fused_cosine_blocks_expand_exactly_in_the_weighted_concatenation():
@@ -113,7 +117,9 @@ def test_blocks_that_are_not_cosine_grams_are_one_line_errors():
     with pytest.raises(DataError) as info:
         expand_blocks(normalised, "aqe", 5, 3.0, 1)
     message = str(info.value)
-    assert message.startswith("fusion:weighted (valid): query expansion needs cosine distance blocks of unit features, got metric cosine")
+    assert message.startswith(
+        "fusion:weighted (valid): query expansion needs cosine distance blocks of unit features, got metric cosine"
+    )
     assert "\n" not in message
     euclidean = embeddings_to_blocks(x, action, is_query, bbox, None, np.full(len(x), "c"), metric="euclidean")
     with pytest.raises(DataError, match="got metric euclidean"):

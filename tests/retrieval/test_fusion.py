@@ -23,7 +23,10 @@ NAMES = ("resnet", "dino", "osnet")
 @pytest.fixture(scope="module")
 def models():
     split = synthetic_split(num_actions=30, num_queries=200, num_gallery=620, seed=2)
-    sets = [synthetic_feature_set(split, dim=d, noise=z, seed=s, model=m) for d, z, s, m in zip((48, 32, 16), (5.0, 4.0, 3.5), (1, 2, 3), NAMES)]
+    sets = [
+        synthetic_feature_set(split, dim=d, noise=z, seed=s, model=m)
+        for d, z, s, m in zip((48, 32, 16), (5.0, 4.0, 3.5), (1, 2, 3), NAMES)
+    ]
     return sets, [features_to_blocks(fs) for fs in sets]
 
 
@@ -137,7 +140,11 @@ def test_grid_scores_equal_fusing_whole_blocks_then_scoring(models, normalize):
 
 @pytest.mark.parametrize(
     ("weights", "message"),
-    [((0.5, 0.5), "expected 3 weights, one per model, got 2"), ((1, -1, 1), "non-negative"), ((0, 0, 0), "positive sum")],
+    [
+        ((0.5, 0.5), "expected 3 weights, one per model, got 2"),
+        ((1, -1, 1), "non-negative"),
+        ((0, 0, 0), "positive sum"),
+    ],
 )
 def test_bad_weights_are_errors(models, weights, message):
     _, blocks = models

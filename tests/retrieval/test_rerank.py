@@ -8,9 +8,9 @@ from torchreid.reid.utils.rerank import re_ranking
 
 from soccerreid.config import RERANK_PRESETS
 from soccerreid.retrieval import k_reciprocal_rerank, rerank_blocks
-from soccerreid.retrieval.rerank import rerank_settings, rerank_split
 from soccerreid.retrieval.distances import embeddings_to_blocks, l2_normalize
 from soccerreid.retrieval.expansion import QE_METHODS, expand_blocks
+from soccerreid.retrieval.rerank import rerank_settings, rerank_split
 
 PRESETS = sorted(RERANK_PRESETS.items())
 
@@ -48,7 +48,9 @@ def test_agrees_with_torchreid_on_many_random_actions(name, preset):
     rng = np.random.default_rng(len(name))
     worst = 0.0
     for trial in range(60):
-        mats = random_action(rng, int(rng.integers(1, 12)), int(rng.integers(1, 45)), int(rng.integers(2, 16)), ties=trial % 4 == 0)
+        mats = random_action(
+            rng, int(rng.integers(1, 12)), int(rng.integers(1, 45)), int(rng.integers(2, 16)), ties=trial % 4 == 0
+        )
         worst = max(worst, np.abs(k_reciprocal_rerank(*mats, *preset) - oracle(*mats, *preset)).max())
     assert worst < 1e-5
 
@@ -119,9 +121,13 @@ def test_rerank_split_expands_then_reranks_and_gives_the_table_rows():
     expanded = expand_blocks(blocks, "dba", 4, 2.0, 2)
     assert both.source == "qe:dba/4/2/2+rerank:10/3/0.4"
     assert np.array_equal(both.values, rerank_blocks(expanded, 10, 3, 0.4).values)
-    assert np.array_equal(same_rows["presets"]["standard"].values, rows["presets"]["standard"].values)  # rows: un-expanded
+    assert np.array_equal(
+        same_rows["presets"]["standard"].values, rows["presets"]["standard"].values
+    )  # rows: un-expanded
     alone, _ = rerank_split(blocks, None, RERANK_PRESETS, "aqe", 4, 2.0, 2)
-    assert alone.source == "qe:aqe/4/2/2" and np.array_equal(alone.values, expand_blocks(blocks, "aqe", 4, 2.0, 2).values)
+    assert alone.source == "qe:aqe/4/2/2" and np.array_equal(
+        alone.values, expand_blocks(blocks, "aqe", 4, 2.0, 2).values
+    )
     assert rerank_split(blocks, None, RERANK_PRESETS)[0] is blocks
 
 
@@ -134,8 +140,14 @@ def test_identical_members_give_zeros_not_nan():
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ((np.zeros((2, 3)), np.zeros((3, 3)), np.zeros((3, 3))), r"q_q must have shape \(2, 2\) to match q_g, got \(3, 3\)"),
-        ((np.zeros((2, 3)), np.zeros((2, 2)), np.zeros((2, 2))), r"g_g must have shape \(3, 3\) to match q_g, got \(2, 2\)"),
+        (
+            (np.zeros((2, 3)), np.zeros((3, 3)), np.zeros((3, 3))),
+            r"q_q must have shape \(2, 2\) to match q_g, got \(3, 3\)",
+        ),
+        (
+            (np.zeros((2, 3)), np.zeros((2, 2)), np.zeros((2, 2))),
+            r"g_g must have shape \(3, 3\) to match q_g, got \(2, 2\)",
+        ),
         ((np.zeros((0, 3)), np.zeros((0, 0)), np.zeros((3, 3))), r"q_g must be a non-empty 2-D \(Q, G\) array"),
     ],
 )
@@ -146,7 +158,11 @@ def test_bad_shapes_are_errors(args, message):
 
 @pytest.mark.parametrize(
     ("k1", "k2", "lam", "message"),
-    [(0, 6, 0.3, "k1 and k2 must be integers >= 1"), (20, 2.5, 0.3, "k1 and k2 must be integers >= 1"), (20, 6, 1.5, r"lambda_value must be in \[0, 1\]")],
+    [
+        (0, 6, 0.3, "k1 and k2 must be integers >= 1"),
+        (20, 2.5, 0.3, "k1 and k2 must be integers >= 1"),
+        (20, 6, 1.5, r"lambda_value must be in \[0, 1\]"),
+    ],
 )
 def test_bad_parameters_are_errors(k1, k2, lam, message):
     mats = random_action(np.random.default_rng(0), 2, 3, 4)

@@ -1,8 +1,9 @@
 """The retrieval sections of params.yaml: what the stages rely on."""
 
+from pathlib import Path
+
 import pytest
 import yaml
-from pathlib import Path
 
 from soccerreid.config import RERANK_PRESETS, parse_params
 from soccerreid.errors import ConfigError

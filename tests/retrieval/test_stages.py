@@ -29,7 +29,17 @@ def load_stage(name):
 
 
 def unlabelled(fs):
-    return FeatureSet(fs.features, fs.bbox_idx, fs.action_idx, fs.role, None, np.full(len(fs.role), ""), fs.model, fs.split, fs.normalized)
+    return FeatureSet(
+        fs.features,
+        fs.bbox_idx,
+        fs.action_idx,
+        fs.role,
+        None,
+        np.full(len(fs.role), ""),
+        fs.model,
+        fs.split,
+        fs.normalized,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -55,14 +65,42 @@ def run_dag(root, params="params.yaml", name="main"):
     """Every retrieval stage on the shared features; outputs under ``root / name``; returns the scores."""
     p, out = str(root / params), root / name
     for model in MODELS:
-        load_stage("distances")(["--params", p, "--features", str(root / "features" / model), "--out", str(out / "distances" / model)])
-    load_stage("fuse")(["--params", p, "--distances", str(out / "distances"), "--features", str(root / "features"), "--out", str(out / "fused")])
+        load_stage("distances")(
+            ["--params", p, "--features", str(root / "features" / model), "--out", str(out / "distances" / model)]
+        )
+    load_stage("fuse")(
+        [
+            "--params",
+            p,
+            "--distances",
+            str(out / "distances"),
+            "--features",
+            str(root / "features"),
+            "--out",
+            str(out / "fused"),
+        ]
+    )
     load_stage("rerank")(["--params", p, "--fused", str(out / "fused"), "--out", str(out / "reranked")])
-    load_stage("score")([
-        "--params", p, "--distances", str(out / "distances"), "--fused", str(out / "fused"),
-        "--reranked", str(out / "reranked"), "--challenge-groundtruth", str(root / "challenge_groundtruth.json"),
-        "--scores", str(out / "scores.json"), "--cmc", str(out / "cmc.csv"), "--rankings", str(out / "rankings"),
-    ])  # fmt: skip
+    load_stage("score")(
+        [
+            "--params",
+            p,
+            "--distances",
+            str(out / "distances"),
+            "--fused",
+            str(out / "fused"),
+            "--reranked",
+            str(out / "reranked"),
+            "--challenge-groundtruth",
+            str(root / "challenge_groundtruth.json"),
+            "--scores",
+            str(out / "scores.json"),
+            "--cmc",
+            str(out / "cmc.csv"),
+            "--rankings",
+            str(out / "rankings"),
+        ]
+    )
     return json.loads((out / "scores.json").read_text())
 
 
@@ -113,7 +151,9 @@ def test_rerank_stage_writes_every_preset_of_every_split(main_run):
         preset = read_blocks(presets / name / "valid.h5")
         assert np.array_equal(preset.values, rerank_blocks(fused, k1, k2, lam).values), name
         assert scores["rerank"][name]["mAP"] == score_blocks(preset)["mAP"]
-    assert np.array_equal(read_blocks(presets / "standard" / "valid.h5").values, read_blocks(out / "reranked" / "valid.h5").values)
+    assert np.array_equal(
+        read_blocks(presets / "standard" / "valid.h5").values, read_blocks(out / "reranked" / "valid.h5").values
+    )
 
 
 def test_official_scorer_accepts_the_exported_valid_ranking(main_run):
@@ -140,29 +180,74 @@ def test_missing_inputs_are_one_line_errors(workspace, tmp_path):
     (tmp_path / "osnet_ain").mkdir()
     (tmp_path / "osnet_ain" / "valid.h5").write_bytes(b"")
     with pytest.raises(DataError, match="resnet50_ibn/valid.h5: missing, while other models have valid"):
-        load_stage("fuse")(["--params", p, "--distances", str(tmp_path), "--features", str(tmp_path), "--out", str(tmp_path / "f")])
+        load_stage("fuse")(
+            ["--params", p, "--distances", str(tmp_path), "--features", str(tmp_path), "--out", str(tmp_path / "f")]
+        )
     with pytest.raises(DataError, match=f"{tmp_path}: no fused distances"):
         load_stage("rerank")(["--params", p, "--fused", str(tmp_path), "--out", str(tmp_path / "r")])
 
 
 def test_score_report_and_fuse_name_the_missing_upstream_output(workspace, main_run, tmp_path):
     p, out = str(workspace / "params.yaml"), main_run[1]
-    score_args = ["--params", p, "--distances", str(out / "distances"), "--scores", str(tmp_path / "s.json"),
-                  "--cmc", str(tmp_path / "c.csv"), "--rankings", str(tmp_path / "r")]
+    score_args = [
+        "--params",
+        p,
+        "--distances",
+        str(out / "distances"),
+        "--scores",
+        str(tmp_path / "s.json"),
+        "--cmc",
+        str(tmp_path / "c.csv"),
+        "--rankings",
+        str(tmp_path / "r"),
+    ]
     with pytest.raises(DataError, match=rf"^{tmp_path / 'valid.h5'}: not found \(score.split is valid\)$"):
         load_stage("score")([*score_args, "--fused", str(out / "fused"), "--reranked", str(tmp_path)])
     with pytest.raises(DataError, match=f"^{tmp_path / 'fusion.json'}: not found; `dvc repro fuse` makes it$"):
         load_stage("score")([*score_args, "--fused", str(tmp_path), "--reranked", str(out / "reranked")])
     with pytest.raises(DataError, match=f"^{tmp_path / 'fusion.json'}: not found; `dvc repro` makes it$"):
-        load_stage("report")(["--params", p, "--scores", str(out / "scores.json"), "--distances", str(out / "distances"),
-                              "--fused", str(tmp_path), "--reranked", str(out / "reranked"),
-                              "--cmc", str(tmp_path / "c.csv"), "--rankings", str(tmp_path), "--index", str(tmp_path),
-                              "--live", str(tmp_path), "--out", str(tmp_path / "reports")])
+        load_stage("report")(
+            [
+                "--params",
+                p,
+                "--scores",
+                str(out / "scores.json"),
+                "--distances",
+                str(out / "distances"),
+                "--fused",
+                str(tmp_path),
+                "--reranked",
+                str(out / "reranked"),
+                "--cmc",
+                str(tmp_path / "c.csv"),
+                "--rankings",
+                str(tmp_path),
+                "--index",
+                str(tmp_path),
+                "--live",
+                str(tmp_path),
+                "--out",
+                str(tmp_path / "reports"),
+            ]
+        )
     for model in MODELS:
         (tmp_path / "d" / model).mkdir(parents=True)
         (tmp_path / "d" / model / "test.h5").write_bytes(b"")
-    with pytest.raises(DataError, match="no valid distances for resnet50_ibn, dinov2_lora, osnet_ain; the grid search needs"):
-        load_stage("fuse")(["--params", p, "--distances", str(tmp_path / "d"), "--features", str(tmp_path), "--out", str(tmp_path / "f")])
+    with pytest.raises(
+        DataError, match="no valid distances for resnet50_ibn, dinov2_lora, osnet_ain; the grid search needs"
+    ):
+        load_stage("fuse")(
+            [
+                "--params",
+                p,
+                "--distances",
+                str(tmp_path / "d"),
+                "--features",
+                str(tmp_path),
+                "--out",
+                str(tmp_path / "f"),
+            ]
+        )
     assert not (tmp_path / "f").exists() and not (tmp_path / "reports").exists()
 
 
@@ -195,7 +280,9 @@ def test_query_expansion_rows_are_scored_and_qe_enabled_feeds_rerank(workspace, 
     assert both["method"] == "qe:dba/5/3/1+rerank:20/6/0.3"
     expanded = read_blocks(workspace / "qe" / "reranked" / "valid.h5")
     expected = rerank_blocks(expanded, 20, 6, 0.3)
-    np.testing.assert_array_equal(read_blocks(workspace / "qe_rerank" / "reranked" / "valid.h5").values, expected.values)
+    np.testing.assert_array_equal(
+        read_blocks(workspace / "qe_rerank" / "reranked" / "valid.h5").values, expected.values
+    )
 
 
 def test_normalised_fusion_has_no_expansion_rows(workspace):

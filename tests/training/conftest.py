@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from tinyset import write_tiny_set  # tests/training is on sys.path (pytest rootdir-relative import)
 
 

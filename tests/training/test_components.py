@@ -188,14 +188,20 @@ def test_augment_flip_and_erase_do_what_they_say():
 
 def test_pad_crop_shifts_content_and_fills_zeros():
     img = np.full((20, 10, 3), 200, np.uint8)
-    outs = [augment_sample(img, 20, 10, AugmentConfig(flip=0, pad=4, color_jitter=0, random_erasing=0), s) for s in range(20)]
+    outs = [
+        augment_sample(img, 20, 10, AugmentConfig(flip=0, pad=4, color_jitter=0, random_erasing=0), s)
+        for s in range(20)
+    ]
     assert any((o == 0).any() for o in outs)
     assert all(((o == 0) | (o == 200)).all() for o in outs)
 
 
 def test_color_jitter_keeps_grey_pixels_grey_and_changes_levels():
     img = np.full((32, 16, 3), 100, np.uint8)
-    outs = [augment_sample(img, 32, 16, AugmentConfig(flip=0, pad=0, color_jitter=0.4, random_erasing=0), s) for s in range(10)]
+    outs = [
+        augment_sample(img, 32, 16, AugmentConfig(flip=0, pad=0, color_jitter=0.4, random_erasing=0), s)
+        for s in range(10)
+    ]
     assert all((o[..., 0] == o[..., 1]).all() and (o[..., 1] == o[..., 2]).all() for o in outs)
     assert len({int(o[0, 0, 0]) for o in outs}) > 3
 
@@ -238,21 +244,34 @@ def test_weights_fingerprint_follows_what_shapes_the_weights(tmp_path, tiny_inde
     train, valid = read_index(tiny_index, "train"), read_index(tiny_index, "valid")
     cfg = ModelConfig(arch="osnet_ain", variant="x0_25", train=TrainConfig(workers=2, val_queries=10))
     base = weights_fingerprint(cfg, train, valid)
-    assert {"config", "validation", "train crops", "valid crops", "code:soccerreid/training/trainer.py"} <= set(base.parts)
+    assert {"config", "validation", "train crops", "valid crops", "code:soccerreid/training/trainer.py"} <= set(
+        base.parts
+    )
 
     def train_cfg(**kw) -> ModelConfig:
         return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, **kw))
 
     assert weights_fingerprint(train_cfg(workers=0), train, valid) == base  # operational
-    assert weights_fingerprint(cfg, train.assign(jersey="7", uai="y"), valid.assign(clazz="Goalkeeper")) == base  # unread columns
+    assert (
+        weights_fingerprint(cfg, train.assign(jersey="7", uai="y"), valid.assign(clazz="Goalkeeper")) == base
+    )  # unread columns
     assert weights_fingerprint(train_cfg(lr=1e-3), train, valid).changes(base.parts) == "config"
-    assert weights_fingerprint(train_cfg(val_queries=20), train, valid).changes(base.parts) == "config, valid crops, valid rows"
-    assert weights_fingerprint(cfg, train.assign(label=train["label"].to_numpy()[::-1]), valid).changes(base.parts) == "train rows"
+    assert (
+        weights_fingerprint(train_cfg(val_queries=20), train, valid).changes(base.parts)
+        == "config, valid crops, valid rows"
+    )
+    assert (
+        weights_fingerprint(cfg, train.assign(label=train["label"].to_numpy()[::-1]), valid).changes(base.parts)
+        == "train rows"
+    )
     copy = tmp_path / "crop.png"
     copy.write_bytes(Path(train["path"].iat[0]).read_bytes() + b"\0")
     moved = train.assign(path=[str(copy), *train["path"].iloc[1:]])
     assert weights_fingerprint(cfg, moved, valid).changes(base.parts) == "train crops"
-    assert weights_fingerprint(dataclasses.replace(cfg, pretrained=str(copy)), train, valid).changes(base.parts) == "config, pretrained"
+    assert (
+        weights_fingerprint(dataclasses.replace(cfg, pretrained=str(copy)), train, valid).changes(base.parts)
+        == "config, pretrained"
+    )
 
 
 # ---- config errors ------------------------------------------------------------------------
@@ -287,7 +306,9 @@ def test_bad_phases_are_clear_errors(raw):
         "the first phase must use 'last'"
     )
     train["phases"] = [{"epochs": 1, "height": 128, "width": 64, "train_fraction": 1.5}]
-    assert _error(raw) == "params.yaml: models.osnet_ain.train.phases[0].train_fraction: expected a value <= 1.0, got 1.5"
+    assert (
+        _error(raw) == "params.yaml: models.osnet_ain.train.phases[0].train_fraction: expected a value <= 1.0, got 1.5"
+    )
     train["phases"] = [{"epochs": 1, "height": 128, "width": 64, "init": "first"}]
     assert _error(raw) == (
         "params.yaml: models.osnet_ain.train.phases[0].init: expected one of ['best', 'last'], got 'first'"
@@ -320,4 +341,7 @@ def test_train_stage_rejects_an_unknown_model(tmp_path, tiny_index):
     done = subprocess.run([sys.executable, str(STAGE), *args], env=stage_env(), capture_output=True, text=True)
     assert done.returncode == 2
     models = list(load_params(ROOT / "params.yaml").models)
-    assert done.stderr.strip().splitlines()[-1] == f"error: {ROOT / 'params.yaml'}: models.nope: no such model (have {models})"
+    assert (
+        done.stderr.strip().splitlines()[-1]
+        == f"error: {ROOT / 'params.yaml'}: models.nope: no such model (have {models})"
+    )

@@ -32,8 +32,13 @@ def test_use_cpu_threads_sets_torch_and_cv2():
 
 def test_plan_line_names_epochs_steps_sizes_data_and_threads(tiny_index):
     train, valid = read_index(tiny_index, "train"), read_index(tiny_index, "valid")
-    phases = (PhaseConfig(epochs=1, height=64, width=32, train_fraction=0.5), PhaseConfig(epochs=2, height=96, width=48, init="best"))
-    cfg = ModelConfig(arch="osnet_ain", variant="x0_25", train=TrainConfig(phases=phases, ids_per_batch=4, images_per_id=2, workers=1))
+    phases = (
+        PhaseConfig(epochs=1, height=64, width=32, train_fraction=0.5),
+        PhaseConfig(epochs=2, height=96, width=48, init="best"),
+    )
+    cfg = ModelConfig(
+        arch="osnet_ain", variant="x0_25", train=TrainConfig(phases=phases, ids_per_batch=4, images_per_id=2, workers=1)
+    )
     planned = plan_phases(cfg, train)
     val_rows = select_val_actions(valid, 500, 0)
     line = describe_plan(cfg, planned, val_rows, DistContext(), threads=1)
@@ -41,9 +46,17 @@ def test_plan_line_names_epochs_steps_sizes_data_and_threads(tiny_index):
     # an epoch reaches every image: an identity of n images fills ceil(n / K) of the batches' P slots
     steps = [-(-int(((p.rows["label"].value_counts() + 1) // 2).sum()) // 4) for p in planned]
     assert steps[1] > 36 // 4
-    assert line.startswith(f"3 epochs in 2 phases: 1 epoch x {steps[0]} steps at 64x32 on 50% of train, then 2 epochs x {steps[1]} steps at 96x48; ")
+    assert line.startswith(
+        f"3 epochs in 2 phases: 1 epoch x {steps[0]} steps at 64x32 on 50% of train, then 2 epochs x {steps[1]} steps at 96x48; "
+    )
     queries = int((val_rows["role"] == "query").sum())
     assert f"batches of 8 images; validation after each epoch on {queries} queries ({len(val_rows)} crops)" in line
     assert line.endswith("1 CPU thread + 1 loader worker")
-    single = ModelConfig(arch="osnet_ain", variant="x0_25", train=TrainConfig(phases=(PhaseConfig(epochs=6, height=128, width=64),), ids_per_batch=4, workers=2))
-    assert describe_plan(single, plan_phases(single, train), val_rows, DistContext(), threads=2).startswith("6 epochs x 9 steps at 128x64;")
+    single = ModelConfig(
+        arch="osnet_ain",
+        variant="x0_25",
+        train=TrainConfig(phases=(PhaseConfig(epochs=6, height=128, width=64),), ids_per_batch=4, workers=2),
+    )
+    assert describe_plan(single, plan_phases(single, train), val_rows, DistContext(), threads=2).startswith(
+        "6 epochs x 9 steps at 128x64;"
+    )

@@ -7,15 +7,23 @@ import warnings
 from pathlib import Path
 
 import pytest
+from dvcrepo import scratch
+from tinyset import make_split
 
 from soccerreid.config._base import from_mapping
 from soccerreid.config.models import ModelConfig
 from soccerreid.training import train_model
-from dvcrepo import scratch
-from tinyset import make_split
 
 NO_AUG = {"pad": 0, "color_jitter": 0.0, "random_erasing": 0.0}
-PK = {"ids_per_batch": 8, "images_per_id": 2, "ids_per_action": 4, "workers": 0, "bn_batches": 3, "warmup_epochs": 0, "val_flip": False}
+PK = {
+    "ids_per_batch": 8,
+    "images_per_id": 2,
+    "ids_per_action": 4,
+    "workers": 0,
+    "bn_batches": 3,
+    "warmup_epochs": 0,
+    "val_flip": False,
+}
 
 # family -> (model mapping, epochs, height, width, lr); 3 steps per epoch. Validation without flip TTA:
 # the test measures what training adds, and flip TTA lifts the untrained model as much as a few epochs

@@ -12,6 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import yaml
+from tinyset import ROOT, make_split
 
 from soccerreid.config import parse_params
 from soccerreid.config._base import from_mapping
@@ -21,7 +22,6 @@ from soccerreid.training import TrainNet, train_model
 from soccerreid.training.losses import ReidLoss, batch_hard_triplet, centroid_triplet, info_nce
 from soccerreid.training.optim import make_optimizer, parameter_groups
 from soccerreid.training.trainer import initial_model, make_ema, make_loss
-from tinyset import ROOT, make_split
 
 # ---- centroid triplet (sportsreid) ---------------------------------------------------------
 
@@ -66,7 +66,9 @@ def test_info_nce_known_answer_and_label_smoothing():
     # every anchor: own identity's mean logit (1 + 1) / 2 / 0.5 = 2, the other's 0
     a, b = math.log1p(math.exp(-2.0)), math.log1p(math.exp(2.0))
     assert info_nce(x, y, temperature=0.5).item() == pytest.approx(a, rel=1e-6)
-    assert info_nce(x, y, temperature=0.5, label_smoothing=0.1).item() == pytest.approx(0.9 * a + 0.05 * (a + b), rel=1e-6)
+    assert info_nce(x, y, temperature=0.5, label_smoothing=0.1).item() == pytest.approx(
+        0.9 * a + 0.05 * (a + b), rel=1e-6
+    )
 
 
 def _mig_hybrid_memory(x: torch.Tensor, k: int, temp: float) -> torch.Tensor:
@@ -90,15 +92,30 @@ def test_info_nce_equals_migs_loss_on_a_pk_batch():
 def test_reid_loss_weights_every_term():
     torch.manual_seed(2)
     logits, feats, y = torch.randn(8, 4), torch.randn(8, 6), torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])
-    loss = ReidLoss(4, 6, label_smoothing=0.1, margin=0.4, ce_weight=0.5, triplet_weight=0.0, centroid_weight=2.0,
-                    contrastive_weight=3.0, temperature=0.2, contrastive_smoothing=0.1)  # fmt: skip
+    loss = ReidLoss(
+        4,
+        6,
+        label_smoothing=0.1,
+        margin=0.4,
+        ce_weight=0.5,
+        triplet_weight=0.0,
+        centroid_weight=2.0,
+        contrastive_weight=3.0,
+        temperature=0.2,
+        contrastive_smoothing=0.1,
+    )
     parts = loss(logits, feats, y)
-    expected = (0.5 * F.cross_entropy(logits, y, label_smoothing=0.1) + 2.0 * centroid_triplet(feats, y, 0.4)
-                + 3.0 * info_nce(feats, y, 0.2, 0.1))  # fmt: skip
+    expected = (
+        0.5 * F.cross_entropy(logits, y, label_smoothing=0.1)
+        + 2.0 * centroid_triplet(feats, y, 0.4)
+        + 3.0 * info_nce(feats, y, 0.2, 0.1)
+    )
     assert parts["loss"].item() == pytest.approx(expected.item(), rel=1e-6)
     assert parts["triplet"].item() == 0.0 and parts["centroid"].item() > 0 and parts["contrastive"].item() > 0
     plain = make_loss(TrainConfig(), 4, 6)(logits, feats, y)
-    assert plain["loss"].item() == pytest.approx((F.cross_entropy(logits, y, label_smoothing=0.1) + batch_hard_triplet(feats, y, 0.3)).item())
+    assert plain["loss"].item() == pytest.approx(
+        (F.cross_entropy(logits, y, label_smoothing=0.1) + batch_hard_triplet(feats, y, 0.3)).item()
+    )
 
 
 # ---- weights: EMA, layer decay, init ---------------------------------------------------------
@@ -133,7 +150,9 @@ def test_layer_decay_scales_each_vit_layer_and_keeps_the_head_groups():
     assert lr[id(vit.patch_embed.proj.weight)] == pytest.approx(1e-3 * 0.5 ** (depth + 1))
     assert lr[id(vit.blocks[0].attn.qkv.weight)] == pytest.approx(1e-3 * 0.5**depth)
     assert lr[id(vit.blocks[-1].mlp.fc2.weight)] == pytest.approx(1e-3 * 0.5)
-    assert lr[id(vit.head.weight)] == lr[id(model.neck.weight)] == lr[id(model.classifier.weight)] == pytest.approx(1e-3)
+    assert (
+        lr[id(vit.head.weight)] == lr[id(model.neck.weight)] == lr[id(model.classifier.weight)] == pytest.approx(1e-3)
+    )
     assert optimizer.param_groups[0]["lr"] == pytest.approx(1e-3), "the logged lr is the head's"
     assert len(lr) == sum(1 for p in net.parameters() if p.requires_grad)
     decay = {id(p): g["weight_decay"] for g in optimizer.param_groups for p in g["params"]}
@@ -158,13 +177,25 @@ def test_init_seed_shares_the_init_across_seeds():
 @pytest.mark.parametrize(
     ("train", "message"),
     [
-        ({"splits": ["train", "valid"]}, "select: 'best' picks epochs on valid, which splits trains on; use select: last"),
-        ({"select": "last", "phases": [{"epochs": 1}, {"epochs": 1, "init": "best"}]}, "phases[1].init: 'best' selects on valid while select is 'last'"),
-        ({"splits": ["train", "train"]}, "splits: expected distinct names of ['train', 'valid', 'test'], got ['train', 'train']"),
+        (
+            {"splits": ["train", "valid"]},
+            "select: 'best' picks epochs on valid, which splits trains on; use select: last",
+        ),
+        (
+            {"select": "last", "phases": [{"epochs": 1}, {"epochs": 1, "init": "best"}]},
+            "phases[1].init: 'best' selects on valid while select is 'last'",
+        ),
+        (
+            {"splits": ["train", "train"]},
+            "splits: expected distinct names of ['train', 'valid', 'test'], got ['train', 'train']",
+        ),
         ({"splits": ["challenge"]}, "splits[0]: expected one of ['train', 'valid', 'test'], got 'challenge'"),
         ({"ce_weight": 0.0, "triplet_weight": 0.0}, "ce_weight: every loss weight is 0"),
         ({"ema": 1.0}, "ema: expected a value < 1.0, got 1.0"),
-        ({"layer_decay": 0.8}, "train.layer_decay: only clip_vit (full fine-tuning of a ViT) has layers to decay, not osnet_ain"),
+        (
+            {"layer_decay": 0.8},
+            "train.layer_decay: only clip_vit (full fine-tuning of a ViT) has layers to decay, not osnet_ain",
+        ),
     ],
 )
 def test_lever_config_errors_name_their_key(train, message):
@@ -202,7 +233,10 @@ def test_soup_members_must_be_one_recipe_with_a_shared_init(raw):
     assert "soups.osnet_ain_soup.members: 'nope' is not a key of models" in _params_error(bad)
     bad = copy.deepcopy(raw)
     bad["soups"]["osnet_ain_soup"]["members"] = ["osnet_ain"]
-    assert "soups.osnet_ain_soup.members: expected two or more distinct model names, got ['osnet_ain']" in _params_error(bad)
+    assert (
+        "soups.osnet_ain_soup.members: expected two or more distinct model names, got ['osnet_ain']"
+        in _params_error(bad)
+    )
     bad = copy.deepcopy(raw)
     del bad["extract"]["osnet_ain_soup"]
     assert "extract: expected one entry per model and soup" in _params_error(bad)
@@ -214,7 +248,10 @@ def test_soup_members_must_be_one_recipe_with_a_shared_init(raw):
 def test_qe_config_is_validated(raw):
     bad = copy.deepcopy(raw)
     bad["qe"]["alpha"] = 2.5
-    assert _params_error(bad) == "params.yaml: qe.alpha: expected a whole number (a negative similarity has no fractional power), got 2.5"
+    assert (
+        _params_error(bad)
+        == "params.yaml: qe.alpha: expected a whole number (a negative similarity has no fractional power), got 2.5"
+    )
     bad = copy.deepcopy(raw)
     bad["qe"]["enabled"] = True
     bad["fusion"]["normalize"] = "zscore"
@@ -228,10 +265,26 @@ def test_qe_config_is_validated(raw):
 def test_ema_run_exports_the_last_epoch_of_the_averaged_weights(tmp_path):
     train = make_split(tmp_path, "train", range(4), 6, (2, 3), seed=1, teams=False)
     valid = train.assign(role=["query" if f == 0 else "gallery" for f in train["frame_idx"]])
-    mapping = {"arch": "osnet_ain", "variant": "x0_25", "augment": {"pad": 0, "color_jitter": 0.0, "random_erasing": 0.0},
-               "train": {"ids_per_batch": 8, "images_per_id": 2, "ids_per_action": 4, "actions_per_game": 2, "workers": 0,
-                         "bn_batches": 2, "warmup_epochs": 0, "lr": 3e-4, "ema": 0.5, "select": "last", "centroid_weight": 1.0,
-                         "contrastive_weight": 1.0, "phases": [{"epochs": 2, "height": 32, "width": 16}]}}  # fmt: skip
+    mapping = {
+        "arch": "osnet_ain",
+        "variant": "x0_25",
+        "augment": {"pad": 0, "color_jitter": 0.0, "random_erasing": 0.0},
+        "train": {
+            "ids_per_batch": 8,
+            "images_per_id": 2,
+            "ids_per_action": 4,
+            "actions_per_game": 2,
+            "workers": 0,
+            "bn_batches": 2,
+            "warmup_epochs": 0,
+            "lr": 3e-4,
+            "ema": 0.5,
+            "select": "last",
+            "centroid_weight": 1.0,
+            "contrastive_weight": 1.0,
+            "phases": [{"epochs": 2, "height": 32, "width": 16}],
+        },
+    }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = train_model(_cfg(mapping), train, valid, tmp_path / "ck", progress=False)
@@ -241,7 +294,9 @@ def test_ema_run_exports_the_last_epoch_of_the_averaged_weights(tmp_path):
     exported = result.model.state_dict()
     assert all(torch.equal(exported[k].cpu(), ema[k]) for k in exported), "exported weights are the EMA's"
     raw = saved["model"]
-    assert not all(torch.equal(raw[k], ema[k]) for k in raw if raw[k].is_floating_point()), "the EMA is not the raw weights"
+    assert not all(torch.equal(raw[k], ema[k]) for k in raw if raw[k].is_floating_point()), (
+        "the EMA is not the raw weights"
+    )
     history = result.summary["history"]
     assert all(epoch["centroid"] >= 0 and epoch["contrastive"] > 0 for epoch in history)
     assert np.isfinite([epoch["loss"] for epoch in history]).all()

@@ -83,7 +83,9 @@ def test_a_sampled_row_moves_as_torchs_optimiser_moves_it_and_others_stay(name, 
     classifier = PartialClassifier(start.clone(), 4, seed=0, optimizer=name)
     _run(classifier, schedule, grads, group)
     for row in (0, 1, 2, 3, 7, 9):
-        torch.testing.assert_close(classifier.weight[row], _torch_oracle(start, row, schedule, grads, make), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(
+            classifier.weight[row], _torch_oracle(start, row, schedule, grads, make), rtol=1e-5, atol=1e-6
+        )
     untouched = [r for r in range(C) if r not in {0, 1, 2, 3, 7, 9}]
     assert torch.equal(classifier.weight[untouched], start[untouched])
     assert classifier.row_steps[[0, 2, 5]].tolist() == [3, 4, 0]

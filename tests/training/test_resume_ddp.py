@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from tinyset import run_stage, stage_command, stage_env, write_params
 
 from soccerreid.models import load_network
-from tinyset import run_stage, stage_command, stage_env, write_params
 
 OSNET = {
     "arch": "osnet_ain",
@@ -22,7 +22,10 @@ OSNET = {
     "pretrained": "none",
     "train": {
         "seed": 0,
-        "phases": [{"epochs": 2, "height": 64, "width": 32}, {"epochs": 1, "height": 64, "width": 32, "train_fraction": 0.5, "init": "best"}],
+        "phases": [
+            {"epochs": 2, "height": 64, "width": 32},
+            {"epochs": 1, "height": 64, "width": 32, "train_fraction": 0.5, "init": "best"},
+        ],
         "lr": 0.003,
         "warmup_epochs": 1,
         "ids_per_batch": 8,
@@ -60,7 +63,9 @@ def _kill_after_first_checkpoint(command: list, cwd: Path, checkpoint: Path, tim
 
 
 # the training levers that keep state across a resume (the EMA) or draw batches (the hierarchy)
-LEVERS = dict(OSNET, train=dict(OSNET["train"], ema=0.9, actions_per_game=2, centroid_weight=1.0, contrastive_weight=1.0))
+LEVERS = dict(
+    OSNET, train=dict(OSNET["train"], ema=0.9, actions_per_game=2, centroid_weight=1.0, contrastive_weight=1.0)
+)
 # Partial FC: 12 of the 36 (then 18) classes per step; its moments and draws are resumed too
 PARTIAL_FC = dict(OSNET, train=dict(OSNET["train"], sampled_classes=12))
 
@@ -75,7 +80,9 @@ def test_train_stage_resumes_bit_identical_after_sigkill_with_fewer_workers(tmp_
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     run_stage(stage_command(params, tiny_index, straight), tmp_path)
 
-    code = _kill_after_first_checkpoint(stage_command(params, tiny_index, killed), tmp_path, killed / "checkpoints" / "last.pt")
+    code = _kill_after_first_checkpoint(
+        stage_command(params, tiny_index, killed), tmp_path, killed / "checkpoints" / "last.pt"
+    )
     assert code == -signal.SIGKILL, "the run finished before it could be killed"
     saved = torch.load(killed / "checkpoints" / "last.pt", weights_only=False)
     assert (saved["state"]["phase"], saved["state"]["epoch"]) < (1, 0), "killed in the first phase"
@@ -100,7 +107,11 @@ def test_train_stage_resumes_bit_identical_after_sigkill_with_fewer_workers(tmp_
 
 def _files(folder: Path) -> dict[str, tuple[int, int]]:
     """``{name: (inode, mtime_ns)}`` of every file under ``folder``: changes when a file is rewritten."""
-    return {p.relative_to(folder).as_posix(): (p.stat().st_ino, p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): (p.stat().st_ino, p.stat().st_mtime_ns)
+        for p in folder.rglob("*")
+        if p.is_file()
+    }
 
 
 @pytest.mark.slow

@@ -17,8 +17,12 @@ def _tree(competitions=2, games=2, actions=2, ids=2, images=2):
     """Rows of a full tree: identity -> action -> game -> competition, ``images`` rows per identity."""
     rows = [
         (((c * games + g) * actions + a) * ids + i, (c * games + g) * actions + a, c * games + g, c)
-        for c in range(competitions) for g in range(games) for a in range(actions) for i in range(ids) for _ in range(images)
-    ]  # fmt: skip
+        for c in range(competitions)
+        for g in range(games)
+        for a in range(actions)
+        for i in range(ids)
+        for _ in range(images)
+    ]
     return tuple(np.array(column) for column in zip(*rows))
 
 
@@ -34,8 +38,18 @@ def _identities(sampler: ActionPKSampler, labels: np.ndarray, k: int) -> list[np
 
 def test_batches_fill_level_by_level_action_game_competition():
     labels, actions, games, competitions = _tree()
-    sampler = ActionPKSampler(labels, actions, ids_per_batch=8, images_per_id=2, ids_per_action=2, seed=0,
-                              games=games, competitions=competitions, actions_per_game=2, games_per_competition=2)  # fmt: skip
+    sampler = ActionPKSampler(
+        labels,
+        actions,
+        ids_per_batch=8,
+        images_per_id=2,
+        ids_per_action=2,
+        seed=0,
+        games=games,
+        competitions=competitions,
+        actions_per_game=2,
+        games_per_competition=2,
+    )
     batches = _identities(sampler, labels, 2)
     assert len(batches) == len(sampler) == 2
     action_of, game_of, competition_of = (dict(zip(labels, column)) for column in (actions, games, competitions))
@@ -49,8 +63,16 @@ def test_batches_fill_level_by_level_action_game_competition():
 
 def test_action_groups_without_higher_levels_are_pure_actions():
     labels, actions, games, competitions = _tree(competitions=1, games=4, actions=4, ids=4, images=1)
-    sampler = ActionPKSampler(labels, actions, ids_per_batch=8, images_per_id=2, ids_per_action=4, seed=1,
-                              games=games, competitions=competitions)  # fmt: skip
+    sampler = ActionPKSampler(
+        labels,
+        actions,
+        ids_per_batch=8,
+        images_per_id=2,
+        ids_per_action=4,
+        seed=1,
+        games=games,
+        competitions=competitions,
+    )
     action_of = dict(zip(labels, actions))
     for ids in _identities(sampler, labels, 2):
         groups = np.array([action_of[i] for i in ids]).reshape(2, 4)
@@ -74,13 +96,23 @@ def test_every_image_every_epoch_in_chunks_of_k_and_distinct_ids_per_batch():
     for chunks in rows:
         for chunk in chunks:
             own = np.flatnonzero(labels == labels[chunk[0]])
-            assert len(set(chunk.tolist())) == min(2, len(own)), "a chunk repeats an image only when the identity has one"
+            assert len(set(chunk.tolist())) == min(2, len(own)), (
+                "a chunk repeats an image only when the identity has one"
+            )
 
 
 def test_hierarchical_batches_are_deterministic_and_shard_by_rank():
     labels, actions, games, competitions = _tree(competitions=2, games=3, actions=3, ids=3, images=3)
-    args = dict(ids_per_batch=8, images_per_id=2, ids_per_action=2, seed=7, games=games, competitions=competitions,
-                actions_per_game=2, games_per_competition=2)  # fmt: skip
+    args = dict(
+        ids_per_batch=8,
+        images_per_id=2,
+        ids_per_action=2,
+        seed=7,
+        games=games,
+        competitions=competitions,
+        actions_per_game=2,
+        games_per_competition=2,
+    )
     whole = ActionPKSampler(labels, actions, **args)
     whole.set_epoch(1)
     again = ActionPKSampler(labels, actions, **args)
@@ -98,17 +130,34 @@ def test_hierarchical_batches_are_deterministic_and_shard_by_rank():
 
 
 def test_shape_errors_name_the_arrays():
-    with pytest.raises(DataError, match=r"^labels, actions, games, competitions \(4,\), \(4,\), \(3,\), \(4,\): expected"):
-        ActionPKSampler(np.arange(4), np.zeros(4), ids_per_batch=2, images_per_id=2, ids_per_action=1, seed=0,
-                        games=np.zeros(3))  # fmt: skip
+    with pytest.raises(
+        DataError, match=r"^labels, actions, games, competitions \(4,\), \(4,\), \(3,\), \(4,\): expected"
+    ):
+        ActionPKSampler(
+            np.arange(4), np.zeros(4), ids_per_batch=2, images_per_id=2, ids_per_action=1, seed=0, games=np.zeros(3)
+        )
 
 
 def _index(split: str, actions: list[int], jersey: str = "7") -> pd.DataFrame:
-    rows = [{"path": f"{split}/{a}-{u}-{f}.png", "split": split, "role": "gallery" if split != "train" else "train",
-             "bbox_idx": i, "action_idx": a, "person_uid": 100 * a + u + (0 if split == "train" else 50), "frame_idx": f,
-             "clazz": "Player_team_left", "jersey": jersey if u else "None", "uai": "x", "height": 90, "width": 40,
-             "game": f"league/2014-2015/{split} game {a % 2}", "label": -1}
-            for i, (a, u, f) in enumerate((a, u, f) for a in actions for u in range(3) for f in range(2))]  # fmt: skip
+    rows = [
+        {
+            "path": f"{split}/{a}-{u}-{f}.png",
+            "split": split,
+            "role": "gallery" if split != "train" else "train",
+            "bbox_idx": i,
+            "action_idx": a,
+            "person_uid": 100 * a + u + (0 if split == "train" else 50),
+            "frame_idx": f,
+            "clazz": "Player_team_left",
+            "jersey": jersey if u else "None",
+            "uai": "x",
+            "height": 90,
+            "width": 40,
+            "game": f"league/2014-2015/{split} game {a % 2}",
+            "label": -1,
+        }
+        for i, (a, u, f) in enumerate((a, u, f) for a in actions for u in range(3) for f in range(2))
+    ]
     return pd.DataFrame(rows)
 
 

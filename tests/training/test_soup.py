@@ -3,26 +3,30 @@
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 
 import pytest
 import torch
 import yaml
+from tinyset import ROOT, make_split
 
 from soccerreid.config import load_params
 from soccerreid.data.index import write_index
 from soccerreid.models import create_model, load_network, save_model
-from soccerreid.soup import uniform_soup
 from soccerreid.schema import read_blocks, read_features
-from tinyset import ROOT, make_split
+from soccerreid.soup import uniform_soup
 
 
 def test_uniform_soup_averages_floats_and_keeps_integer_counters():
-    states = [{"w": torch.tensor([0.0, 3.0]), "n": torch.tensor(5)}, {"w": torch.tensor([1.0, 6.0]), "n": torch.tensor(9)},
-              {"w": torch.tensor([2.0, 0.0]), "n": torch.tensor(1)}]  # fmt: skip
+    states = [
+        {"w": torch.tensor([0.0, 3.0]), "n": torch.tensor(5)},
+        {"w": torch.tensor([1.0, 6.0]), "n": torch.tensor(9)},
+        {"w": torch.tensor([2.0, 0.0]), "n": torch.tensor(1)},
+    ]
     soup = uniform_soup(states)
     assert torch.equal(soup["w"], torch.tensor([1.0, 3.0])) and soup["n"].item() == 5
-    with pytest.raises(ValueError, match="^state 1 has other names or shapes than state 0; a soup needs one architecture$"):
+    with pytest.raises(
+        ValueError, match="^state 1 has other names or shapes than state 0; a soup needs one architecture$"
+    ):
         uniform_soup([{"w": torch.zeros(2)}, {"w": torch.zeros(3)}])
 
 
@@ -48,12 +52,30 @@ def test_soup_stage_writes_the_averaged_model_its_features_and_blocks(tmp_path):
     valid = make_split(tmp_path, "valid", range(3), 4, (2, 3), seed=2)
     write_index(valid, tmp_path / "index", "valid")
     out = {k: tmp_path / k / "osnet_ain_soup" for k in ("soups", "features", "distances")}
-    argv = ["--params", str(tmp_path / "params.yaml"), "--soup", "osnet_ain_soup", "--models", str(tmp_path / "models"),
-            "--index", str(tmp_path / "index"), "--out", str(out["soups"]), "--features", str(out["features"]),
-            "--distances", str(out["distances"]), "--device", "cpu"]  # fmt: skip
+    argv = [
+        "--params",
+        str(tmp_path / "params.yaml"),
+        "--soup",
+        "osnet_ain_soup",
+        "--models",
+        str(tmp_path / "models"),
+        "--index",
+        str(tmp_path / "index"),
+        "--out",
+        str(out["soups"]),
+        "--features",
+        str(out["features"]),
+        "--distances",
+        str(out["distances"]),
+        "--device",
+        "cpu",
+    ]
     _load_stage("soup")(argv)
     soup, info = load_network(out["soups"] / "model.pt")
-    assert info.training == {"soup": "uniform", "members": ["osnet_ain", "osnet_ain_seed1"]} and (info.height, info.width) == (64, 32)
+    assert info.training == {"soup": "uniform", "members": ["osnet_ain", "osnet_ain_seed1"]} and (
+        info.height,
+        info.width,
+    ) == (64, 32)
     a, b = members["osnet_ain"], members["osnet_ain_seed1"]
     for name, value in soup.state_dict().items():
         if value.is_floating_point():
@@ -66,7 +88,9 @@ def test_soup_stage_writes_the_averaged_model_its_features_and_blocks(tmp_path):
     written = {path: path.stat().st_mtime_ns for folder in out.values() for path in folder.iterdir()}
     _load_stage("soup")(argv)  # nothing that shapes the soup changed: its outputs stay as they are
     assert {path: path.stat().st_mtime_ns for folder in out.values() for path in folder.iterdir()} == written
-    save_model(create_model(cfg, num_classes=4), tmp_path / "models" / "osnet_ain_seed1" / "model.pt", cfg, input_size=(64, 32))
+    save_model(
+        create_model(cfg, num_classes=4), tmp_path / "models" / "osnet_ain_seed1" / "model.pt", cfg, input_size=(64, 32)
+    )
     _load_stage("soup")(argv)  # a member retrained: a new soup
     again = load_network(out["soups"] / "model.pt")[0].state_dict()
     assert any(not torch.equal(again[k], v) for k, v in soup.state_dict().items())

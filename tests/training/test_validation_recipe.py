@@ -34,7 +34,9 @@ def _crops() -> list[np.ndarray]:
 
 
 def _normalised(img: np.ndarray) -> torch.Tensor:
-    return to_float(torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None], IMAGENET_MEAN, IMAGENET_STD)[0]
+    return to_float(torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None], IMAGENET_MEAN, IMAGENET_STD)[
+        0
+    ]
 
 
 @pytest.mark.parametrize(("height", "width"), [(256, 128), (128, 64), (64, 32)])
@@ -55,20 +57,40 @@ def test_final_val_map_is_the_score_of_the_exported_feature(tmp_path, tiny_index
     """The exported model's features, extracted as the extract stage does (flip on), score exactly
     the final phase's best validation mAP on the same valid actions."""
     train = TrainConfig(
-        phases=(PhaseConfig(epochs=1, height=64, width=32),), lr=0.003, warmup_epochs=0, ids_per_batch=8,
-        images_per_id=2, ids_per_action=4, workers=0, val_queries=20, bn_batches=2,
-    )  # fmt: skip
+        phases=(PhaseConfig(epochs=1, height=64, width=32),),
+        lr=0.003,
+        warmup_epochs=0,
+        ids_per_batch=8,
+        images_per_id=2,
+        ids_per_action=4,
+        workers=0,
+        val_queries=20,
+        bn_batches=2,
+    )
     cfg = ModelConfig(arch="osnet_ain", variant="x0_25", train=train)
     valid = read_index(tiny_index, "valid")
     result = train_model(cfg, read_index(tiny_index, "train"), valid, tmp_path / "ckpt", progress=False)
     rows = select_val_actions(valid, train.val_queries, train.seed)
-    features = extract_embeddings(result.model, rows["path"].tolist(), ExtractConfig(height=64, width=32, workers=0),
-                                  cfg.mean, cfg.std, device="cpu")
-    shipped = score_embeddings(features, rows["action_idx"].to_numpy(), rows["person_uid"].to_numpy(),
-                               (rows["role"] == "query").to_numpy())
+    features = extract_embeddings(
+        result.model,
+        rows["path"].tolist(),
+        ExtractConfig(height=64, width=32, workers=0),
+        cfg.mean,
+        cfg.std,
+        device="cpu",
+    )
+    shipped = score_embeddings(
+        features, rows["action_idx"].to_numpy(), rows["person_uid"].to_numpy(), (rows["role"] == "query").to_numpy()
+    )
     assert result.summary["final_val_mAP"] == pytest.approx(float(shipped["mAP"]), abs=1e-6)
-    unflipped = extract_embeddings(result.model, rows["path"].tolist(),
-                                   ExtractConfig(height=64, width=32, workers=0, flip=False), cfg.mean, cfg.std, device="cpu")
+    unflipped = extract_embeddings(
+        result.model,
+        rows["path"].tolist(),
+        ExtractConfig(height=64, width=32, workers=0, flip=False),
+        cfg.mean,
+        cfg.std,
+        device="cpu",
+    )
     assert not np.allclose(unflipped, features, atol=1e-3)  # flip changes the feature that is scored
 
 

@@ -57,7 +57,9 @@ def make_split(
     rng = np.random.default_rng(seed)
     rows = []
     for action in actions:
-        kits = [{k: rng.integers(0, 256, 3) for k in ("shirt", "shorts")} for _ in range(2 if teams else ids_per_action)]
+        kits = [
+            {k: rng.integers(0, 256, 3) for k in ("shirt", "shorts")} for _ in range(2 if teams else ids_per_action)
+        ]
         for uid in range(ids_per_action):
             look = {k: rng.integers(0, 256, 3) for k in ("hair", "trim", "socks")}
             look.update(kits[uid % len(kits)], band=rng.uniform())
@@ -77,10 +79,20 @@ def _write_crop(folder, split, rng, look, action, uid, frame, bbox) -> dict:
     cv2.imwrite(str(path), img[:, :, ::-1])
     role = "train" if split == "train" else ("query" if frame == 0 else "gallery")
     return {
-        "path": str(path), "split": split, "role": role, "bbox_idx": bbox, "action_idx": action,
-        "person_uid": uid, "frame_idx": frame, "clazz": "Player_team_left", "jersey": "None",
-        "uai": "x", "height": height, "width": img.shape[1], "game": "g",
-    }  # fmt: skip
+        "path": str(path),
+        "split": split,
+        "role": role,
+        "bbox_idx": bbox,
+        "action_idx": action,
+        "person_uid": uid,
+        "frame_idx": frame,
+        "clazz": "Player_team_left",
+        "jersey": "None",
+        "uai": "x",
+        "height": height,
+        "width": img.shape[1],
+        "game": "g",
+    }
 
 
 def write_tiny_set(root: Path, train_actions: int = 6, valid_actions: int = 3, ids_per_action: int = 6) -> Path:
@@ -105,13 +117,29 @@ def write_params(folder: Path, model: dict, name: str = "tiny") -> Path:
     return path
 
 
-def stage_command(params: Path, index: Path, out: Path, name: str = "tiny", launcher: tuple = (sys.executable,)) -> list:
+def stage_command(
+    params: Path, index: Path, out: Path, name: str = "tiny", launcher: tuple = (sys.executable,)
+) -> list:
     """The train stage's command line with every output under ``out``."""
     return [
-        *launcher, str(STAGE), "--params", str(params), "--model", name, "--index", str(index),
-        "--out", str(out / "model"), "--checkpoints", str(out / "checkpoints"), "--live", str(out / "live"),
-        "--device", "cpu", "--no-progress",
-    ]  # fmt: skip
+        *launcher,
+        str(STAGE),
+        "--params",
+        str(params),
+        "--model",
+        name,
+        "--index",
+        str(index),
+        "--out",
+        str(out / "model"),
+        "--checkpoints",
+        str(out / "checkpoints"),
+        "--live",
+        str(out / "live"),
+        "--device",
+        "cpu",
+        "--no-progress",
+    ]
 
 
 def stage_env() -> dict:

@@ -155,7 +155,9 @@ class TrainConfig:
                 f"ids_per_action: expected <= ids_per_batch ({self.ids_per_batch}), got {self.ids_per_action}"
             )
         if not (self.ce_weight or self.triplet_weight or self.centroid_weight or self.contrastive_weight):
-            raise ConfigError("ce_weight: every loss weight is 0 (ce, triplet, centroid, contrastive); nothing would train")
+            raise ConfigError(
+                "ce_weight: every loss weight is 0 (ce, triplet, centroid, contrastive); nothing would train"
+            )
         self._check_splits_and_selection()
         self._check_sampled_classes()
 
@@ -163,17 +165,25 @@ class TrainConfig:
         if not self.sampled_classes:
             return
         if self.sampled_classes < self.ids_per_batch:
-            raise ConfigError(f"sampled_classes: expected 0 or >= ids_per_batch ({self.ids_per_batch}), got {self.sampled_classes}")
+            raise ConfigError(
+                f"sampled_classes: expected 0 or >= ids_per_batch ({self.ids_per_batch}), got {self.sampled_classes}"
+            )
         if self.ema:
-            raise ConfigError("sampled_classes: not with ema > 0 (the average would still touch every classifier row each step); set one of them to 0")
+            raise ConfigError(
+                "sampled_classes: not with ema > 0 (the average would still touch every classifier row each step); set one of them to 0"
+            )
         if self.amp == "fp16":
-            raise ConfigError("sampled_classes: not with amp: fp16 (its loss scaling does not cover the sampled rows); use amp: bf16")
+            raise ConfigError(
+                "sampled_classes: not with amp: fp16 (its loss scaling does not cover the sampled rows); use amp: bf16"
+            )
 
     def _check_splits_and_selection(self) -> None:
         if not self.splits or len(set(self.splits)) != len(self.splits):
             raise ConfigError(f"splits: expected distinct names of {list(TRAIN_SPLITS)}, got {list(self.splits)}")
         if "valid" in self.splits and self.select == "best":
-            raise ConfigError("select: 'best' picks epochs on valid, which splits trains on; use select: last (a fixed epoch count)")
+            raise ConfigError(
+                "select: 'best' picks epochs on valid, which splits trains on; use select: last (a fixed epoch count)"
+            )
         best = [i for i, phase in enumerate(self.phases) if phase.init == "best"]
         if self.select == "last" and best:
             raise ConfigError(f"phases[{best[0]}].init: 'best' selects on valid while select is 'last'; use init: last")
@@ -247,9 +257,13 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         if self.last_stride != 2 and self.arch != "resnet50_ibn":
-            raise ConfigError(f"last_stride: only resnet50_ibn has a last stride to set, {self.arch} keeps 2 (got {self.last_stride})")
+            raise ConfigError(
+                f"last_stride: only resnet50_ibn has a last stride to set, {self.arch} keeps 2 (got {self.last_stride})"
+            )
         if self.train.layer_decay < 1.0 and self.arch != "clip_vit":
-            raise ConfigError(f"train.layer_decay: only clip_vit (full fine-tuning of a ViT) has layers to decay, not {self.arch}")
+            raise ConfigError(
+                f"train.layer_decay: only clip_vit (full fine-tuning of a ViT) has layers to decay, not {self.arch}"
+            )
 
 
 @dataclass(frozen=True)
@@ -278,7 +292,9 @@ def check_soup(name: str, soup: SoupConfig, models: dict[str, ModelConfig]) -> N
     recipe = _without_seed(first)
     for member, cfg in zip(soup.members[1:], others):
         if _without_seed(cfg) != recipe:
-            raise ConfigError(f"soups.{name}.members: {member} differs from {soup.members[0]} in more than train.seed and train.init_seed; a soup averages one recipe")
+            raise ConfigError(
+                f"soups.{name}.members: {member} differs from {soup.members[0]} in more than train.seed and train.init_seed; a soup averages one recipe"
+            )
     inits = {models[m].train.resolved_init_seed for m in soup.members}
     if first.pretrained == "none" and len(inits) > 1:
         raise ConfigError(
@@ -288,4 +304,6 @@ def check_soup(name: str, soup: SoupConfig, models: dict[str, ModelConfig]) -> N
 
 
 def _without_seed(cfg: ModelConfig) -> ModelConfig:
-    return replace(cfg, train=replace(cfg.train, seed=0, init_seed=None, workers=0, threads=0))  # operational fields aside
+    return replace(
+        cfg, train=replace(cfg.train, seed=0, init_seed=None, workers=0, threads=0)
+    )  # operational fields aside

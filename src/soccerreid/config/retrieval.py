@@ -85,7 +85,9 @@ class QeConfig:
 
     def __post_init__(self) -> None:
         if self.alpha != int(self.alpha):
-            raise ConfigError(f"alpha: expected a whole number (a negative similarity has no fractional power), got {self.alpha}")
+            raise ConfigError(
+                f"alpha: expected a whole number (a negative similarity has no fractional power), got {self.alpha}"
+            )
 
 
 @dataclass(frozen=True)
@@ -105,4 +107,6 @@ class ScoreConfig:
         if missing:
             raise ConfigError(f"ranks: expected a list holding {list(REQUIRED_RANKS)}, missing {missing}")
         if self.max_rank < max(self.ranks):
-            raise ConfigError(f"max_rank: expected at least the largest of ranks ({max(self.ranks)}), got {self.max_rank}")
+            raise ConfigError(
+                f"max_rank: expected at least the largest of ranks ({max(self.ranks)}), got {self.max_rank}"
+            )

@@ -51,7 +51,7 @@ SPLITS = ("train", "valid", "test", "challenge")
 COLUMNS = (
     "path", "split", "role", "bbox_idx", "action_idx", "person_uid", "frame_idx",
     "clazz", "jersey", "uai", "height", "width", "game", "label",
-)  # fmt: skip
+)
 INT_COLUMNS = ("bbox_idx", "action_idx", "person_uid", "frame_idx", "height", "width", "label")
 _NAME_COLUMNS = ("bbox_idx", "action_idx", "person_uid", "frame_idx", "clazz", "jersey", "uai", "height", "width")
 _ROLE_ORDER = {"train": 0, "query": 1, "gallery": 2}
@@ -188,7 +188,7 @@ def _check_unique(crops: Sequence[CropFile], names: Sequence[CropName]) -> None:
 
 
 def cross_check_metadata(split_dir: Path, crops: Sequence[CropFile], names: Sequence[CropName],
-                         labels: Sequence[Path] = ()) -> list[str]:  # fmt: skip
+                         labels: Sequence[Path] = ()) -> list[str]:
     """Compare every bbox_info JSON under ``split_dir`` (and the ``labels`` files) with the names.
 
     A disagreement on identity (action, person) raises a DataError, and so does a split whose

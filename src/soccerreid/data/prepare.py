@@ -63,7 +63,7 @@ def generate_source(config: DataConfig, raw_dir: str | os.PathLike) -> Source:
     source = Source(reid_dir, find_labels([reid_dir, root]), soccernet=True)
     with atomic_dir(raw_dir) as tmp:
         write_json(tmp / SOURCE_FILE, {"source": "soccernet", "reid_dir": str(reid_dir.resolve()),
-                                       "labels": {k: str(v.resolve()) for k, v in source.labels.items()}})  # fmt: skip
+                                       "labels": {k: str(v.resolve()) for k, v in source.labels.items()}})
     return source
 
 
@@ -170,7 +170,7 @@ def format_summary(summary: dict[str, dict]) -> str:
     for split, s in summary.items():
         identities = "-" if s["identities"] is None else s["identities"]
         rows.append(f"{split:<10}{s['images']:>9}{s['query']:>8}{s['gallery']:>9}{s['actions']:>9}{identities:>12}"
-                    f"{s['none_ids']:>10}{s['invalid']:>9}")  # fmt: skip
+                    f"{s['none_ids']:>10}{s['invalid']:>9}")
     rows += [f"note: {note}" for s in summary.values() for note in s["notes"]]
     return "\n".join(rows)
 

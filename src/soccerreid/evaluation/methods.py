@@ -19,12 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
+from soccerreid.config.retrieval import RERANK_PRESETS
 from soccerreid.errors import DataError
 from soccerreid.evaluation.metrics import RANKS, QueryTable, cmc_curve, score_queries, summarize, summarize_by_class
 from soccerreid.evaluation.ranking import attach_labels, ground_truth_from_blocks, official_scores, spread_actions
-from soccerreid.config.retrieval import RERANK_PRESETS
-from soccerreid.retrieval.fusion import FUSION_METHODS, normalize_rows, simplex_grid, weighted_sum
 from soccerreid.retrieval.expansion import QE_METHODS
+from soccerreid.retrieval.fusion import FUSION_METHODS, normalize_rows, simplex_grid, weighted_sum
 from soccerreid.schema import DistanceBlocks
 
 
@@ -50,8 +50,13 @@ class GridResult:
         return "\n".join(lines) + "\n"
 
 
-def method_paths(distances: str | os.PathLike, fused: str | os.PathLike, reranked: str | os.PathLike,
-                 models: Sequence[str], split: str) -> dict[str, dict[str, Path]]:
+def method_paths(
+    distances: str | os.PathLike,
+    fused: str | os.PathLike,
+    reranked: str | os.PathLike,
+    models: Sequence[str],
+    split: str,
+) -> dict[str, dict[str, Path]]:
     """Where the DAG keeps the blocks of every Table 1 row of ``split``, by group and name.
 
     ``{"models": {model: <distances>/<model>/<split>.h5}, "fusion": {method:
@@ -127,7 +132,9 @@ def score_section(blocks: DistanceBlocks, ranks: Sequence[int] = RANKS) -> dict:
     return score_sections({"blocks": blocks}, ranks, max_rank=1)[0]["blocks"]
 
 
-def score_sections(named: Mapping[str, DistanceBlocks], ranks: Sequence[int] = RANKS, max_rank: int = 50) -> tuple[dict, dict]:
+def score_sections(
+    named: Mapping[str, DistanceBlocks], ranks: Sequence[int] = RANKS, max_rank: int = 50
+) -> tuple[dict, dict]:
     """``({name: score_section}, {name: (max_rank,) CMC curve})`` for several labelled blocks.
 
     Examples::
@@ -200,7 +207,9 @@ def official_section(blocks: DistanceBlocks, ranking: dict, max_actions: int) ->
     checked = spread_actions(blocks, max_actions)
     ours = summarize(score_queries(checked))
     if ours["queries_without_positive"]:
-        return {"skipped": f"{ours['queries_without_positive']} queries have no positive; the official scorer rejects them"}
+        return {
+            "skipped": f"{ours['queries_without_positive']} queries have no positive; the official scorer rejects them"
+        }
     truth = ground_truth_from_blocks(checked)
     official = official_scores(truth, {q: ranking[q] for q in truth["query"] if q in ranking})
     agrees = official["mAP"] == ours["mAP"] and np.float32(official["rank1"]) == np.float32(ours["rank1"])

@@ -44,7 +44,7 @@ class QueryResults:
         """(Q,) bool: the query's identity appears in its gallery."""
         return self.first_hit > 0
 
-    def subset(self, mask: np.ndarray) -> "QueryResults":
+    def subset(self, mask: np.ndarray) -> QueryResults:
         """Results of the queries selected by the (Q,) bool ``mask``."""
         return QueryResults(self.query[mask], self.average_precision[mask], self.first_hit[mask])
 

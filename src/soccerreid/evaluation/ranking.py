@@ -77,7 +77,11 @@ def _check_entry(entry: object, gallery: set[int], key: str, source: str) -> Non
         raise DataError(f"{source}: ranking of query '{key}' lists a gallery item more than once")
     if listed != gallery:
         stray = sorted(listed - gallery)
-        what = f"item {stray[0]} is not in its action's gallery" if stray else f"misses gallery item {min(gallery - listed)}"
+        what = (
+            f"item {stray[0]} is not in its action's gallery"
+            if stray
+            else f"misses gallery item {min(gallery - listed)}"
+        )
         raise DataError(f"{source}: ranking of query '{key}' {what}")
 
 
@@ -121,7 +125,9 @@ def ground_truth_from_blocks(blocks: DistanceBlocks) -> dict:
     member_action = np.repeat(blocks.action_idx, blocks.sizes).tolist()
     entries = [
         {"bbox_idx": b, "action_idx": a, "person_uid": u, "clazz": c}
-        for b, a, u, c in zip(blocks.bbox_idx.tolist(), member_action, blocks.person_uid.tolist(), blocks.clazz.tolist())
+        for b, a, u, c in zip(
+            blocks.bbox_idx.tolist(), member_action, blocks.person_uid.tolist(), blocks.clazz.tolist()
+        )
     ]
     return {
         role: {str(e["bbox_idx"]): e for e, q in zip(entries, is_query.tolist()) if q == (role == "query")}

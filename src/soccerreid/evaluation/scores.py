@@ -22,13 +22,19 @@ from pathlib import Path
 
 from soccerreid.config.retrieval import RERANK_PRESETS, ScoreConfig
 from soccerreid.errors import DataError, need
-from soccerreid.evaluation.methods import build_scores, challenge_scores, method_paths, models_to_score, official_section
+from soccerreid.evaluation.methods import (
+    build_scores,
+    challenge_scores,
+    method_paths,
+    models_to_score,
+    official_section,
+)
 from soccerreid.evaluation.ranking import ranking_from_blocks, write_ranking
 from soccerreid.io import atomic_dir
 from soccerreid.retrieval.expansion import QE_METHODS
 from soccerreid.retrieval.fusion import FUSION_METHODS
-from soccerreid.splits import split_files
 from soccerreid.schema import DistanceBlocks, read_blocks
+from soccerreid.splits import split_files
 
 Sections = Mapping[str, Mapping[str, DistanceBlocks]]
 
@@ -48,9 +54,12 @@ def read_finals(reranked: str | os.PathLike, split: str) -> dict[str, DistanceBl
 
 
 def read_sections(
-    distances: str | os.PathLike, fused: str | os.PathLike, reranked: str | os.PathLike, split: str,
+    distances: str | os.PathLike,
+    fused: str | os.PathLike,
+    reranked: str | os.PathLike,
+    split: str,
     soups: Mapping[str, Sequence[str]],
-) -> dict[str, dict[str, DistanceBlocks]]:  # fmt: skip
+) -> dict[str, dict[str, DistanceBlocks]]:
     """``{"models", "fusion", "qe", "rerank"}``: ``{name: DistanceBlocks}`` of ``split`` for every Table 1 row.
 
     ``models``: ``<distances>/<model>/<split>.h5`` of the fused models (``<fused>/fusion.json``),
@@ -65,8 +74,10 @@ def read_sections(
     info = json.loads(need(Path(fused) / "fusion.json", "dvc repro fuse").read_text())
     models = models_to_score(info["models"], soups)
     paths = method_paths(distances, fused, reranked, models, split)
-    return {group: {name: read_blocks(path) for name, path in named.items() if group != "qe" or path.is_file()}
-            for group, named in paths.items()}  # fmt: skip
+    return {
+        group: {name: read_blocks(path) for name, path in named.items() if group != "qe" or path.is_file()}
+        for group, named in paths.items()
+    }
 
 
 def describe_run(finals: Mapping[str, DistanceBlocks], cfg: ScoreConfig) -> str:
@@ -76,9 +87,11 @@ def describe_run(finals: Mapping[str, DistanceBlocks], cfg: ScoreConfig) -> str:
 
         describe_run(finals, ScoreConfig())   # "score: Table 1 on valid and test (models, 4 fusions, ...)"
     """
-    return (f"score: Table 1 on {cfg.split}{' and test' if cfg.split == 'valid' and 'test' in finals else ''} (models, "
-            f"{len(FUSION_METHODS)} fusions, {len(QE_METHODS)} query expansions, {len(RERANK_PRESETS)} re-rankings); official check on up to "
-            f"{cfg.official_actions} actions; rankings of {', '.join(finals)}")  # fmt: skip
+    return (
+        f"score: Table 1 on {cfg.split}{' and test' if cfg.split == 'valid' and 'test' in finals else ''} (models, "
+        f"{len(FUSION_METHODS)} fusions, {len(QE_METHODS)} query expansions, {len(RERANK_PRESETS)} re-rankings); official check on up to "
+        f"{cfg.official_actions} actions; rankings of {', '.join(finals)}"
+    )
 
 
 def score_run(
@@ -111,12 +124,21 @@ def score_run(
         scores["heldout"], _ = build_scores(finals["test"], sections("test"), cfg.ranks, cfg.max_rank)
     truth = Path(truth) if truth else None
     if truth is not None and truth.is_file() and "challenge" in finals:
-        scores["challenge"] = challenge_scores(finals["challenge"], sections("challenge"), json.loads(truth.read_text()),
-                                               rankings["challenge"], str(truth), cfg.ranks, cfg.max_rank)  # fmt: skip
+        scores["challenge"] = challenge_scores(
+            finals["challenge"],
+            sections("challenge"),
+            json.loads(truth.read_text()),
+            rankings["challenge"],
+            str(truth),
+            cfg.ranks,
+            cfg.max_rank,
+        )
     return scores, cmc, rankings
 
 
-def write_rankings(folder: str | os.PathLike, rankings: Mapping[str, dict], finals: Mapping[str, DistanceBlocks]) -> None:
+def write_rankings(
+    folder: str | os.PathLike, rankings: Mapping[str, dict], finals: Mapping[str, DistanceBlocks]
+) -> None:
     """Write ``<folder>/<split>.json``, every ranking of ``rankings`` validated against its split's
     ``finals`` blocks (:func:`~soccerreid.evaluation.ranking.write_ranking`), whole or not at all.
 

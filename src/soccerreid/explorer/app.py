@@ -41,11 +41,22 @@ from soccerreid.schema import EVAL_SPLITS
 
 TILE_HEIGHT = 128
 MAX_LISTED = 500  # rows of the query list (and choices of the query picker) sent to the page
-SORT_NAMES = {"delta_desc": "AP change B - A, largest first", "delta_asc": "AP change B - A, smallest first",
-              "ap_asc": "AP (A), lowest first", "ap_desc": "AP (A), highest first", "query": "query"}  # fmt: skip
+SORT_NAMES = {
+    "delta_desc": "AP change B - A, largest first",
+    "delta_asc": "AP change B - A, smallest first",
+    "ap_asc": "AP (A), lowest first",
+    "ap_desc": "AP (A), highest first",
+    "query": "query",
+}
 ALL = "all"
 COLUMNS = ("query", "action", "class", "AP A", "AP B", "B - A", "Rank-1 A")
-EMPTY_LIST = (pd.DataFrame(columns=COLUMNS), "", gr.update(choices=[], value=None), "", "")  # list, count, picker, views
+EMPTY_LIST = (
+    pd.DataFrame(columns=COLUMNS),
+    "",
+    gr.update(choices=[], value=None),
+    "",
+    "",
+)  # list, count, picker, views
 
 
 def serve(root: str | os.PathLike, host: str = "127.0.0.1", port: int = 7860) -> None:
@@ -99,8 +110,9 @@ def build_app(run: Run) -> gr.Blocks:
                 rank1 = gr.Radio([ALL, "hit", "miss"], value=ALL, label="Rank-1 under A", elem_id="rank1")
                 ap_min = gr.Number(0, label="AP (A) from, %", minimum=0, maximum=100, elem_id="ap-min")
                 ap_max = gr.Number(100, label="AP (A) to, %", minimum=0, maximum=100, elem_id="ap-max")
-                sort = gr.Dropdown([(name, key) for key, name in SORT_NAMES.items()], value="delta_desc", label="Sort",
-                                   elem_id="sort")  # fmt: skip
+                sort = gr.Dropdown(
+                    [(name, key) for key, name in SORT_NAMES.items()], value="delta_desc", label="Sort", elem_id="sort"
+                )
             count = gr.Markdown(elem_id="count")
             table = gr.Dataframe(interactive=False, elem_id="queries", max_height=360)
             query = gr.Dropdown(label="Query (or click a row)", elem_id="query")
@@ -123,22 +135,31 @@ def build_app(run: Run) -> gr.Blocks:
         listed = [table, count, query, one, side, status]
         choices = [split, method_a, method_b, clazz, action]
         app.load(guarded(len(choices) + 1)(functools.partial(_choices, run)), [split], [*choices, status]).then(
-            guarded(len(listed), clear=EMPTY_LIST)(functools.partial(_list, run)), filters, listed)
-        app.load(guarded(4)(functools.partial(_search_choices, run)), None, [model, search_split, gallery_action, status])
+            guarded(len(listed), clear=EMPTY_LIST)(functools.partial(_list, run)), filters, listed
+        )
+        app.load(
+            guarded(4)(functools.partial(_search_choices, run)), None, [model, search_split, gallery_action, status]
+        )
         split.input(guarded(len(choices) + 1)(functools.partial(_choices, run)), [split], [*choices, status]).then(
-            guarded(len(listed), clear=EMPTY_LIST)(functools.partial(_list, run)), filters, listed)
+            guarded(len(listed), clear=EMPTY_LIST)(functools.partial(_list, run)), filters, listed
+        )
         for control in filters[1:]:
             control.input(guarded(len(listed), clear=EMPTY_LIST)(functools.partial(_list, run)), filters, listed)
         shown = [one, side, status]
-        query.input(guarded(len(shown))(functools.partial(_show, run)), [split, method_a, method_b, query, top_k], shown)
+        query.input(
+            guarded(len(shown))(functools.partial(_show, run)), [split, method_a, method_b, query, top_k], shown
+        )
 
         def pick_row(split_, a, b, k, evt: gr.SelectData):  # gradio passes the clicked row to an argument so annotated
             return guarded(len(shown) + 1)(_pick_row)(run, split_, a, b, k, evt.row_value[0])
 
         table.select(pick_row, [split, method_a, method_b, top_k], [query, *shown])
         search_split.input(guarded(2)(functools.partial(_actions, run)), [search_split], [gallery_action, status])
-        go.click(guarded(2)(functools.partial(_search, run)),
-                 [upload, use_query, split, query, model, search_split, gallery_action, folder, search_k], [found, status])
+        go.click(
+            guarded(2)(functools.partial(_search, run)),
+            [upload, use_query, split, query, model, search_split, gallery_action, folder, search_k],
+            [found, status],
+        )
     return app
 
 
@@ -151,8 +172,13 @@ def _choices(run: Run, split: str | None):
     queries = run.results(split, b).queries
     classes = [ALL, *sorted(set(queries["clazz"]))]
     actions = [ALL, *map(str, sorted(set(queries["action"].tolist())))]
-    return (gr.update(choices=splits, value=split), gr.update(choices=methods, value=a), gr.update(choices=methods, value=b),
-            gr.update(choices=classes, value=ALL), gr.update(choices=actions, value=ALL))  # fmt: skip
+    return (
+        gr.update(choices=splits, value=split),
+        gr.update(choices=methods, value=a),
+        gr.update(choices=methods, value=b),
+        gr.update(choices=classes, value=ALL),
+        gr.update(choices=actions, value=ALL),
+    )
 
 
 def _filtered(run: Run, split, a, b, clazz, action, rank1, ap_min, ap_max, sort) -> pd.DataFrame:
@@ -161,8 +187,13 @@ def _filtered(run: Run, split, a, b, clazz, action, rank1, ap_min, ap_max, sort)
         raise DataError("pick a split and two methods")
     table = query_table(run, split, a, b)
     lo, hi = (0.0 if ap_min is None else ap_min) / 100, (100.0 if ap_max is None else ap_max) / 100
-    table = filter_queries(table, clazz=None if clazz == ALL else clazz, action=None if action in (None, ALL) else int(action),
-                           rank1=None if rank1 == ALL else rank1, ap_range=None if (lo, hi) == (0.0, 1.0) else (lo, hi))  # fmt: skip
+    table = filter_queries(
+        table,
+        clazz=None if clazz == ALL else clazz,
+        action=None if action in (None, ALL) else int(action),
+        rank1=None if rank1 == ALL else rank1,
+        ap_range=None if (lo, hi) == (0.0, 1.0) else (lo, hi),
+    )
     return sort_queries(table, sort)
 
 
@@ -172,7 +203,15 @@ def _list(run: Run, split, a, b, clazz, action, rank1, ap_min, ap_max, sort, top
     total = len(run.results(split, a).queries)
     shown = table.head(MAX_LISTED)
     hit = (shown["first_hit"] == 1).map({True: "hit", False: "miss"})
-    values = (shown.index, shown["action"], shown["clazz"], _pct(shown["ap"]), _pct(shown["ap_b"]), _pct(shown["delta"]), hit)
+    values = (
+        shown.index,
+        shown["action"],
+        shown["clazz"],
+        _pct(shown["ap"]),
+        _pct(shown["ap_b"]),
+        _pct(shown["delta"]),
+        hit,
+    )
     rows = pd.DataFrame(dict(zip(COLUMNS, values)))
     more = f" (the first {MAX_LISTED} listed)" if len(table) > MAX_LISTED else ""
     count = f"**{len(table)} of {total} queries**{more}"
@@ -203,18 +242,26 @@ def _show(run: Run, split, a, b, query, top_k):
     k = int(top_k)
     first, second = (retrieval(run, split, key, int(query), k) for key in (a, b))
     one = "<h3>One query</h3>" + _row(first, run.label(split, a), f"Query {first.query} (action {first.action}) under ")
-    side = ("<h3>Side by side</h3>" + _row(first, run.label(split, a), "A: ") + _row(second, run.label(split, b), "B: ")
-            + f'<p class="delta" data-delta="{second.ap - first.ap:.6f}">AP change B - A: {100 * (second.ap - first.ap):+.1f}</p>')
+    side = (
+        "<h3>Side by side</h3>"
+        + _row(first, run.label(split, a), "A: ")
+        + _row(second, run.label(split, b), "B: ")
+        + f'<p class="delta" data-delta="{second.ap - first.ap:.6f}">AP change B - A: {100 * (second.ap - first.ap):+.1f}</p>'
+    )
     return one, side
 
 
 def _row(view, label: str, prefix: str) -> str:
     ranks = ", ".join(map(str, view.match_ranks)) or "none"
     tiles = [tile(data_uri(thumbnail(view.query_path, TILE_HEIGHT)), "query", None, "query", view.query)]
-    tiles += [tile(data_uri(thumbnail(path, TILE_HEIGHT)), str(r), "match" if hit else "miss", "gallery", g)
-              for r, (g, path, hit) in enumerate(zip(view.gallery, view.gallery_paths, view.matches), start=1)]  # fmt: skip
-    return (f'<div class="retrieval" data-query="{view.query}"><div class="head">{prefix}{escape(label)}: AP {_fmt(view.ap)}; '
-            f'true matches at ranks {ranks}</div><div class="tiles">{"".join(tiles)}</div></div>')
+    tiles += [
+        tile(data_uri(thumbnail(path, TILE_HEIGHT)), str(r), "match" if hit else "miss", "gallery", g)
+        for r, (g, path, hit) in enumerate(zip(view.gallery, view.gallery_paths, view.matches), start=1)
+    ]
+    return (
+        f'<div class="retrieval" data-query="{view.query}"><div class="head">{prefix}{escape(label)}: AP {_fmt(view.ap)}; '
+        f'true matches at ranks {ranks}</div><div class="tiles">{"".join(tiles)}</div></div>'
+    )
 
 
 def _search_choices(run: Run):
@@ -223,7 +270,11 @@ def _search_choices(run: Run):
     splits = [s for s in EVAL_SPLITS if (run.paths.index / f"{s}.csv").is_file()]
     if not splits:
         raise DataError(f"{run.paths.index}: no index of {', '.join(EVAL_SPLITS)}; `dvc repro prepare` makes it")
-    return (gr.update(choices=models, value=models[0]), gr.update(choices=splits, value=splits[0]), *_actions(run, splits[0]))
+    return (
+        gr.update(choices=models, value=models[0]),
+        gr.update(choices=splits, value=splits[0]),
+        *_actions(run, splits[0]),
+    )
 
 
 def _actions(run: Run, split):
@@ -244,18 +295,28 @@ def _search(run: Run, upload, use_query, split, query, model, search_split, gall
         if not (search_split and gallery_action):
             raise DataError("pick a gallery: an action of a split, or a folder of crops")
         rows = run.index(search_split).query(f"role == 'gallery' and action_idx == {int(gallery_action)}")
-        gallery_paths, gallery_uid, gallery_bbox = rows["path"].tolist(), rows["person_uid"].tolist(), rows["bbox_idx"].tolist()
+        gallery_paths, gallery_uid, gallery_bbox = (
+            rows["path"].tolist(),
+            rows["person_uid"].tolist(),
+            rows["bbox_idx"].tolist(),
+        )
         uid = uid if search_split == split else None
     if not model:
         raise DataError("pick a model")
     ranked = search_crop(run, model, query_path, gallery_paths, int(top_k))
     tiles = [tile(data_uri(thumbnail(query_path, TILE_HEIGHT)), "query", None, "query")]
     for r, (g, distance) in enumerate(ranked, start=1):
-        state = None if uid is None or gallery_uid is None or uid < 0 else ("match" if gallery_uid[g] == uid else "miss")
+        state = (
+            None if uid is None or gallery_uid is None or uid < 0 else ("match" if gallery_uid[g] == uid else "miss")
+        )
         caption = f"{r}: {max(distance, 0.0):.4f}"  # a crop's distance to itself rounds to about -1e-7
-        tiles.append(tile(data_uri(thumbnail(gallery_paths[g], TILE_HEIGHT)), caption, state, "gallery", gallery_bbox[g]))
+        tiles.append(
+            tile(data_uri(thumbnail(gallery_paths[g], TILE_HEIGHT)), caption, state, "gallery", gallery_bbox[g])
+        )
     head = f"{len(ranked)} nearest of {len(gallery_paths)} gallery crops by {model} (cosine distance)"
-    return (f'<div class="retrieval"><div class="head">{escape(head)}</div><div class="tiles">{"".join(tiles)}</div></div>',)
+    return (
+        f'<div class="retrieval"><div class="head">{escape(head)}</div><div class="tiles">{"".join(tiles)}</div></div>',
+    )
 
 
 def _search_query(run: Run, upload, use_query, split, query) -> tuple[str, int | None]:
@@ -271,7 +332,9 @@ def _search_query(run: Run, upload, use_query, split, query) -> tuple[str, int |
     try:
         read_rgb(path)
     except DataError:
-        raise DataError(f"{Path(path).name}: not an image (it does not decode); upload a PNG or JPEG player crop") from None
+        raise DataError(
+            f"{Path(path).name}: not an image (it does not decode); upload a PNG or JPEG player crop"
+        ) from None
     return path, None
 
 

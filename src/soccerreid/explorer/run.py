@@ -28,8 +28,8 @@ import pandas as pd
 
 from soccerreid.data.index import read_index
 from soccerreid.errors import DataError, need
-from soccerreid.evaluation.metrics import score_queries
 from soccerreid.evaluation.methods import method_paths
+from soccerreid.evaluation.metrics import score_queries
 from soccerreid.evaluation.ranking import ranking_from_blocks
 from soccerreid.reporting.qualitative import crop_lookup
 from soccerreid.reporting.table import method_label
@@ -37,9 +37,12 @@ from soccerreid.schema import read_blocks
 
 FINAL = "final"
 SORTS = {
-    "ap_asc": ("ap", True), "ap_desc": ("ap", False),
-    "delta_asc": ("delta", True), "delta_desc": ("delta", False), "query": ("query", True),
-}  # fmt: skip
+    "ap_asc": ("ap", True),
+    "ap_desc": ("ap", False),
+    "delta_asc": ("delta", True),
+    "delta_desc": ("delta", False),
+    "query": ("query", True),
+}
 
 
 @dataclass(frozen=True)
@@ -57,12 +60,20 @@ class RunPaths:
     models: Path | None = None
 
     @classmethod
-    def under(cls, root: str | os.PathLike) -> "RunPaths":
+    def under(cls, root: str | os.PathLike) -> RunPaths:
         """The layout of dvc.yaml under the repository ``root``."""
         root = Path(root)
         art = root / "artifacts"
-        return cls(root, root / "data" / "index", art / "distances", art / "fused", art / "reranked",
-                   art / "rankings", root / "metrics" / "scores.json", art / "models")  # fmt: skip
+        return cls(
+            root,
+            root / "data" / "index",
+            art / "distances",
+            art / "fused",
+            art / "reranked",
+            art / "rankings",
+            root / "metrics" / "scores.json",
+            art / "models",
+        )
 
 
 @dataclass(frozen=True)
@@ -124,8 +135,12 @@ class Run:
         section, info, soups = self.section(split), self.fusion_info, self.scores.get("soups", {})
         methods = [Method(FINAL, f"Final: {section['method']}", section["mAP"])]
         for group in ("models", "fusion", "qe", "rerank"):
-            methods += [Method(f"{group}/{n}", method_label(group, n, info, soups, self.scores.get("qe_settings")), score["mAP"])
-                        for n, score in section.get(group, {}).items()]  # fmt: skip
+            methods += [
+                Method(
+                    f"{group}/{n}", method_label(group, n, info, soups, self.scores.get("qe_settings")), score["mAP"]
+                )
+                for n, score in section.get(group, {}).items()
+            ]
         return methods
 
     def default_pair(self, split: str) -> tuple[str, str]:
@@ -143,10 +158,16 @@ class Run:
             return self.paths.reranked / f"{split}.h5", "dvc repro rerank"
         group, _, name = key.partition("/")
         soups = self.scores.get("soups", {})
-        paths = method_paths(self.paths.distances, self.paths.fused, self.paths.reranked, list(self.section(split)["models"]), split)
+        paths = method_paths(
+            self.paths.distances, self.paths.fused, self.paths.reranked, list(self.section(split)["models"]), split
+        )
         if name not in paths.get(group, {}):
-            raise DataError(f"method {key!r}: unknown (expected final, models/<model>, fusion/<method>, qe/<method> or rerank/<preset>)")
-        stage = {"models": f"soup@{name}" if name in soups else f"distances@{name}", "fusion": "fuse"}.get(group, "rerank")
+            raise DataError(
+                f"method {key!r}: unknown (expected final, models/<model>, fusion/<method>, qe/<method> or rerank/<preset>)"
+            )
+        stage = {"models": f"soup@{name}" if name in soups else f"distances@{name}", "fusion": "fuse"}.get(
+            group, "rerank"
+        )
         return paths[group][name], f"dvc repro {stage}"
 
     def _results(self, split: str, key: str) -> MethodResults:
@@ -155,10 +176,14 @@ class Run:
         results = score_queries(blocks)
         member_action = np.repeat(blocks.action_idx, blocks.sizes)
         queries = pd.DataFrame(
-            {"action": member_action[results.query], "clazz": blocks.clazz[results.query],
-             "ap": results.average_precision, "first_hit": results.first_hit},
+            {
+                "action": member_action[results.query],
+                "clazz": blocks.clazz[results.query],
+                "ap": results.average_precision,
+                "first_hit": results.first_hit,
+            },
             index=pd.Index(blocks.bbox_idx[results.query], name="query"),
-        )  # fmt: skip
+        )
         if key == FINAL:
             ranking = json.loads(need(self.paths.rankings / f"{split}.json", "dvc repro score").read_text())
         else:
@@ -194,8 +219,13 @@ def query_table(run: Run, split: str, a: str, b: str | None = None) -> pd.DataFr
     return table
 
 
-def filter_queries(table: pd.DataFrame, clazz: str | None = None, action: int | None = None, rank1: str | None = None,
-                   ap_range: tuple[float, float] | None = None) -> pd.DataFrame:
+def filter_queries(
+    table: pd.DataFrame,
+    clazz: str | None = None,
+    action: int | None = None,
+    rank1: str | None = None,
+    ap_range: tuple[float, float] | None = None,
+) -> pd.DataFrame:
     """The rows of a :func:`query_table` of class ``clazz``, action ``action``, Rank-1 ``hit`` or
     ``miss`` (``rank1``), with ``ap_range[0] <= ap <= ap_range[1]``; ``None`` keeps every row."""
     keep = np.ones(len(table), bool)
@@ -250,7 +280,12 @@ def retrieval(run: Run, split: str, key: str, query: int, top_k: int) -> Retriev
     matches = [bool(gallery_uid[g] == query_uid[query]) for g in ranked]
     row = results.queries.loc[query]
     return Retrieval(
-        query=query, action=int(row["action"]), query_path=query_path[query], gallery=ranked[:top_k],
-        gallery_paths=[gallery_path[g] for g in ranked[:top_k]], matches=matches[:top_k],
-        match_ranks=[r + 1 for r, hit in enumerate(matches) if hit], ap=float(row["ap"]),
-    )  # fmt: skip
+        query=query,
+        action=int(row["action"]),
+        query_path=query_path[query],
+        gallery=ranked[:top_k],
+        gallery_paths=[gallery_path[g] for g in ranked[:top_k]],
+        matches=matches[:top_k],
+        match_ranks=[r + 1 for r, hit in enumerate(matches) if hit],
+        ap=float(row["ap"]),
+    )

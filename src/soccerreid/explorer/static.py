@@ -40,8 +40,15 @@ def explorer_data(run: Run, split: str, count: int, top_k: int, seed: int) -> di
     _, gallery_uid = run.crops(split, "gallery")
     queries = []
     for q in picked.tolist():
-        entry = {"q": q, "action": int(everything.at[q, "action"]), "clazz": str(everything.at[q, "clazz"]),
-                 "ap": {}, "first": {}, "top": {}, "ranks": {}}  # fmt: skip
+        entry = {
+            "q": q,
+            "action": int(everything.at[q, "action"]),
+            "clazz": str(everything.at[q, "clazz"]),
+            "ap": {},
+            "first": {},
+            "top": {},
+            "ranks": {},
+        }
         for method in methods:
             results = run.results(split, method.key)
             ap = float(results.queries.at[q, "ap"])
@@ -52,10 +59,13 @@ def explorer_data(run: Run, split: str, count: int, top_k: int, seed: int) -> di
             entry["ranks"][method.key] = [r + 1 for r, h in enumerate(hits) if h]
         queries.append(entry)
     return {
-        "split": split, "top_k": top_k, "pair": list(run.default_pair(split)),
+        "split": split,
+        "top_k": top_k,
+        "pair": list(run.default_pair(split)),
         "methods": [{"key": m.key, "label": m.label, "mAP": m.mAP} for m in methods],
-        "total_queries": len(everything), "queries": queries,
-    }  # fmt: skip
+        "total_queries": len(everything),
+        "queries": queries,
+    }
 
 
 def write_static_explorer(run: Run, split: str, out_dir: str | Path, count: int, top_k: int, seed: int) -> dict:
@@ -82,6 +92,8 @@ def render_page(data: dict) -> str:
     """The HTML page with ``data`` (see :func:`explorer_data`), the tile CSS and the script inlined."""
     payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
     template = (PAGE / "index.html").read_text()
-    return (template.replace("/*CSS*/", CSS + (PAGE / "explorer.css").read_text())
-            .replace("/*SCRIPT*/", (PAGE / "explorer.js").read_text())
-            .replace("/*DATA*/", payload))  # fmt: skip
+    return (
+        template.replace("/*CSS*/", CSS + (PAGE / "explorer.css").read_text())
+        .replace("/*SCRIPT*/", (PAGE / "explorer.js").read_text())
+        .replace("/*DATA*/", payload)
+    )

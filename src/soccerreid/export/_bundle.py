@@ -17,7 +17,9 @@ from soccerreid.io import write_text
 CHECK_CROPS = 32
 
 
-def export_model(embedder: Embedder, folder: str | os.PathLike, images: Sequence, name: str, crops_source: str) -> dict[str, float]:
+def export_model(
+    embedder: Embedder, folder: str | os.PathLike, images: Sequence, name: str, crops_source: str
+) -> dict[str, float]:
     """Write ``model.onnx``, ``model.ts`` and ``model_card.md`` into ``folder``; returns each format's max abs diff.
 
     Each file is checked against the torch model on ``images`` (described by ``crops_source`` in

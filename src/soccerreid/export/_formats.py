@@ -52,9 +52,19 @@ def inference_network(embedder: Embedder) -> nn.Module:
 def metadata(embedder: Embedder) -> dict[str, str]:
     """The input contract and identity, as strings, for the exported file's metadata."""
     info, cfg = embedder.info, embedder.config
-    contract = {"arch": info.arch, "variant": info.variant, "weights_id": info.weights_id, "embed_dim": info.embed_dim,
-                "height": cfg.height, "width": cfg.width, "mean": list(info.mean), "std": list(info.std),
-                "flip": cfg.flip, "normalize": cfg.normalize, "soccerreid_version": info.soccerreid_version}
+    contract = {
+        "arch": info.arch,
+        "variant": info.variant,
+        "weights_id": info.weights_id,
+        "embed_dim": info.embed_dim,
+        "height": cfg.height,
+        "width": cfg.width,
+        "mean": list(info.mean),
+        "std": list(info.std),
+        "flip": cfg.flip,
+        "normalize": cfg.normalize,
+        "soccerreid_version": info.soccerreid_version,
+    }
     return {key: json.dumps(value) if not isinstance(value, str) else value for key, value in contract.items()}
 
 
@@ -67,9 +77,15 @@ def export_onnx(embedder: Embedder, path: str | os.PathLike) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
-            inference_network(embedder), (example,), dynamo=True, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-            dynamic_shapes=({0: torch.export.Dim("batch")},), external_data=False, verbose=False,
-        )  # fmt: skip
+            inference_network(embedder),
+            (example,),
+            dynamo=True,
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_shapes=({0: torch.export.Dim("batch")},),
+            external_data=False,
+            verbose=False,
+        )
     proto = program.model_proto
     onnx.helper.set_model_props(proto, {f"soccerreid.{k}": v for k, v in metadata(embedder).items()})
     onnx.save(proto, os.fspath(path))
@@ -129,8 +145,10 @@ def check_export(fmt: str, path: str | os.PathLike, embedder: Embedder, images: 
     exported = run_features(load_runner(fmt, path), embedder, images)
     diff = float(np.abs(exported - reference).max())
     if not diff <= TOLERANCE:
-        raise ExportError(f"{name}: {fmt} features differ from the torch model's by {diff:.3g} "
-                          f"(max abs, on {len(images)} crops; at most {TOLERANCE:g} allowed)")
+        raise ExportError(
+            f"{name}: {fmt} features differ from the torch model's by {diff:.3g} "
+            f"(max abs, on {len(images)} crops; at most {TOLERANCE:g} allowed)"
+        )
     return diff
 
 

@@ -25,9 +25,9 @@ import pandas as pd
 
 from soccerreid.config._base import from_mapping
 from soccerreid.config.models import ExtractConfig
-from soccerreid.errors import ConfigError, DataError
 from soccerreid.cpu import thread_budget, use_cpu_threads
 from soccerreid.data.index import read_index
+from soccerreid.errors import ConfigError, DataError
 from soccerreid.features.extract import check_images, extract_embeddings, select_device
 from soccerreid.models import ModelInfo, ReidModel, load_network, validate_input_size
 from soccerreid.schema import FeatureSet
@@ -49,7 +49,7 @@ class Embedder:
         """Feature dimension D."""
         return self.info.embed_dim
 
-    def configure(self, **changes) -> "Embedder":
+    def configure(self, **changes) -> Embedder:
         """A copy whose ``config`` has ``changes`` (any :class:`ExtractConfig` field), validated.
 
         A bad value (a batch size of 0, a DINOv2 input side that is not a multiple of 14) is a
@@ -61,7 +61,9 @@ class Embedder:
         """
         merged = {**dataclasses.asdict(self.config), **{k: v for k, v in changes.items() if v is not None}}
         try:
-            config = from_mapping(ExtractConfig, {k: list(v) if isinstance(v, tuple) else v for k, v in merged.items()}, key="")
+            config = from_mapping(
+                ExtractConfig, {k: list(v) if isinstance(v, tuple) else v for k, v in merged.items()}, key=""
+            )
         except ConfigError as err:
             raise ConfigError(f"{self.source}: {err}") from None
         validate_input_size(self.info.model_config(), config.height, config.width, key=f"{self.source}: height x width")
@@ -95,7 +97,9 @@ def load_model(path: str | os.PathLike) -> Embedder:
     return Embedder(network, info, config, source=str(path))
 
 
-def extract_split(embedder: Embedder, frame: pd.DataFrame, model_name: str, split: str, device: str = "auto") -> FeatureSet:
+def extract_split(
+    embedder: Embedder, frame: pd.DataFrame, model_name: str, split: str, device: str = "auto"
+) -> FeatureSet:
     """Embed every crop of an index table (``read_index`` columns) into a :class:`FeatureSet`.
 
     ``person_uid`` is ``None`` when the split is unlabelled (every uid is -1, as in challenge).
@@ -148,6 +152,7 @@ def check_same_model(fs: FeatureSet, embedder: Embedder, source: str) -> None:
         check_same_model(read_features("query.h5"), load_model("model.pt"), "query.h5")
     """
     if fs.features.shape[1] != embedder.dim or (fs.embedder and fs.embedder != embedder.info.weights_id):
-        raise DataError(f"{source}: features from another model ({fs.embedder or 'unknown'}, {fs.features.shape[1]}-d); "
-                        f"{embedder.source} is {embedder.info.weights_id} ({embedder.dim}-d)")
-
+        raise DataError(
+            f"{source}: features from another model ({fs.embedder or 'unknown'}, {fs.features.shape[1]}-d); "
+            f"{embedder.source} is {embedder.info.weights_id} ({embedder.dim}-d)"
+        )

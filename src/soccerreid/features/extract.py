@@ -79,7 +79,11 @@ def check_images(images: Sequence, source: str = "images", hint: str = "") -> No
         check_images(frame["path"], source="data/index/valid.csv", hint=" (re-run the prepare stage?)")
     """
     if isinstance(images, (str, os.PathLike, Image.Image)) or (isinstance(images, np.ndarray) and images.ndim != 4):
-        what = f"an array of shape {images.shape}" if isinstance(images, np.ndarray) else f"a single {type(images).__name__}"
+        what = (
+            f"an array of shape {images.shape}"
+            if isinstance(images, np.ndarray)
+            else f"a single {type(images).__name__}"
+        )
         raise DataError(f"{source}: expected a sequence of images (or an (N, H, W, 3) uint8 array), got {what}")
     for i, image in enumerate(images):
         problem = _image_problem(image, i)
@@ -176,15 +180,23 @@ def _is_convolutional(model: nn.Module) -> bool:
 def make_loader(images, cfg: ExtractConfig, mean, std, pin_memory: bool = False) -> DataLoader:
     """An ordered DataLoader of (B, 3, H, W) float32 batches, decoding in ``cfg.workers`` processes."""
     dataset = CropDataset(images, eval_transform(cfg.height, cfg.width, mean, std))
-    return DataLoader(dataset, batch_size=cfg.batch_size, shuffle=False, num_workers=cfg.workers,
-                      pin_memory=pin_memory, prefetch_factor=4 if cfg.workers else None)
+    return DataLoader(
+        dataset,
+        batch_size=cfg.batch_size,
+        shuffle=False,
+        num_workers=cfg.workers,
+        pin_memory=pin_memory,
+        prefetch_factor=4 if cfg.workers else None,
+    )
 
 
 def embed_batch(model: nn.Module, images: torch.Tensor, flip: bool, normalize: bool) -> torch.Tensor:
     """(B, 3, H, W) -> (B, D) float32: mean with the mirrored image's embedding if ``flip``, then L2."""
     embedding = model(images).float()
     if flip:
-        layout = torch.channels_last if images.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
+        layout = (
+            torch.channels_last if images.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
+        )
         mirrored = torch.flip(images, dims=[3]).contiguous(memory_format=layout)
         embedding = (embedding + model(mirrored).float()) / 2
     if normalize:

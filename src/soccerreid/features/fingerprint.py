@@ -14,9 +14,21 @@ import os
 import pandas as pd
 
 from soccerreid.config.models import ExtractConfig, ModelConfig
-from soccerreid.fingerprint import Fingerprint, code_parts, file_digest, files_digest, frame_digest, shaping_values, value_digest
+from soccerreid.fingerprint import (
+    Fingerprint,
+    code_parts,
+    file_digest,
+    files_digest,
+    frame_digest,
+    shaping_values,
+    value_digest,
+)
 
-TRAINING_ONLY = ("train", "augment", "pretrained")  # fields of ModelConfig that reach features only through the model file
+TRAINING_ONLY = (
+    "train",
+    "augment",
+    "pretrained",
+)  # fields of ModelConfig that reach features only through the model file
 
 
 def extraction_fingerprint(

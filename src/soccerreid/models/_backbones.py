@@ -24,7 +24,10 @@ DINOV2_PATCH = 14
 IBN_A_URL = "https://github.com/XingangPan/IBN-Net/releases/download/v1.0/resnet50_ibn_a-d9d0bb7b.pth"
 # OpenAI's CLIP image towers in timm (QuickGELU, as OpenAI trained them); the hub file of each
 # is timm/vit_base_patch16_clip_224.openai and timm/vit_large_patch14_clip_224.openai
-CLIP_MODELS = {"b16": "vit_base_patch16_clip_quickgelu_224.openai", "l14": "vit_large_patch14_clip_quickgelu_224.openai"}
+CLIP_MODELS = {
+    "b16": "vit_base_patch16_clip_quickgelu_224.openai",
+    "l14": "vit_large_patch14_clip_quickgelu_224.openai",
+}
 CLIP_PATCH = {"b16": 16, "l14": 14}
 
 
@@ -151,5 +154,7 @@ def _add_lora(vit: nn.Module, cfg: ModelConfig) -> nn.Module:
 
     targets = ["qkv"] if "qkv" in cfg.lora.targets else []
     targets += ["fc1", "fc2"] if "mlp" in cfg.lora.targets else []
-    lora = PeftLoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout, target_modules=targets)
+    lora = PeftLoraConfig(
+        r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout, target_modules=targets
+    )
     return get_peft_model(vit, lora)

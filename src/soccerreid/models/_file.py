@@ -88,8 +88,15 @@ class ModelInfo:
 
     def model_config(self) -> ModelConfig:
         """The :class:`ModelConfig` that rebuilds this network (no pretrained weights)."""
-        return ModelConfig(arch=self.arch, variant=self.variant, neck=self.neck, last_stride=self.last_stride,
-                           mean=self.mean, std=self.std, lora=self.lora or LoraConfig())
+        return ModelConfig(
+            arch=self.arch,
+            variant=self.variant,
+            neck=self.neck,
+            last_stride=self.last_stride,
+            mean=self.mean,
+            std=self.std,
+            lora=self.lora or LoraConfig(),
+        )
 
 
 def save_model(
@@ -115,12 +122,22 @@ def save_model(
     model = getattr(model, "module", model)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if not k.startswith("classifier.")}
     info = ModelInfo(
-        arch=model.arch, variant=model.variant, neck="none" if isinstance(model.neck, nn.Identity) else "bnneck",
-        last_stride=cfg.last_stride, lora=cfg.lora_config, embed_dim=model.embed_dim,
-        height=int(input_size[0]), width=int(input_size[1]), mean=tuple(cfg.mean), std=tuple(cfg.std),
-        flip=bool(flip), normalize=bool(normalize), soccerreid_version=__version__,
-        training=_plain(dict(training or {}), "training"), weights_sha256=weights_sha256(state),
-    )  # fmt: skip
+        arch=model.arch,
+        variant=model.variant,
+        neck="none" if isinstance(model.neck, nn.Identity) else "bnneck",
+        last_stride=cfg.last_stride,
+        lora=cfg.lora_config,
+        embed_dim=model.embed_dim,
+        height=int(input_size[0]),
+        width=int(input_size[1]),
+        mean=tuple(cfg.mean),
+        std=tuple(cfg.std),
+        flip=bool(flip),
+        normalize=bool(normalize),
+        soccerreid_version=__version__,
+        training=_plain(dict(training or {}), "training"),
+        weights_sha256=weights_sha256(state),
+    )
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         torch.save({**_payload(info), "state_dict": state}, f)  # a file object: same weights, same bytes
     return info
@@ -132,8 +149,14 @@ def _payload(info: ModelInfo) -> dict:
         "format": MODEL_FORMAT,
         "format_version": FORMAT_VERSION,
         "soccerreid_version": info.soccerreid_version,
-        "model": {"arch": info.arch, "variant": info.variant, "neck": info.neck, "last_stride": info.last_stride,
-                  "lora": lora, "embed_dim": info.embed_dim},
+        "model": {
+            "arch": info.arch,
+            "variant": info.variant,
+            "neck": info.neck,
+            "last_stride": info.last_stride,
+            "lora": lora,
+            "embed_dim": info.embed_dim,
+        },
         "input": {"height": info.height, "width": info.width, "mean": list(info.mean), "std": list(info.std)},
         "output": {"flip": info.flip, "normalize": info.normalize, "dim": info.embed_dim},
         "training": info.training,
@@ -190,43 +213,62 @@ def _load_payload(path: Path) -> dict:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # unpickling, zip and I/O errors of a damaged file
         first = (str(err).strip().splitlines() or ["no message"])[0][:200]
-        raise WeightsError(f"{path}: cannot read model file, damaged or not a torch file ({type(err).__name__}: {first})") from None
+        raise WeightsError(
+            f"{path}: cannot read model file, damaged or not a torch file ({type(err).__name__}: {first})"
+        ) from None
     if isinstance(payload, dict) and payload.get("format") == "soccerreid-embedder/1":
-        raise WeightsError(f"{path}: model file of format version 1 (soccerreid-embedder/1) lacks its input "
-                           f"contract and LoRA config; re-run the train stage to write version {FORMAT_VERSION}")
+        raise WeightsError(
+            f"{path}: model file of format version 1 (soccerreid-embedder/1) lacks its input "
+            f"contract and LoRA config; re-run the train stage to write version {FORMAT_VERSION}"
+        )
     if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
         raise WeightsError(f"{path}: not a soccerreid model file (expected format {MODEL_FORMAT!r})")
     version = payload.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise WeightsError(f"{path}: model file format version {version!r} is newer than this soccerreid reads "
-                           f"({FORMAT_VERSION}); upgrade soccerreid")
+        raise WeightsError(
+            f"{path}: model file format version {version!r} is newer than this soccerreid reads "
+            f"({FORMAT_VERSION}); upgrade soccerreid"
+        )
     return payload
 
 
 def _parse_info(payload: dict, path: Path) -> ModelInfo:
     """The :class:`ModelInfo` of a payload; a missing or mistyped key is a one-line error."""
+
     def get(section: str, key: str, kind: type | tuple):
         value = payload.get(section, {}).get(key) if isinstance(payload.get(section), dict) else None
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise WeightsError(f"{path}: model file key '{section}.{key}' is missing or not {getattr(kind, '__name__', kind)}")
+            raise WeightsError(
+                f"{path}: model file key '{section}.{key}' is missing or not {getattr(kind, '__name__', kind)}"
+            )
         return value
 
     lora = payload.get("model", {}).get("lora")
     try:
-        lora = None if lora is None else LoraConfig(r=lora["r"], alpha=lora["alpha"], dropout=lora["dropout"],
-                                                    targets=tuple(lora["targets"]))
+        lora = (
+            None
+            if lora is None
+            else LoraConfig(r=lora["r"], alpha=lora["alpha"], dropout=lora["dropout"], targets=tuple(lora["targets"]))
+        )
     except (KeyError, TypeError, ValueError) as err:
         raise WeightsError(f"{path}: model file key 'model.lora' is malformed ({err})") from None
     return ModelInfo(
-        arch=get("model", "arch", str), variant=get("model", "variant", str), neck=get("model", "neck", str),
-        last_stride=get("model", "last_stride", int), lora=lora, embed_dim=get("model", "embed_dim", int),
-        height=get("input", "height", int), width=get("input", "width", int),
-        mean=tuple(float(v) for v in get("input", "mean", list)), std=tuple(float(v) for v in get("input", "std", list)),
-        flip=get("output", "flip", bool), normalize=get("output", "normalize", bool),
+        arch=get("model", "arch", str),
+        variant=get("model", "variant", str),
+        neck=get("model", "neck", str),
+        last_stride=get("model", "last_stride", int),
+        lora=lora,
+        embed_dim=get("model", "embed_dim", int),
+        height=get("input", "height", int),
+        width=get("input", "width", int),
+        mean=tuple(float(v) for v in get("input", "mean", list)),
+        std=tuple(float(v) for v in get("input", "std", list)),
+        flip=get("output", "flip", bool),
+        normalize=get("output", "normalize", bool),
         soccerreid_version=str(payload.get("soccerreid_version", "")),
         training=payload.get("training") if isinstance(payload.get("training"), dict) else {},
         weights_sha256=str(payload.get("weights_sha256", "")),
-    )  # fmt: skip
+    )
 
 
 def load_network(path: str | os.PathLike) -> tuple[ReidModel, ModelInfo]:
@@ -264,5 +306,7 @@ def check_matches(info: ModelInfo, cfg: ModelConfig, path: str | os.PathLike, ke
     if saved != wanted:
         names = ("arch", "variant", "neck", "last_stride", "lora")
         differ = next(n for n, a, b in zip(names, saved, wanted) if a != b)
-        raise WeightsError(f"{path}: holds {info.arch}/{info.variant}/{info.neck} with {differ} "
-                           f"{getattr(info, differ)!r}, but {key} asks for {dict(zip(names, wanted))[differ]!r}")
+        raise WeightsError(
+            f"{path}: holds {info.arch}/{info.variant}/{info.neck} with {differ} "
+            f"{getattr(info, differ)!r}, but {key} asks for {dict(zip(names, wanted))[differ]!r}"
+        )

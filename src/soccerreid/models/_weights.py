@@ -71,7 +71,11 @@ class LoadReport:
     def summary(self) -> str:
         """One line: loaded count, then missing / unexpected / shape-mismatched counts with first names."""
         parts = [f"{self.source}: loaded {self.loaded} tensors"]
-        for label, names in (("missing", self.missing), ("unexpected", self.unexpected), ("shape-mismatched", self.mismatched)):
+        for label, names in (
+            ("missing", self.missing),
+            ("unexpected", self.unexpected),
+            ("shape-mismatched", self.mismatched),
+        ):
             if names:
                 parts.append(f"{len(names)} {label} ({_first_names(names)})")
         return "; ".join(parts)
@@ -229,7 +233,9 @@ def require_hub(what: str, host: str = "huggingface.co") -> None:
     try:
         socket.create_connection((host, 443), timeout=NETWORK_TIMEOUT_S).close()
     except OSError as err:
-        raise WeightsError(_offline_message(what, host, err) + " (or set HF_HUB_OFFLINE=1 to use the local HF cache)") from None
+        raise WeightsError(
+            _offline_message(what, host, err) + " (or set HF_HUB_OFFLINE=1 to use the local HF cache)"
+        ) from None
 
 
 def _truthy(value: str | None) -> bool:

@@ -75,8 +75,13 @@ def _tile(path: str, color: tuple[int, int, int] | None, border: int = 4) -> np.
     return image
 
 
-def plot_retrievals(query_paths: Sequence[str], ranked_paths: Sequence[Sequence[str]],
-                    matches: Sequence[Sequence[bool]], title: str, path) -> None:
+def plot_retrievals(
+    query_paths: Sequence[str],
+    ranked_paths: Sequence[Sequence[str]],
+    matches: Sequence[Sequence[bool]],
+    title: str,
+    path,
+) -> None:
     """One row per query: the query, then its ranked gallery crops bordered green (match) or red."""
     rows, cols = len(query_paths), 1 + max(len(r) for r in ranked_paths)
     fig, axes = plt.subplots(rows, cols, figsize=(1.0 * cols, 2.0 * rows), squeeze=False)

@@ -34,8 +34,9 @@ class RetrievalPicks:
     failures: Retrievals
 
 
-def pick_retrievals(ranking: dict[str, list[int]], index: pd.DataFrame, top_k: int, count: int,
-                    seed: int) -> RetrievalPicks:
+def pick_retrievals(
+    ranking: dict[str, list[int]], index: pd.DataFrame, top_k: int, count: int, seed: int
+) -> RetrievalPicks:
     """Sample up to ``count`` successes and ``count`` failures, deterministically for ``seed``.
 
     ``ranking`` maps a query bbox_idx (str) to its ranked gallery bbox_idx list; ``index`` has

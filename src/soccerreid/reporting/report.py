@@ -26,7 +26,14 @@ from soccerreid.errors import need
 from soccerreid.io import write_text
 from soccerreid.reporting.figures import plot_cmc, plot_method_bars, plot_retrievals, plot_training_curves
 from soccerreid.reporting.qualitative import pick_retrievals
-from soccerreid.reporting.table import METRIC_COLUMNS, MODEL_NAMES, TableRow, method_label, render_results, weights_label
+from soccerreid.reporting.table import (
+    METRIC_COLUMNS,
+    MODEL_NAMES,
+    TableRow,
+    method_label,
+    render_results,
+    weights_label,
+)
 
 
 @dataclass(frozen=True)
@@ -52,7 +59,9 @@ def read_input(path: Path) -> str:
     return need(path, "dvc repro").read_text()
 
 
-def read_report_inputs(scores: Path, fused: Path, cmc: Path, rankings: Path, index: Path, live: Path, split: str, source: str) -> ReportInputs:
+def read_report_inputs(
+    scores: Path, fused: Path, cmc: Path, rankings: Path, index: Path, live: Path, split: str, source: str
+) -> ReportInputs:
     """What the report reads for ``split``: the score stage's ``scores`` JSON, ``cmc`` CSV and
     ``rankings`` folder, the fuse stage's ``fused`` folder, the ``index`` folder and the dvclive
     logs under ``live`` of every fused model; ``source`` (``data.source``) names the dataset."""
@@ -78,9 +87,12 @@ def table_rows(scores: dict, fusion_info: dict) -> list[TableRow]:
     extra = {title: scores[key] for key, title in (("heldout", "Test"), ("challenge", "Challenge")) if key in scores}
 
     def row(group: str, section: str, name: str) -> TableRow:
-        return TableRow(method_label(section, name, fusion_info, scores.get("soups"), scores.get("qe_settings")), group,
-                        scores[section][name],
-                        {t: part[section][name] for t, part in extra.items()})
+        return TableRow(
+            method_label(section, name, fusion_info, scores.get("soups"), scores.get("qe_settings")),
+            group,
+            scores[section][name],
+            {t: part[section][name] for t, part in extra.items()},
+        )
 
     soups = scores.get("soups", {})
     names = [*fusion_info["models"], *(m for m in scores["models"] if m not in fusion_info["models"])]
@@ -98,7 +110,9 @@ def _notes(scores: dict, fusion_info: dict) -> list[str]:
         f"Queries: {scores['num_queries']}; queries without a gallery positive: {scores['queries_without_positive']}.",
     ]
     for group, section in scores.get("classes", {}).items():
-        notes.append(f"Final method on {group}: mAP {100 * section['mAP']:.2f}, Rank-1 {100 * section['rank1']:.2f} ({section['num_queries']} queries).")
+        notes.append(
+            f"Final method on {group}: mAP {100 * section['mAP']:.2f}, Rank-1 {100 * section['rank1']:.2f} ({section['num_queries']} queries)."
+        )
     if "heldout" in scores:
         held = scores["heldout"]
         notes.append(
@@ -139,16 +153,24 @@ def write_report(inputs: ReportInputs, out_dir: str | Path, top_k: int, count: i
     rows = table_rows(inputs.scores, inputs.fusion_info)
     write_text(out / "results.md", render_results(rows, inputs.dataset, _notes(inputs.scores, inputs.fusion_info)))
     write_text(out / "methods.csv", _methods_csv(rows))
-    plot_method_bars([r.method for r in rows], [r.scores["mAP"] for r in rows], [r.scores["rank1"] for r in rows],
-                     out / "figures" / "fig2_methods.png")
+    plot_method_bars(
+        [r.method for r in rows],
+        [r.scores["mAP"] for r in rows],
+        [r.scores["rank1"] for r in rows],
+        out / "figures" / "fig2_methods.png",
+    )
     models = inputs.fusion_info["models"]
     curves = read_cmc(inputs.cmc_csv, [f"models_{m}" for m in models] + ["final"])
     plot_cmc({_cmc_label(name): values for name, values in curves.items()}, out / "figures" / "fig3_cmc.png")
     picks = pick_retrievals(inputs.ranking, inputs.index, top_k, count, seed)
-    for name, chosen, title in (("fig4_successes", picks.successes, "Rank-1 correct"),
-                                ("fig5_failures", picks.failures, "Rank-1 wrong")):
+    for name, chosen, title in (
+        ("fig4_successes", picks.successes, "Rank-1 correct"),
+        ("fig5_failures", picks.failures, "Rank-1 wrong"),
+    ):
         if chosen.query_paths:
-            plot_retrievals(chosen.query_paths, chosen.ranked_paths, chosen.matches, title, out / "figures" / f"{name}.png")
+            plot_retrievals(
+                chosen.query_paths, chosen.ranked_paths, chosen.matches, title, out / "figures" / f"{name}.png"
+            )
     plot_training_curves(inputs.histories, out / "figures" / "training_curves.png")
     return rows
 
@@ -160,5 +182,5 @@ def _cmc_label(column: str) -> str:
 def _methods_csv(rows: list[TableRow]) -> str:
     keys = [key for key, _ in METRIC_COLUMNS]
     lines = ["method,group," + ",".join(keys)]
-    lines += [f"\"{r.method}\",{r.group}," + ",".join(f"{r.scores[k]:.6f}" for k in keys) for r in rows]
+    lines += [f'"{r.method}",{r.group},' + ",".join(f"{r.scores[k]:.6f}" for k in keys) for r in rows]
     return "\n".join(lines) + "\n"

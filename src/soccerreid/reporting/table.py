@@ -16,11 +16,22 @@ from dataclasses import dataclass, field
 
 from soccerreid.config.retrieval import RERANK_PRESETS
 
-MODEL_NAMES = {"osnet_ain": "OSNet-AIN", "resnet50_ibn": "ResNet50-IBN", "dinov2_lora": "DINOv2+LoRA",
-               "clip_vit": "CLIP ViT", "clip_vit_lora": "CLIP ViT+LoRA"}  # fmt: skip
+MODEL_NAMES = {
+    "osnet_ain": "OSNet-AIN",
+    "resnet50_ibn": "ResNet50-IBN",
+    "dinov2_lora": "DINOv2+LoRA",
+    "clip_vit": "CLIP ViT",
+    "clip_vit_lora": "CLIP ViT+LoRA",
+}
 FUSION_NAMES = {"concat": "Concatenation", "mean": "Distance mean (equal)", "weighted": "Weighted", "grid": "Grid best"}
 QE_NAMES = {"aqe": "AQE", "alpha_qe": "alpha-QE", "dba": "DBA"}
-METRIC_COLUMNS = (("mAP", "mAP"), ("rank1", "Rank-1"), ("rank5", "Rank-5"), ("rank10", "Rank-10"), ("rank20", "Rank-20"))
+METRIC_COLUMNS = (
+    ("mAP", "mAP"),
+    ("rank1", "Rank-1"),
+    ("rank5", "Rank-5"),
+    ("rank10", "Rank-10"),
+    ("rank20", "Rank-20"),
+)
 
 
 EXTRA_METRICS = (("mAP", "mAP"), ("rank1", "Rank-1"))
@@ -37,8 +48,9 @@ class TableRow:
     extra: dict[str, dict] = field(default_factory=dict)
 
 
-def method_label(group: str, name: str, fusion_info: dict, soups: Mapping | None = None,
-                 qe_settings: Mapping | None = None) -> str:
+def method_label(
+    group: str, name: str, fusion_info: dict, soups: Mapping | None = None, qe_settings: Mapping | None = None
+) -> str:
     """Table 1's name of a method: ``group`` models, fusion, qe or rerank, ``name`` its key there;
     ``fusion_info`` is the fuse stage's ``fusion.json`` (weights, configured method); ``soups``
     (``{soup: [members]}``) and ``qe_settings`` (``k``, ``alpha``, ``times``) are scores.json's.
@@ -58,8 +70,11 @@ def method_label(group: str, name: str, fusion_info: dict, soups: Mapping | None
     base = FUSION_NAMES.get(fusion_info["method"], fusion_info["method"])
     if group == "qe":
         qe = qe_settings or {}
-        detail = (f" (k {qe['k']}, alpha {qe['alpha']:g}, {qe['times']} pass{'es' if qe['times'] > 1 else ''})"
-                  if {"k", "alpha", "times"} <= set(qe) else "")  # fmt: skip
+        detail = (
+            f" (k {qe['k']}, alpha {qe['alpha']:g}, {qe['times']} pass{'es' if qe['times'] > 1 else ''})"
+            if {"k", "alpha", "times"} <= set(qe)
+            else ""
+        )
         return f"{base} + {QE_NAMES.get(name, name)}{detail}"
     k1, k2, lam = RERANK_PRESETS[name]
     return f"{base} + re-rank {name} ({k1}/{k2}/{lam:g})"

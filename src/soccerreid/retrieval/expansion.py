@@ -89,7 +89,9 @@ def expand_blocks(blocks: DistanceBlocks, method: str, k: int, alpha: float, tim
     for n, actions in size_groups(blocks.sizes):
         index = block_index(blocks.offsets, actions, n)
         is_query = np.arange(n)[None, :] < blocks.n_query[actions][:, None]
-        values[index] = 1.0 - _expand_gram(1.0 - blocks.values[index].astype(np.float64), is_query, method, k, alpha, times)
+        values[index] = 1.0 - _expand_gram(
+            1.0 - blocks.values[index].astype(np.float64), is_query, method, k, alpha, times
+        )
     return blocks.with_values(values, source=f"qe:{method}/{k}/{alpha:g}/{times}")
 
 

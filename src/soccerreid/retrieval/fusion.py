@@ -45,7 +45,9 @@ def check_aligned(blocks: Sequence[DistanceBlocks], names: Sequence[str]) -> Non
             and np.array_equal(other.bbox_idx, first.bbox_idx)
         )
         if not same:
-            raise DataError(f"{name}: its actions or members differ from those of {names[0]}; fusion needs the same rows")
+            raise DataError(
+                f"{name}: its actions or members differ from those of {names[0]}; fusion needs the same rows"
+            )
 
 
 @single_threaded_blas
@@ -162,10 +164,14 @@ def concat_features(feature_sets: Sequence[FeatureSet]) -> FeatureSet:
     first = feature_sets[0]
     for other in feature_sets[1:]:
         if not (np.array_equal(other.bbox_idx, first.bbox_idx) and np.array_equal(other.role, first.role)):
-            raise DataError(f"{other.model}: its {other.split} rows differ from those of {first.model}; concat needs the same rows")
+            raise DataError(
+                f"{other.model}: its {other.split} rows differ from those of {first.model}; concat needs the same rows"
+            )
     joined = l2_normalize(np.concatenate([l2_normalize(fs.features) for fs in feature_sets], axis=1))
     name = "+".join(fs.model for fs in feature_sets)
-    return FeatureSet(joined, first.bbox_idx, first.action_idx, first.role, first.person_uid, first.clazz, name, first.split, True)
+    return FeatureSet(
+        joined, first.bbox_idx, first.action_idx, first.role, first.person_uid, first.clazz, name, first.split, True
+    )
 
 
 def concat_from_cosine_blocks(blocks: Sequence[DistanceBlocks]) -> DistanceBlocks:

@@ -75,7 +75,9 @@ def rerank_blocks(blocks: DistanceBlocks, k1: int = 20, k2: int = 6, lambda_valu
 
 
 @single_threaded_blas
-def rerank_settings(blocks: DistanceBlocks, settings: Mapping[str, tuple[int, int, float]]) -> dict[str, DistanceBlocks]:
+def rerank_settings(
+    blocks: DistanceBlocks, settings: Mapping[str, tuple[int, int, float]]
+) -> dict[str, DistanceBlocks]:
     """``{name: blocks re-ranked with (k1, k2, lambda)}`` for several settings, sharing their work.
 
     Each result equals :func:`rerank_blocks` with that setting. The ranking of every block is

@@ -37,7 +37,9 @@ class SyntheticSplit:
     clazz: np.ndarray
 
 
-def split_counts(total: int, num_actions: int, weights: np.ndarray, rng: np.random.Generator, minimum: int = 1) -> np.ndarray:
+def split_counts(
+    total: int, num_actions: int, weights: np.ndarray, rng: np.random.Generator, minimum: int = 1
+) -> np.ndarray:
     """(A,) int64 counts summing to ``total``, each >= ``minimum``, spread in proportion to ``weights``.
 
     Examples::
@@ -97,7 +99,9 @@ def clustered_features(person_uid: np.ndarray, dim: int, noise: float, seed: int
     return x
 
 
-def synthetic_feature_set(split: SyntheticSplit, dim: int, noise: float, seed: int = 0, model: str = "synthetic", name: str = "valid") -> FeatureSet:
+def synthetic_feature_set(
+    split: SyntheticSplit, dim: int, noise: float, seed: int = 0, model: str = "synthetic", name: str = "valid"
+) -> FeatureSet:
     """A labelled :class:`FeatureSet` of ``split`` with clustered features of width ``dim``.
 
     Examples::

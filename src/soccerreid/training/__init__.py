@@ -11,8 +11,8 @@ See docs/training.md.
 """
 
 from soccerreid.training.distributed import DistContext, init_distributed, shutdown_distributed
-from soccerreid.training.model_file import save_trained_model, training_record
 from soccerreid.training.losses import CenterLoss, ReidLoss, batch_hard_triplet
+from soccerreid.training.model_file import save_trained_model, training_record
 from soccerreid.training.optim import lr_factor, make_optimizer, make_scheduler
 from soccerreid.training.outputs import export_run, keep_outputs
 from soccerreid.training.sampler import ActionPKSampler

@@ -60,7 +60,9 @@ def init_distributed(device: str = "auto") -> DistContext:
     if not dist.is_initialized():
         dist.init_process_group(backend=backend)
     target = torch.device(f"cuda:{local_rank}") if use_cuda else torch.device("cpu")
-    return DistContext(rank=dist.get_rank(), world_size=dist.get_world_size(), device=target, distributed=True, backend=backend)
+    return DistContext(
+        rank=dist.get_rank(), world_size=dist.get_world_size(), device=target, distributed=True, backend=backend
+    )
 
 
 def is_distributed() -> bool:

@@ -16,7 +16,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-LOGGED = ("loss", "ce", "triplet", "centroid", "contrastive", "center", "lr", "img_per_s", "val_mAP", "val_rank1", "phase")
+LOGGED = (
+    "loss",
+    "ce",
+    "triplet",
+    "centroid",
+    "contrastive",
+    "center",
+    "lr",
+    "img_per_s",
+    "val_mAP",
+    "val_rank1",
+    "phase",
+)
 
 
 class EpochLogger:

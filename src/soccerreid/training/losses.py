@@ -81,7 +81,9 @@ def _distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return ((a - b) ** 2).sum(1).clamp_min(1e-12).sqrt()
 
 
-def info_nce(features: torch.Tensor, labels: torch.Tensor, temperature: float, label_smoothing: float = 0.0) -> torch.Tensor:
+def info_nce(
+    features: torch.Tensor, labels: torch.Tensor, temperature: float, label_smoothing: float = 0.0
+) -> torch.Tensor:
     """In-batch contrastive InfoNCE over identities, as MIG's ``myHybridMemory`` (``loss/hm.py``).
 
     Features are L2-normalised; anchor i's logit for identity p is the mean over p's samples j of
@@ -149,8 +151,13 @@ class ReidLoss(nn.Module):
         super().__init__()
         self.label_smoothing, self.margin = label_smoothing, margin
         self.temperature, self.contrastive_smoothing = temperature, contrastive_smoothing
-        self.weights = {"ce": ce_weight, "triplet": triplet_weight, "centroid": centroid_weight,
-                        "contrastive": contrastive_weight, "center": center_weight}  # fmt: skip
+        self.weights = {
+            "ce": ce_weight,
+            "triplet": triplet_weight,
+            "centroid": centroid_weight,
+            "contrastive": contrastive_weight,
+            "center": center_weight,
+        }
         self.center = CenterLoss(num_classes, feat_dim) if center_weight > 0 else None
 
     def forward(

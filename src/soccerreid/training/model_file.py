@@ -14,7 +14,17 @@ from soccerreid.config.models import ModelConfig
 from soccerreid.models import ModelInfo, save_model
 from soccerreid.training.trainer import TrainResult
 
-PHASE_KEYS = ("epochs", "height", "width", "train_fraction", "init", "identities", "images", "best_epoch", "best_val_mAP")
+PHASE_KEYS = (
+    "epochs",
+    "height",
+    "width",
+    "train_fraction",
+    "init",
+    "identities",
+    "images",
+    "best_epoch",
+    "best_val_mAP",
+)
 
 
 def save_trained_model(result: TrainResult, cfg: ModelConfig, path: str | os.PathLike) -> ModelInfo:
@@ -26,8 +36,14 @@ def save_trained_model(result: TrainResult, cfg: ModelConfig, path: str | os.Pat
         save_trained_model(result, params.models["osnet_ain"], tmp / "model.pt").training["val_mAP"]
     """
     final = cfg.train.phases[-1]
-    return save_model(result.model, path, cfg, input_size=(final.height, final.width), flip=cfg.train.val_flip,
-                      training=training_record(result.summary))
+    return save_model(
+        result.model,
+        path,
+        cfg,
+        input_size=(final.height, final.width),
+        flip=cfg.train.val_flip,
+        training=training_record(result.summary),
+    )
 
 
 def training_record(summary: dict) -> dict:

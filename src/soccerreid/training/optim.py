@@ -59,11 +59,17 @@ def parameter_groups(net: torch.nn.Module, train: TrainConfig) -> list[dict]:
     from timm.optim import param_groups_layer_decay
 
     backbone = net.model.backbone
-    groups = param_groups_layer_decay(backbone, weight_decay=train.weight_decay, layer_decay=train.layer_decay,
-                                      no_weight_decay_list=backbone.no_weight_decay())  # fmt: skip
+    groups = param_groups_layer_decay(
+        backbone,
+        weight_decay=train.weight_decay,
+        layer_decay=train.layer_decay,
+        no_weight_decay_list=backbone.no_weight_decay(),
+    )
     inside = {id(p) for p in backbone.parameters()}
     rest = [p for p in net.parameters() if id(p) not in inside]
-    decayed = [{"params": g["params"], "lr": train.lr * g["lr_scale"], "weight_decay": g["weight_decay"]} for g in groups]
+    decayed = [
+        {"params": g["params"], "lr": train.lr * g["lr_scale"], "weight_decay": g["weight_decay"]} for g in groups
+    ]
     return [{"params": rest, "lr": train.lr, "weight_decay": train.weight_decay}, *decayed]
 
 
@@ -87,6 +93,4 @@ def make_scheduler(
     optimizer: torch.optim.Optimizer, train: TrainConfig, epochs: int, steps_per_epoch: int
 ) -> torch.optim.lr_scheduler.LambdaLR:
     """Per-step warmup + cosine/step schedule for a phase of ``epochs`` x ``steps_per_epoch``."""
-    return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: lr_factor(step, train, epochs, steps_per_epoch)
-    )
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, train, epochs, steps_per_epoch))

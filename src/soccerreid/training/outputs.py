@@ -16,14 +16,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from soccerreid.config.models import ModelConfig
 from soccerreid.fingerprint import Fingerprint, is_current, write_stamp
 from soccerreid.io import atomic_dir, remove_leftovers_in, write_json
-from soccerreid.config.models import ModelConfig
 from soccerreid.training.model_file import save_trained_model
 from soccerreid.training.trainer import TrainResult
 
 
-def keep_outputs(out_dir: str | Path, live_dir: str | Path | None, checkpoint_dir: str | Path, stamp: Fingerprint) -> bool:
+def keep_outputs(
+    out_dir: str | Path, live_dir: str | Path | None, checkpoint_dir: str | Path, stamp: Fingerprint
+) -> bool:
     """True when the train stage's outputs are those of ``stamp`` and stay as they are: ``out_dir``
     holds that stamp and the files it lists, and ``live_dir`` (if any) its metrics.
 

@@ -126,4 +126,3 @@ def _nesterov(w, grad, buffer, group) -> torch.Tensor:
     grad = grad.add(w, alpha=group["weight_decay"])
     buffer.mul_(group["momentum"]).add_(grad)
     return w.sub_(grad.add(buffer, alpha=group["momentum"]), alpha=group["lr"])
-

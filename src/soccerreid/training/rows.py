@@ -38,7 +38,9 @@ def training_rows(frames: Mapping[str, pd.DataFrame], drop_none_ids: bool = Fals
     if drop_none_ids:
         rows = rows[rows["jersey"] != NONE_ID]
     if rows.empty:
-        raise DataError(f"training splits {list(frames)}: no labelled crops to train on (drop_none_ids: {drop_none_ids})")
+        raise DataError(
+            f"training splits {list(frames)}: no labelled crops to train on (drop_none_ids: {drop_none_ids})"
+        )
     rows = rows.reset_index(drop=True)
     rows["label"] = assign_labels(rows)
     return rows

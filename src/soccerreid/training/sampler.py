@@ -75,7 +75,9 @@ class ActionPKSampler:
         self.epoch = 0
         self._tree = _Hierarchy.build(np.asarray(labels), np.asarray(actions), games, competitions)
         if self._tree.num_identities < ids_per_batch:
-            raise DataError(f"train set has {self._tree.num_identities} identities, fewer than ids_per_batch={ids_per_batch}")
+            raise DataError(
+                f"train set has {self._tree.num_identities} identities, fewer than ids_per_batch={ids_per_batch}"
+            )
         self._batches = epoch_batches(np.asarray(labels), images_per_id, ids_per_batch)
 
     def set_epoch(self, epoch: int) -> None:
@@ -123,7 +125,7 @@ class _Hierarchy:
         self.num_identities = len(members)
 
     @classmethod
-    def build(cls, labels, actions, games, competitions) -> "_Hierarchy":
+    def build(cls, labels, actions, games, competitions) -> _Hierarchy:
         n = len(labels)
         columns = [actions, *(np.zeros(n, np.int64) if c is None else np.asarray(c) for c in (games, competitions))]
         if labels.ndim != 1 or any(np.shape(c) != labels.shape for c in columns):

@@ -176,18 +176,22 @@ def weights_fingerprint(cfg: ModelConfig, train: pd.DataFrame, valid: pd.DataFra
     """
     train, valid = train[list(TRAIN_COLUMNS)], valid[list(VALID_COLUMNS)]
     val_rows = select_val_actions(valid, cfg.train.val_queries, cfg.train.seed)
-    settings = [shaping_values(validation_settings(p.height, p.width, flip=cfg.train.val_flip)) for p in cfg.train.phases]
+    settings = [
+        shaping_values(validation_settings(p.height, p.width, flip=cfg.train.val_flip)) for p in cfg.train.phases
+    ]
     local = cfg.pretrained not in ("none", "imagenet") and Path(cfg.pretrained).is_file()
-    return Fingerprint({
-        "config": value_digest(shaping_values(cfg)),
-        "validation": value_digest(settings),
-        "pretrained": file_digest(cfg.pretrained) if local else value_digest(cfg.pretrained),
-        "train rows": frame_digest(train.drop(columns="path")),
-        "train crops": files_digest(train["path"]),
-        "valid rows": frame_digest(val_rows.drop(columns="path")),
-        "valid crops": files_digest(val_rows["path"]),
-        **code_parts(__file__),
-    })  # fmt: skip
+    return Fingerprint(
+        {
+            "config": value_digest(shaping_values(cfg)),
+            "validation": value_digest(settings),
+            "pretrained": file_digest(cfg.pretrained) if local else value_digest(cfg.pretrained),
+            "train rows": frame_digest(train.drop(columns="path")),
+            "train crops": files_digest(train["path"]),
+            "valid rows": frame_digest(val_rows.drop(columns="path")),
+            "valid crops": files_digest(val_rows["path"]),
+            **code_parts(__file__),
+        }
+    )
 
 
 def plan_phases(cfg: ModelConfig, train: pd.DataFrame) -> list[_Phase]:
@@ -196,13 +200,17 @@ def plan_phases(cfg: ModelConfig, train: pd.DataFrame) -> list[_Phase]:
         validate_input_size(cfg, phase.height, phase.width, key=f"train.phases[{i}] height x width")
     planned = []
     for i, phase in enumerate(cfg.train.phases):
-        rows = train if phase.train_fraction >= 1.0 else select_train_fraction(train, phase.train_fraction, cfg.train.seed)
+        rows = (
+            train if phase.train_fraction >= 1.0 else select_train_fraction(train, phase.train_fraction, cfg.train.seed)
+        )
         ids = frozenset(zip(rows["split"].tolist(), rows["action_idx"].tolist(), rows["person_uid"].tolist()))
         planned.append(_Phase(i, phase, rows.reset_index(drop=True), int(rows["label"].max()) + 1, ids))
     return planned
 
 
-def describe_plan(cfg: ModelConfig, phases: list[_Phase], val_rows: pd.DataFrame, ctx: DistContext, threads: int) -> str:
+def describe_plan(
+    cfg: ModelConfig, phases: list[_Phase], val_rows: pd.DataFrame, ctx: DistContext, threads: int
+) -> str:
     """One line: epochs x steps per phase, image size, data fraction, validation size, CPU threads.
 
     Examples::
@@ -222,8 +230,10 @@ def describe_plan(cfg: ModelConfig, phases: list[_Phase], val_rows: pd.DataFrame
     queries = int((val_rows["role"] == "query").sum())
     device = f"{threads} CPU thread{'s' if threads > 1 else ''}" if threads else str(ctx.device)
     ranks = f" x {ctx.world_size} ranks" if ctx.world_size > 1 else ""
-    return (f"{plan}; batches of {t.ids_per_batch * t.images_per_id} images; validation after each epoch on {queries} "
-            f"queries ({len(val_rows)} crops); {device}{ranks} + {t.workers} loader worker{'s' if t.workers != 1 else ''}")
+    return (
+        f"{plan}; batches of {t.ids_per_batch * t.images_per_id} images; validation after each epoch on {queries} "
+        f"queries ({len(val_rows)} crops); {device}{ranks} + {t.workers} loader worker{'s' if t.workers != 1 else ''}"
+    )
 
 
 def initial_model(cfg: ModelConfig, num_classes: int) -> nn.Module:
@@ -263,7 +273,10 @@ def _resume(
     model.to(ctx.device)
     state = _State(**saved["state"])
     if _finished(saved, phases):
-        _say(ctx, f"checkpoint {last} is of a finished run with this fingerprint: exporting its best weights, no training")
+        _say(
+            ctx,
+            f"checkpoint {last} is of a finished run with this fingerprint: exporting its best weights, no training",
+        )
         return state, None, True
     restore_rng(saved["rng"])
     _say(ctx, f"resuming from {last}: phase {state.phase}, epoch {state.epoch}")
@@ -412,7 +425,7 @@ class _Run:
         sums, steps, images = {}, 0, 0
         bar = _progress_bar(len(loader), f"phase {phase.index} epoch {epoch}", self.ctx.is_main and self.progress)
         start = time.perf_counter()
-        for step, (batch, labels) in enumerate(loader):
+        for batch, labels in loader:
             parts = self._step(net, batch, labels, optimizer, scheduler, scaler)
             if self.ema is not None:
                 self.ema.update_parameters(self.model)
@@ -444,9 +457,13 @@ class _Run:
 
     def _step(self, net, batch, labels, optimizer, scheduler, scaler) -> dict[str, float]:
         device = self.ctx.device
-        x = to_float(batch.to(device, non_blocking=True), self.cfg.mean, self.cfg.std).contiguous(memory_format=self.layout)
+        x = to_float(batch.to(device, non_blocking=True), self.cfg.mean, self.cfg.std).contiguous(
+            memory_format=self.layout
+        )
         labels = labels.to(device, non_blocking=True)
-        return train_step(net, x, labels, optimizer, scheduler, scaler, self.cfg.train.grad_clip, self._amp_dtype(), self.classifier)
+        return train_step(
+            net, x, labels, optimizer, scheduler, scaler, self.cfg.train.grad_clip, self._amp_dtype(), self.classifier
+        )
 
     def validate_untrained(self, phase: _Phase) -> dict:
         """Validation scores of the initial model, its BN statistics estimated like every epoch's."""

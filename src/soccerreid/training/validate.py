@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from soccerreid.config.models import ExtractConfig
 from soccerreid.errors import DataError
 from soccerreid.evaluation import score_embeddings
-from soccerreid.config.models import ExtractConfig
 from soccerreid.features import extract_embeddings
 
 
@@ -42,7 +42,9 @@ def select_val_actions(valid: pd.DataFrame, n_queries: int, seed: int) -> pd.Dat
     return valid[valid["action_idx"].isin(keep)]
 
 
-def validation_settings(height: int, width: int, batch_size: int = 64, workers: int = 0, flip: bool = True) -> ExtractConfig:
+def validation_settings(
+    height: int, width: int, batch_size: int = 64, workers: int = 0, flip: bool = True
+) -> ExtractConfig:
     """The extraction settings of per-epoch validation: ``height`` x ``width``, flip TTA when ``flip``
     (the extraction recipe, ``train.val_flip``).
 

@@ -129,7 +129,7 @@ def _relative_path(plan: ActionPlan, role: str, entry: dict) -> str:
     else:
         name = format_name(
             CropName(entry["bbox_idx"], entry["action_idx"], entry["height"], entry["width"], entry["person_uid"],
-                     entry["frame_idx"], entry["clazz"], entry["id"], entry["UAI"])  # fmt: skip
+                     entry["frame_idx"], entry["clazz"], entry["id"], entry["UAI"])
         )
     parts = [plan.split] + ([] if role == "train" else [role]) + ([plan.folder] if plan.folder else []) + [name]
     return "/".join(parts)
