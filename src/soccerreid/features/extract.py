@@ -153,7 +153,7 @@ def compile_embedder(model: nn.Module) -> nn.Module:
 
     On a CPU whose kernels are AVX2 (``torch.backends.cpu.get_cpu_capability()``) the weights are
     not frozen: there torch 2.14's frozen inductor graph of a channels_last OSNet-AIN with BNNeck
-    returned NaN and values of 1e31 (measured under the README's AVX2 emulation; the same graph is
+    returned NaN and values of 1e31 (measured under the AVX2 emulation of docs/benchmarks.md; the same graph is
     right with AVX-512 kernels, and unfrozen it is right on both).
 
     Examples::
