@@ -158,7 +158,7 @@ def test_foreign_old_and_incomplete_files_are_one_line_errors(osnet_file, tmp_pa
     torch.save(payload, osnet_file)
     with pytest.raises(WeightsError) as info:
         read_model_file(osnet_file)
-    assert _one_line(info) == f"{osnet_file}: model file key 'input.height' is missing or not int"
+    assert _one_line(info) == f"{osnet_file}: model file key 'input.height' is missing or not int (got None)"
 
 
 def test_weights_of_another_network_are_named(osnet_file, tiny):

@@ -3,7 +3,8 @@
 ``from_mapping(cls, data, key)`` builds ``cls`` from a plain dict, recursing into nested
 dataclasses, tuples and ``dict[str, Dataclass]`` mappings. It rejects unknown keys, missing
 keys, wrong types and out-of-range values with a one-line :class:`ConfigError` that names the
-full dotted key. Range limits live in field metadata (see :func:`bounded`); cross-field rules
+full dotted key. Every float must be finite (NaN and infinities are refused whatever the field's range). Range
+limits live in field metadata (see :func:`bounded`); cross-field rules
 live in each dataclass's ``__post_init__`` and raise ``ConfigError("<field>: <message>")``, which
 gets the dotted prefix added here.
 
@@ -20,6 +21,7 @@ Examples::
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from typing import Any, Literal, Union
@@ -133,6 +135,8 @@ def _convert_scalar(hint: Any, value: Any, key: str) -> Any:
         raise ConfigError(f"{key}: expected {hint.__name__}, got {_describe(value)}")
     if not isinstance(value, hint):
         raise ConfigError(f"{key}: expected {hint.__name__}, got {_describe(value)}")
+    if hint is float and not math.isfinite(value):
+        raise ConfigError(f"{key}: expected a finite number, got {value!r}")
     return value
 
 

@@ -33,7 +33,7 @@ class SyntheticConfig:
     chance that a crop shows a second person overlapping the first.
     """
 
-    seed: int = 0
+    seed: int = bounded(0, ge=0)
     actions: SplitActions = field(default_factory=SplitActions)
     games: int = bounded(8, ge=1)
     teams: int = bounded(10, ge=2)

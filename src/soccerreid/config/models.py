@@ -106,7 +106,7 @@ class TrainConfig:
       l of L by ``layer_decay ** (L + 1 - l)`` (timm's layer-wise decay; clip_vit only).
     """
 
-    seed: int = 0
+    seed: int = bounded(0, ge=0)
     phases: tuple[PhaseConfig, ...] = (PhaseConfig(epochs=1),)
     optimizer: Literal["adamw", "sgd"] = "adamw"
     lr: float = bounded(3.5e-4, gt=0.0)
@@ -136,7 +136,7 @@ class TrainConfig:
     drop_none_ids: bool = False
     ema: float = bounded(0.0, ge=0.0, lt=1.0)
     select: Literal["best", "last"] = "best"
-    init_seed: int | None = None
+    init_seed: int | None = bounded(None, ge=0)
     layer_decay: float = bounded(1.0, gt=0.0, le=1.0)
     amp: Literal["none", "bf16", "fp16"] = "bf16"
     workers: int = bounded(2, ge=0, operational=True)
@@ -244,8 +244,8 @@ class ModelConfig:
     allow_random_init: tuple[str, ...] = ()
     last_stride: int = bounded(2, ge=1, le=2)
     neck: Literal["bnneck", "none"] = "bnneck"
-    mean: tuple[float, float, float] = IMAGENET_MEAN
-    std: tuple[float, float, float] = bounded(IMAGENET_STD, gt=0.0)
+    mean: tuple[float, float, float] = bounded(IMAGENET_MEAN, ge=0.0, le=1.0)  # of pixel values scaled to [0, 1]
+    std: tuple[float, float, float] = bounded(IMAGENET_STD, gt=0.0, le=1.0)
     lora: LoraConfig = field(default_factory=LoraConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     train: TrainConfig = field(default_factory=TrainConfig)

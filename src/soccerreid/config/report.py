@@ -15,4 +15,4 @@ class ReportConfig:
     qualitative_queries: int = bounded(6, ge=1)
     top_k: int = bounded(10, ge=1)
     explorer_queries: int = bounded(200, ge=1)
-    seed: int = 0
+    seed: int = bounded(0, ge=0)

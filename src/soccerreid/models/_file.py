@@ -35,7 +35,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,11 +46,12 @@ import torch
 from torch import nn
 
 from soccerreid import __version__
+from soccerreid.config._base import from_mapping
 from soccerreid.config.models import LoraConfig, ModelConfig
-from soccerreid.errors import WeightsError
+from soccerreid.errors import ConfigError, WeightsError
 from soccerreid.io import atomic_path
 from soccerreid.models._embedder import create_model
-from soccerreid.models._registry import resolve_variant
+from soccerreid.models._registry import check_model_config, resolve_variant, validate_input_size
 from soccerreid.models._reid import ReidModel
 from soccerreid.models._weights import compare_state
 
@@ -198,6 +201,7 @@ def read_model_file(path: str | os.PathLike) -> tuple[ModelInfo, dict[str, torch
     path = Path(path)
     payload = _load_payload(path)
     info = _parse_info(payload, path)
+    _check_buildable(info, path)
     state = payload.get("state_dict")
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise WeightsError(f"{path}: model file has no state_dict of tensors (damaged file?)")
@@ -210,11 +214,12 @@ def _load_payload(path: Path) -> dict:
     if not path.is_file():
         raise WeightsError(f"{path}: model file not found (the train stage writes artifacts/models/<name>/model.pt)")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's UserWarnings would come before the one error line
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # unpickling, zip and I/O errors of a damaged file
-        first = (str(err).strip().splitlines() or ["no message"])[0][:200]
         raise WeightsError(
-            f"{path}: cannot read model file, damaged or not a torch file ({type(err).__name__}: {first})"
+            f"{path}: cannot read model file, damaged or not a torch file ({type(err).__name__}: {_reason(err)})"
         ) from None
     if isinstance(payload, dict) and payload.get("format") == "soccerreid-embedder/1":
         raise WeightsError(
@@ -224,51 +229,118 @@ def _load_payload(path: Path) -> dict:
     if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
         raise WeightsError(f"{path}: not a soccerreid model file (expected format {MODEL_FORMAT!r})")
     version = payload.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise WeightsError(f"{path}: model file key 'format_version' is not an integer: {version!r}")
+    if version > FORMAT_VERSION:
         raise WeightsError(
-            f"{path}: model file format version {version!r} is newer than this soccerreid reads "
+            f"{path}: model file format version {version} is newer than this soccerreid reads "
             f"({FORMAT_VERSION}); upgrade soccerreid"
         )
+    if version < FORMAT_VERSION:
+        raise WeightsError(f"{path}: model file format version {version} was never written by soccerreid (expected 2)")
     return payload
 
 
-def _parse_info(payload: dict, path: Path) -> ModelInfo:
-    """The :class:`ModelInfo` of a payload; a missing or mistyped key is a one-line error."""
+def _reason(err: Exception) -> str:
+    """The sentence of a load error that says what is wrong (for a refused pickle: what it tried to load)."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    line = next((line for line in lines if "GLOBAL" in line), lines[0] if lines else "no message")
+    sentence = line.removeprefix("WeightsUnpickler error: ").split(". ")[0]
+    return sentence if sentence.endswith(".") else f"{sentence}."
 
-    def get(section: str, key: str, kind: type | tuple):
-        value = payload.get(section, {}).get(key) if isinstance(payload.get(section), dict) else None
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise WeightsError(
-                f"{path}: model file key '{section}.{key}' is missing or not {getattr(kind, '__name__', kind)}"
-            )
-        return value
 
-    lora = payload.get("model", {}).get("lora")
-    try:
-        lora = (
-            None
-            if lora is None
-            else LoraConfig(r=lora["r"], alpha=lora["alpha"], dropout=lora["dropout"], targets=tuple(lora["targets"]))
+def _section(payload: dict, name: str, path: Path) -> dict:
+    section = payload.get(name)
+    if not isinstance(section, dict):
+        raise WeightsError(
+            f"{path}: model file key '{name}' is missing or not a mapping (got {type(section).__name__})"
         )
-    except (KeyError, TypeError, ValueError) as err:
-        raise WeightsError(f"{path}: model file key 'model.lora' is malformed ({err})") from None
+    return section
+
+
+def _field(payload: dict, name: str, kind: type, path: Path):
+    """``payload[section][key]`` for ``name`` = ``section.key``, checked to be of ``kind`` (bool is not int)."""
+    section, key = name.split(".")
+    value = _section(payload, section, path).get(key)
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise WeightsError(f"{path}: model file key '{name}' is missing or not {kind.__name__} (got {value!r})")
+    if kind is int and value < 1:
+        raise WeightsError(f"{path}: model file key '{name}' must be >= 1, got {value}")
+    if kind is str and not value:
+        raise WeightsError(f"{path}: model file key '{name}' is empty")
+    return value
+
+
+def _channels(payload: dict, name: str, path: Path) -> tuple[float, float, float]:
+    """An RGB statistic of pixels scaled to [0, 1]: three finite numbers in [0, 1], above 0 for ``input.std``."""
+    value = _section(payload, "input", path).get(name.split(".")[1])
+    low = "(0" if name == "input.std" else "[0"
+    if not (isinstance(value, list) and len(value) == 3 and all(_in_unit(v, open_low=low == "(0") for v in value)):
+        raise WeightsError(f"{path}: model file key '{name}' must be 3 numbers in {low}, 1], got {value!r}")
+    return tuple(float(v) for v in value)
+
+
+def _in_unit(value: object, open_low: bool) -> bool:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        return False
+    return (value > 0 if open_low else value >= 0) and value <= 1
+
+
+def _parse_lora(payload: dict, path: Path) -> LoraConfig | None:
+    lora = _section(payload, "model", path).get("lora")
+    if lora is None:
+        return None
+    try:
+        return from_mapping(LoraConfig, lora, key="model.lora")
+    except ConfigError as err:
+        raise WeightsError(_keyed(path, err)) from None
+
+
+def _parse_info(payload: dict, path: Path) -> ModelInfo:
+    """The :class:`ModelInfo` of a payload; a missing, mistyped or out-of-range key is a one-line error."""
+    last_stride = _field(payload, "model.last_stride", int, path)
+    if last_stride not in (1, 2):
+        raise WeightsError(f"{path}: model file key 'model.last_stride' must be 1 or 2, got {last_stride}")
+    embed_dim = _field(payload, "model.embed_dim", int, path)
+    if _field(payload, "output.dim", int, path) != embed_dim:
+        raise WeightsError(f"{path}: model file keys 'output.dim' and 'model.embed_dim' differ")
     return ModelInfo(
-        arch=get("model", "arch", str),
-        variant=get("model", "variant", str),
-        neck=get("model", "neck", str),
-        last_stride=get("model", "last_stride", int),
-        lora=lora,
-        embed_dim=get("model", "embed_dim", int),
-        height=get("input", "height", int),
-        width=get("input", "width", int),
-        mean=tuple(float(v) for v in get("input", "mean", list)),
-        std=tuple(float(v) for v in get("input", "std", list)),
-        flip=get("output", "flip", bool),
-        normalize=get("output", "normalize", bool),
+        arch=_field(payload, "model.arch", str, path),
+        variant=_field(payload, "model.variant", str, path),
+        neck=_field(payload, "model.neck", str, path),
+        last_stride=last_stride,
+        lora=_parse_lora(payload, path),
+        embed_dim=embed_dim,
+        height=_field(payload, "input.height", int, path),
+        width=_field(payload, "input.width", int, path),
+        mean=_channels(payload, "input.mean", path),
+        std=_channels(payload, "input.std", path),
+        flip=_field(payload, "output.flip", bool, path),
+        normalize=_field(payload, "output.normalize", bool, path),
         soccerreid_version=str(payload.get("soccerreid_version", "")),
         training=payload.get("training") if isinstance(payload.get("training"), dict) else {},
         weights_sha256=str(payload.get("weights_sha256", "")),
     )
+
+
+def _keyed(path: Path, err: ConfigError) -> str:
+    """A config check's ``<dotted key>: <message>`` as this file's ``model file key '<key>': <message>``."""
+    key, _, message = str(err).partition(": ")
+    return f"{path}: model file key '{key}': {message}"
+
+
+def _check_buildable(info: ModelInfo, path: Path) -> None:
+    """A one-line :class:`WeightsError` unless the registry knows the arch, variant and neck, and the arch takes the
+    input size."""
+    if (info.lora is None) != (not info.arch.endswith("_lora")):
+        raise WeightsError(f"{path}: model file key 'model.lora' must be set for the LoRA families only ({info.arch})")
+    if info.neck not in ("bnneck", "none"):
+        raise WeightsError(f"{path}: model file key 'model.neck' must be 'bnneck' or 'none', got {info.neck!r}")
+    try:
+        check_model_config(info.model_config(), key="model")
+        validate_input_size(info.model_config(), info.height, info.width, key="input")
+    except ConfigError as err:
+        raise WeightsError(_keyed(path, err)) from None
 
 
 def load_network(path: str | os.PathLike) -> tuple[ReidModel, ModelInfo]:
