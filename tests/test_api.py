@@ -222,3 +222,51 @@ def test_a_torchreid_checkpoint_becomes_a_model_file(tmp_path, soccernet_valid):
     with torch.no_grad():
         np.testing.assert_allclose(model.embed(crops, device="cpu"), theirs.eval()(x).numpy(), atol=1e-5)
     assert 0 <= soccerreid.evaluate(model, soccernet_valid, "valid", device="cpu")["mAP"] <= 1
+
+
+_Q, _G = np.eye(3, 4, dtype=np.float32), np.eye(5, 4, dtype=np.float32)
+
+
+@pytest.mark.parametrize(
+    ("query", "kwargs", "message"),
+    [
+        (np.array([[np.nan, 0, 0, 1]] + [[1, 0, 0, 0]] * 2, np.float32), {}, "query[0]: row 0 is not finite"),
+        (_Q, {"gallery": _G * np.inf}, "gallery[0]: row 0 is not finite"),
+        (np.zeros((0, 4), np.float32), {}, "query[0]: expected a non-empty (N, D) array with D >= 1, got shape (0, 4)"),
+        (np.zeros((3, 0), np.float32), {}, "query[0]: expected a non-empty (N, D) array with D >= 1, got shape (3, 0)"),
+        ([], {}, "query: expected an (N, D) array or a list of them, got an empty list"),
+        (_Q, {"top_k": -1}, "top_k: expected None or an integer >= 0 (0: the whole gallery), got -1"),
+        (_Q, {"top_k": 2.5}, "top_k: expected None or an integer >= 0 (0: the whole gallery), got 2.5"),
+        (_Q, {"rerank": (0, 6, 0.3)}, "rerank.k1: expected a value >= 1, got 0"),
+        (_Q, {"rerank": (20, 6, 1.5)}, "rerank.lambda: expected a value <= 1.0, got 1.5"),
+        (_Q, {"rerank": (20, 6, float("nan"))}, "rerank.lambda: expected a finite number, got nan"),
+        (_Q, {"rerank": (20, 6)}, "rerank: expected (k1, k2, lambda), got (20, 6)"),
+        (_Q, {"method": "max"}, "method: expected one of ['concat', 'mean', 'weighted', 'grid'], got 'max'"),
+        (_Q, {"metric": "l1"}, "metric: expected one of ['cosine', 'euclidean'], got 'l1'"),
+        (
+            _Q,
+            {"query_actions": np.array([0, -1, 0]), "gallery_actions": np.zeros(5, int)},
+            "query_actions: expected action ids >= 0, got -1",
+        ),
+    ],
+)
+def test_rank_refuses_bad_arguments_in_one_line_naming_them(query, kwargs, message):
+    kwargs = {"gallery": _G, **kwargs}
+    with pytest.raises(ValueError) as info:
+        soccerreid.rank(query, **kwargs)
+    assert str(info.value).startswith(message) and "\n" not in str(info.value)
+
+
+def test_rank_top_k_0_is_the_whole_gallery_as_in_the_command():
+    whole = soccerreid.rank(_Q, _G, top_k=0)
+    assert whole.indices.shape == (3, 5) and np.array_equal(whole.indices, soccerreid.rank(_Q, _G).indices)
+
+
+def test_evaluate_refuses_bad_arguments_before_loading_the_model(tmp_path, soccernet_valid):
+    absent = tmp_path / "absent.pt"  # never read: the arguments are refused first
+    with pytest.raises(
+        ValueError, match=r"^official_actions: expected None \(every action\) or an integer >= 1, got 0$"
+    ):
+        soccerreid.evaluate(absent, soccernet_valid, official_actions=0)
+    with pytest.raises(ValueError, match=r"^metric: expected one of \['cosine', 'euclidean'\], got 'l2'$"):
+        soccerreid.evaluate(absent, soccernet_valid, metric="l2")

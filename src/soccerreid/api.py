@@ -18,13 +18,16 @@ Examples::
 from __future__ import annotations
 
 import os
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from soccerreid.config._base import from_mapping
+from soccerreid.config.retrieval import DistancesConfig, FusionConfig, RerankConfig
 from soccerreid.data.index import read_index
-from soccerreid.errors import DataError
+from soccerreid.errors import ArgumentError, ConfigError, DataError
 from soccerreid.evaluation.methods import official_section, score_section
 from soccerreid.evaluation.metrics import rank_queries
 from soccerreid.evaluation.ranking import ranking_from_blocks
@@ -65,36 +68,75 @@ def rank(
     per model for weighted and grid) after ``normalize`` (none, minmax, zscore). Actions
     (``query_actions`` (Q,), ``gallery_actions`` (G,) ints) restrict each query to its action's
     gallery; without them every query is ranked against the whole gallery. ``rerank`` is
-    (k1, k2, lambda) of k-reciprocal re-ranking per action. ``top_k`` keeps the K nearest.
+    (k1, k2, lambda) of k-reciprocal re-ranking per action. ``top_k`` keeps the K nearest (None or
+    0: the whole gallery, as ``soccerreid rank --top-k 0``). A bad argument (NaN, infinite, empty or
+    zero-width features, an unknown method, a value out of range) is a one-line
+    :class:`~soccerreid.errors.ArgumentError`, a ``ValueError`` naming the argument, before any work.
 
     Examples::
 
         rank(q, g).indices[:, 0]                                    # each query's nearest gallery row
         rank([q_osnet, q_dino], [g_osnet, g_dino], method="weighted", weights=(0.6, 0.4), rerank=(20, 6, 0.3))
     """
+    _check_options(method, normalize, metric, rerank, top_k)
     queries, galleries = _as_models(query, "query"), _as_models(gallery, "gallery")
     if len(queries) != len(galleries):
-        raise ValueError(f"query has {len(queries)} models' features but gallery has {len(galleries)}")
+        raise ArgumentError(f"query has {len(queries)} models' features but gallery has {len(galleries)}")
     sets = [_feature_set(q, g, query_actions, gallery_actions, m) for m, (q, g) in enumerate(zip(queries, galleries))]
     blocks = [features_to_blocks(fs, metric) for fs in sets]
     concat_sets = sets if metric != "cosine" else None  # cosine concat comes from the blocks, as in the fuse stage
     fused = blocks[0] if len(blocks) == 1 else fuse_blocks(method, blocks, weights, normalize, concat_sets, metric)
     final = rerank_blocks(fused, *rerank) if rerank is not None else fused
-    return rank_blocks(final, len(queries[0]), top_k)
+    return rank_blocks(final, len(queries[0]), top_k or None)
+
+
+def _check_options(method: str, normalize: str, metric: str, rerank, top_k) -> None:
+    """A one-line :class:`ArgumentError` naming the first bad option; the choices and ranges are the params'."""
+    _check_choice("method", method, FusionConfig, "method")
+    _check_choice("normalize", normalize, FusionConfig, "normalize")
+    _check_choice("metric", metric, DistancesConfig, "metric")
+    if rerank is not None:
+        if not isinstance(rerank, (tuple, list)) or len(rerank) != 3:
+            raise ArgumentError(f"rerank: expected (k1, k2, lambda), got {rerank!r}")
+        try:
+            from_mapping(RerankConfig, dict(zip(("k1", "k2", "lambda"), rerank)), key="rerank")
+        except ConfigError as err:
+            raise ArgumentError(str(err)) from None
+    if top_k is not None and (not isinstance(top_k, (int, np.integer)) or isinstance(top_k, bool) or top_k < 0):
+        raise ArgumentError(f"top_k: expected None or an integer >= 0 (0: the whole gallery), got {top_k!r}")
+
+
+def _check_choice(name: str, value: object, owner: type, field: str) -> None:
+    """``value`` must be one of the choices of params field ``owner.field`` (a Literal)."""
+    choices = typing.get_args(typing.get_type_hints(owner)[field])
+    if value not in choices:
+        raise ArgumentError(f"{name}: expected one of {list(choices)}, got {value!r}")
 
 
 def _as_models(features: np.ndarray | Sequence[np.ndarray], name: str) -> list[np.ndarray]:
+    """Each model's (N, D) features as float32; empty, zero-width or non-finite ones are refused."""
     arrays = [features] if isinstance(features, np.ndarray) else list(features)
+    if not arrays:
+        raise ArgumentError(f"{name}: expected an (N, D) array or a list of them, got an empty list")
+    checked = []
     for i, x in enumerate(arrays):
-        if np.ndim(x) != 2 or len(x) == 0:
-            raise ValueError(f"{name}[{i}]: expected a non-empty (N, D) array, got shape {np.shape(x)}")
-    return [np.asarray(x, dtype=np.float32) for x in arrays]
+        if np.ndim(x) != 2 or np.shape(x)[0] == 0 or np.shape(x)[1] == 0:
+            raise ArgumentError(f"{name}[{i}]: expected a non-empty (N, D) array with D >= 1, got shape {np.shape(x)}")
+        try:
+            x = np.asarray(x, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise ArgumentError(f"{name}[{i}]: expected numbers, got dtype {np.asarray(x).dtype}") from None
+        bad = ~np.isfinite(x).all(axis=1)
+        if bad.any():
+            raise ArgumentError(f"{name}[{i}]: row {int(np.argmax(bad))} is not finite (NaN or infinite features)")
+        checked.append(x)
+    return checked
 
 
 def _feature_set(q: np.ndarray, g: np.ndarray, q_actions, g_actions, model: int) -> FeatureSet:
     """Query rows then gallery rows, keyed by (role, row number), with their actions (0 when none)."""
     if q.shape[1] != g.shape[1]:
-        raise ValueError(f"model {model}: query features are {q.shape[1]}-d but gallery features {g.shape[1]}-d")
+        raise ArgumentError(f"model {model}: query features are {q.shape[1]}-d but gallery features {g.shape[1]}-d")
     actions = np.concatenate(
         [_actions(q_actions, len(q), "query_actions"), _actions(g_actions, len(g), "gallery_actions")]
     )
@@ -119,7 +161,9 @@ def _actions(actions: np.ndarray | None, n: int, name: str) -> np.ndarray:
         return np.zeros(n, np.int64)
     actions = np.asarray(actions)
     if actions.shape != (n,) or not np.issubdtype(actions.dtype, np.integer):
-        raise ValueError(f"{name}: expected ({n},) integers, got shape {actions.shape} dtype {actions.dtype}")
+        raise ArgumentError(f"{name}: expected ({n},) integers, got shape {actions.shape} dtype {actions.dtype}")
+    if n and actions.min() < 0:
+        raise ArgumentError(f"{name}: expected action ids >= 0, got {int(actions.min())}")
     return actions.astype(np.int64)
 
 
@@ -169,8 +213,17 @@ def evaluate(
 
         evaluate("artifacts/models/osnet_ain/model.pt", "data/index", "valid")["mAP"]
     """
-    embedder = model if isinstance(model, Embedder) else load_model(model)
+    _check_choice("metric", metric, DistancesConfig, "metric")
+    if official_actions is not None and (
+        not isinstance(official_actions, (int, np.integer))
+        or isinstance(official_actions, bool)
+        or official_actions < 1
+    ):
+        raise ArgumentError(
+            f"official_actions: expected None (every action) or an integer >= 1, got {official_actions!r}"
+        )
     frame = read_index(index, split)
+    embedder = model if isinstance(model, Embedder) else load_model(model)
     if (frame["person_uid"] < 0).all():
         raise DataError(f"{index}/{split}.csv: split {split} is unlabelled; evaluate needs valid or test")
     fs = extract_split(embedder, frame, embedder.info.arch, split, device)

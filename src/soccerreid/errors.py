@@ -18,6 +18,10 @@ class ConfigError(SoccerReidError):
     """A params key is unknown, missing, of the wrong type or out of range."""
 
 
+class ArgumentError(SoccerReidError, ValueError):
+    """An argument of the Python API (or a command's flag) is of the wrong kind or out of range."""
+
+
 class DataError(SoccerReidError):
     """A data file or folder is missing, malformed or inconsistent."""
 
