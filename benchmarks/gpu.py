@@ -74,9 +74,9 @@ from soccerreid.features.extract import AMP_DTYPES, compile_embedder, embed_batc
 from soccerreid.models import create_model
 from soccerreid.models._backbones import set_last_stride
 from soccerreid.training.augment import to_float
+from soccerreid.training.builders import train_layout
 from soccerreid.training.checkpoint import load_checkpoint
 from soccerreid.training.data import make_train_loader
-from soccerreid.training.trainer import train_layout
 
 ROOT = Path(__file__).resolve().parents[1]
 PIPELINE_SIZE = (256, 128)

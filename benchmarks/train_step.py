@@ -1,6 +1,6 @@
 """Training-step throughput per model on CPU (fp32), against torchreid's own training step.
 
-Ours: :func:`soccerreid.training.trainer.train_step` on a registry model (BNNeck head, CE with
+Ours: :func:`soccerreid.training.step.train_step` on a registry model (BNNeck head, CE with
 label smoothing + batch-hard triplet, AdamW, gradient clipping), in the trainer's memory layout.
 Anchor, for the archs torchreid has: the same network built by
 ``torchreid.models.build_model(loss="triplet")`` trained by torchreid's own
@@ -34,9 +34,10 @@ from torch import nn
 
 from soccerreid.config.models import LoraConfig, ModelConfig, TrainConfig
 from soccerreid.models import create_model
+from soccerreid.training.builders import make_partial_classifier, train_layout
 from soccerreid.training.losses import ReidLoss
 from soccerreid.training.optim import make_optimizer, make_scheduler
-from soccerreid.training.trainer import TrainNet, make_partial_classifier, train_layout, train_step
+from soccerreid.training.step import Optimisation, TrainNet, train_step
 
 # name -> (config, height, width, torchreid name or None)
 MODELS = {
@@ -90,8 +91,9 @@ def make_ours_step(
     sched = make_scheduler(opt, train, epochs=1, steps_per_epoch=steps + 2)
     scaler = torch.amp.GradScaler("cuda", enabled=False)
     amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp) if x.is_cuda else None
+    optim = Optimisation(opt, sched, scaler, train.grad_clip, amp_dtype)
     x = x.contiguous(memory_format=layout)
-    return lambda: train_step(net, x, y, opt, sched, scaler, train.grad_clip, amp_dtype, classifier)
+    return lambda: train_step(net, x, y, optim, classifier)
 
 
 class TorchreidShaped(nn.Module):
@@ -141,7 +143,8 @@ def main() -> None:
     n = IDS * PER_ID
     print(f"train step, batch {n} (P={IDS} x K={PER_ID}), CPU fp32, torch threads {torch.get_num_threads()}")
     print(
-        f"{'model':<20}{'input':>9}{'classes':>9}{'ms/step':>10}{'img/s':>8}{'torchreid ms':>14}{'ours vs torchreid':>19}"
+        f"{'model':<20}{'input':>9}{'classes':>9}{'ms/step':>10}{'img/s':>8}"
+        f"{'torchreid ms':>14}{'ours vs torchreid':>19}"
     )
     figures = {"images_per_s": {}, "ms_per_step": {}, "vs_torchreid": {}}
     for name in args.models:

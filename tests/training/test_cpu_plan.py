@@ -7,7 +7,7 @@ from soccerreid.config.models import ModelConfig, PhaseConfig, TrainConfig
 from soccerreid.cpu import available_cores, thread_budget, use_cpu_threads
 from soccerreid.data.index import read_index
 from soccerreid.training.distributed import DistContext
-from soccerreid.training.trainer import describe_plan, plan_phases
+from soccerreid.training.plan import describe_plan, plan_phases
 from soccerreid.training.validate import select_val_actions
 
 
@@ -47,7 +47,8 @@ def test_plan_line_names_epochs_steps_sizes_data_and_threads(tiny_index):
     steps = [-(-int(((p.rows["label"].value_counts() + 1) // 2).sum()) // 4) for p in planned]
     assert steps[1] > 36 // 4
     assert line.startswith(
-        f"3 epochs in 2 phases: 1 epoch x {steps[0]} steps at 64x32 on 50% of train, then 2 epochs x {steps[1]} steps at 96x48; "
+        f"3 epochs in 2 phases: 1 epoch x {steps[0]} steps at 64x32 on 50% of train, "
+        f"then 2 epochs x {steps[1]} steps at 96x48; "
     )
     queries = int((val_rows["role"] == "query").sum())
     assert f"batches of 8 images; validation after each epoch on {queries} queries ({len(val_rows)} crops)" in line

@@ -19,9 +19,9 @@ from soccerreid.config._base import from_mapping
 from soccerreid.config.models import ModelConfig, TrainConfig
 from soccerreid.errors import ConfigError
 from soccerreid.training import TrainNet, train_model
+from soccerreid.training.builders import initial_model, make_ema, make_loss
 from soccerreid.training.losses import ReidLoss, batch_hard_triplet, centroid_triplet, info_nce
 from soccerreid.training.optim import make_optimizer, parameter_groups
-from soccerreid.training.trainer import initial_model, make_ema, make_loss
 
 # ---- centroid triplet (sportsreid) ---------------------------------------------------------
 

@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from soccerreid.config.models import ModelConfig, TrainConfig
 from soccerreid.errors import ConfigError
 from soccerreid.models import create_model
+from soccerreid.training.builders import make_partial_classifier
 from soccerreid.training.partial_fc import PartialClassifier, sample_rows
-from soccerreid.training.trainer import make_partial_classifier
 
 C, D = 40, 6
 ADAMW = {"lr": 0.01, "weight_decay": 0.05, "betas": (0.9, 0.999), "eps": 1e-8}

@@ -15,15 +15,10 @@ from soccerreid.training.losses import CenterLoss, ReidLoss, batch_hard_triplet
 from soccerreid.training.model_file import save_trained_model, training_record
 from soccerreid.training.optim import lr_factor, make_optimizer, make_scheduler
 from soccerreid.training.outputs import export_run, keep_outputs
+from soccerreid.training.plan import plan_phases, weights_fingerprint
 from soccerreid.training.sampler import ActionPKSampler
-from soccerreid.training.trainer import (
-    TrainNet,
-    TrainResult,
-    plan_phases,
-    train_model,
-    train_step,
-    weights_fingerprint,
-)
+from soccerreid.training.step import TrainNet, train_step
+from soccerreid.training.trainer import TrainResult, train_model
 
 __all__ = [
     "ActionPKSampler",

@@ -27,6 +27,13 @@ import torch
 from soccerreid.io import atomic_path
 
 FORMAT = 1
+LAST = "last.pt"
+BEST = "best-phase{}.pt"
+
+
+def best_path(folder: str | Path, phase: int) -> Path:
+    """``folder/best-phase<phase>.pt``: the weights of phase ``phase``'s best epoch."""
+    return Path(folder) / BEST.format(phase)
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:

@@ -1,7 +1,8 @@
 """Process-group plumbing for ``torchrun --nproc_per_node=N``: NCCL on CUDA, gloo on CPU.
 
 Outside torchrun everything degrades to one process: rank 0 of 1, no collectives. Under
-torchrun, even with one process, the group is real (the same code paths as N processes). Only rank 0 writes files (checkpoints, dvclive, outputs).
+torchrun, even with one process, the group is real (the same code paths as N processes). Only
+rank 0 writes files (checkpoints, dvclive, outputs) and prints (:func:`say`).
 
 Examples::
 
@@ -15,6 +16,7 @@ Examples::
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 
 import torch
@@ -68,6 +70,12 @@ def init_distributed(device: str = "auto") -> DistContext:
 def is_distributed() -> bool:
     """True inside an initialised process group (of one process or more)."""
     return dist.is_available() and dist.is_initialized()
+
+
+def say(ctx: DistContext, message: str) -> None:
+    """Print ``message`` to stderr on the main rank only."""
+    if ctx.is_main:
+        print(message, file=sys.stderr, flush=True)
 
 
 def barrier() -> None:

@@ -7,7 +7,7 @@ final phase's size and ``train.val_flip`` equal ``extract.<model>``'s.
 Examples::
 
     subset = select_val_actions(valid_df, n_queries=500, seed=0)
-    scores = validation_scores(model, subset, height=256, width=128, mean=cfg.mean, std=cfg.std, flip=True)
+    scores = validation_scores(model, subset, validation_settings(256, 128, flip=True), cfg.mean, cfg.std)
     scores["mAP"]
 """
 
@@ -57,23 +57,17 @@ def validation_settings(
 def validation_scores(
     model: torch.nn.Module,
     subset: pd.DataFrame,
-    *,
-    height: int,
-    width: int,
+    settings: ExtractConfig,
     mean: tuple[float, float, float],
     std: tuple[float, float, float],
-    flip: bool = True,
-    batch_size: int = 64,
-    workers: int = 0,
     device: torch.device | str = "cpu",
 ) -> dict:
-    """Embed ``subset`` (valid rows) at ``height`` x ``width`` with the extraction recipe (eval
-    resize, flip TTA when ``flip``, L2-normalised) and score it (cosine, per action).
+    """Embed ``subset`` (valid rows) with the extraction recipe of ``settings`` (:func:`validation_settings`:
+    eval resize, flip TTA when ``flip``, L2-normalised) and score it (cosine, per action).
 
     Returns the dict of :func:`soccerreid.evaluation.score_embeddings` ("mAP", "rank1", ...).
     The model is left in eval mode (and, for CNNs, in channels_last: see ``extract_embeddings``).
     """
-    settings = validation_settings(height, width, batch_size, workers, flip)
     features = extract_embeddings(model, subset["path"].tolist(), settings, mean, std, device=str(device))
     return score_embeddings(
         features,
