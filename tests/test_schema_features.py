@@ -66,7 +66,7 @@ def _replace(path, name, data):
             r"'bbox_idx' must have shape \(55,\) to match 'features', got \(3,\)",
         ),
         ("action_idx", np.zeros(55, np.float32), "'action_idx' must be integer, got float32"),
-        ("role", np.array([b"probe"] * 55), "'role' must be one of \\['query', 'gallery', 'train'\\], got 'probe'"),
+        ("role", np.array([b"probe"] * 55), "'role' must be one of \\['train', 'query', 'gallery'\\], got 'probe'"),
         ("features", np.full((55, 8), np.nan, np.float32), "'features' contains NaN or inf"),
     ],
 )

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from soccerreid.errors import DataError, SoccerReidError
+from soccerreid.vocab import EVAL_ROLES
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
@@ -67,7 +68,7 @@ def _add_embed(verbs) -> argparse.ArgumentParser:
     embed.add_argument("--out", required=True, help="features file to write (.h5)")
     embed.add_argument(
         "--role",
-        choices=("query", "gallery"),
+        choices=EVAL_ROLES,
         help="role of every row (default: 'query' under a query/ folder, else 'gallery')",
     )
     embed.set_defaults(run=run_embed)

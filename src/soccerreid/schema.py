@@ -41,10 +41,9 @@ import numpy as np
 
 from soccerreid.errors import DataError
 from soccerreid.io import atomic_path
+from soccerreid.vocab import ROLES
 
 FEATURES_SCHEMA = "features/1"
-ROLES = ("query", "gallery", "train")
-EVAL_SPLITS = ("valid", "test", "challenge")  # the splits that get features, distance blocks and rankings
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ from soccerreid.features import extract_split, extraction_fingerprint, load_mode
 from soccerreid.fingerprint import Fingerprint, files_digest, value_digest
 from soccerreid.models import ModelInfo, ReidModel, check_matches, load_network, read_model_file, save_model
 from soccerreid.retrieval import features_to_blocks
-from soccerreid.schema import EVAL_SPLITS, write_blocks, write_features
+from soccerreid.schema import write_blocks, write_features
+from soccerreid.vocab import EVAL_SPLITS
 
 
 def uniform_soup(states: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -126,7 +127,7 @@ def write_soup(
     (``{"soup": "uniform", "members": [...]}``); then, embedded with it at the extraction
     ``settings``, ``<features>/<split>.h5`` for every index table of ``frames`` (``{split: table}``;
     (N, D) float32 features of model ``name``) and ``<distances>/<split>.h5`` (their ``metric``
-    distance blocks) for the splits of :data:`~soccerreid.schema.EVAL_SPLITS` among them.
+    distance blocks) for the splits of :data:`~soccerreid.vocab.EVAL_SPLITS` among them.
 
     Examples::
 

@@ -13,9 +13,10 @@ import pytest
 
 from soccerreid.config.data import SplitActions
 from soccerreid.data.index import index_split
-from soccerreid.data.naming import CLASSES, parse_challenge_name, parse_name
+from soccerreid.data.naming import parse_challenge_name, parse_name
 from soccerreid.data.synthetic import generate_synthetic, plan_dataset
 from soccerreid.images import read_rgb
+from soccerreid.vocab import CLASSES
 
 
 def _digest(root: Path) -> dict[str, str]:

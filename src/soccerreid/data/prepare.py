@@ -23,13 +23,14 @@ from pathlib import Path
 import pandas as pd
 
 from soccerreid.config.data import DataConfig
-from soccerreid.data.index import SPLITS, SplitIndex, decode_splits, scan_split, write_index
+from soccerreid.data.index import SplitIndex, decode_splits, scan_split, write_index
 from soccerreid.data.metadata import read_bbox_info
 from soccerreid.data.naming import NONE_ID
 from soccerreid.data.soccernet import check_counts, find_labels, locate_soccernet
 from soccerreid.data.synthetic import TASK_DIR, generate_synthetic
 from soccerreid.errors import DataError
 from soccerreid.io import atomic_dir, write_json
+from soccerreid.vocab import SPLITS
 
 SOURCE_FILE = "SOURCE.json"
 

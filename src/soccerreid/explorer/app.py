@@ -37,7 +37,7 @@ from soccerreid.errors import DataError, SoccerReidError
 from soccerreid.explorer.run import Run, RunPaths, filter_queries, query_table, retrieval, sort_queries
 from soccerreid.explorer.tiles import CSS, data_uri, thumbnail, tile
 from soccerreid.images import read_rgb
-from soccerreid.schema import EVAL_SPLITS
+from soccerreid.vocab import EVAL_SPLITS
 
 TILE_HEIGHT = 128
 MAX_LISTED = 500  # rows of the query list (and choices of the query picker) sent to the page
