@@ -6,7 +6,7 @@ network-level path under them.
 
 from soccerreid.features.embedder import Embedder, check_same_model, extract_split, load_model, read_split_crops
 from soccerreid.features.extract import (
-    CropDataset,
+    EvalCrops,
     check_images,
     compile_embedder,
     embed_batch,
@@ -19,7 +19,7 @@ from soccerreid.features.extract import (
 from soccerreid.features.fingerprint import extraction_fingerprint
 
 __all__ = [
-    "CropDataset",
+    "EvalCrops",
     "Embedder",
     "check_images",
     "check_same_model",

@@ -41,11 +41,13 @@ def eval_transform(height: int, width: int, mean: Sequence[float], std: Sequence
     return T.Compose([T.Resize((height, width)), T.ToTensor(), T.Normalize(mean=list(mean), std=list(std))])
 
 
-class CropDataset(Dataset):
-    """Images -> (3, H, W) float32 tensors in eval preprocessing; item i is ``images[i]``.
+class EvalCrops(Dataset):
+    """Images -> (3, H, W) float32 tensors in evaluation preprocessing; item i is ``images[i]``.
 
     Each image is a file path (decoded with :func:`read_rgb`), a PIL image (converted to RGB) or
-    an (H, W, 3) uint8 RGB array.
+    an (H, W, 3) uint8 RGB array. Unlike training's :class:`soccerreid.training.data.TrainCrops`
+    it never augments and resizes with PIL (:func:`eval_transform`), torchreid's exact recipe, so
+    features match torchreid's ``FeatureExtractor`` bit for bit.
     """
 
     def __init__(self, images: Sequence, transform: T.Compose):
@@ -179,7 +181,7 @@ def _is_convolutional(model: nn.Module) -> bool:
 
 def make_loader(images, cfg: ExtractConfig, mean, std, pin_memory: bool = False) -> DataLoader:
     """An ordered DataLoader of (B, 3, H, W) float32 batches, decoding in ``cfg.workers`` processes."""
-    dataset = CropDataset(images, eval_transform(cfg.height, cfg.width, mean, std))
+    dataset = EvalCrops(images, eval_transform(cfg.height, cfg.width, mean, std))
     return DataLoader(
         dataset,
         batch_size=cfg.batch_size,
