@@ -22,7 +22,7 @@ from soccerreid.features import read_split_crops
 from soccerreid.fingerprint import is_current, write_stamp
 from soccerreid.io import atomic_dir
 from soccerreid.models import validate_input_size
-from soccerreid.soup import check_members, soup_fingerprint, write_soup
+from soccerreid.soup import soup_fingerprint, write_soup
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -50,7 +50,6 @@ def main(argv: list[str] | None = None) -> None:
     model_cfg, files = params.models[members[0]], [Path(args.models) / member / "model.pt" for member in members]
     validate_input_size(model_cfg, cfg.height, cfg.width, key=f"{args.params}: extract.{args.soup}")
     frames = read_split_crops(args.index, cfg.splits)
-    check_members(files, model_cfg, [f"{args.params}: models.{member}" for member in members])
     fp = soup_fingerprint(files, model_cfg, cfg, frames, metric, __file__)
     if all(is_current(folder, fp) for folder in (args.out, args.features, args.distances)):
         print(f"soup {args.soup}: kept: member files, extraction config, crops and code unchanged")

@@ -18,16 +18,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from soccerreid.errors import SoccerReidError
+from soccerreid.errors import exit_status
 
 
 def run_stage(main: Callable[[], None]) -> None:
     """Run a stage's ``main``; a user error exits with status 2 and its one-line message."""
-    try:
-        main()
-    except SoccerReidError as err:
-        print(f"error: {err}", file=sys.stderr)
-        raise SystemExit(2) from None
+    status = exit_status(main)
+    if status:
+        raise SystemExit(status)
 
 
 def progress(line: str) -> None:

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from soccerreid.errors import DataError, SoccerReidError
+from soccerreid.errors import DataError, exit_status
 from soccerreid.vocab import EVAL_ROLES
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
@@ -36,12 +35,7 @@ class _Parser(argparse.ArgumentParser):
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one verb; returns the exit status (0, or 2 for bad input)."""
     args = build_parser().parse_args(argv)
-    try:
-        args.run(args)
-    except SoccerReidError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return exit_status(lambda: args.run(args))
 
 
 def build_parser() -> argparse.ArgumentParser:

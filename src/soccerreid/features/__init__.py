@@ -13,7 +13,6 @@ from soccerreid.features.extract import (
     eval_transform,
     extract_embeddings,
     make_loader,
-    select_device,
     to_pil,
 )
 from soccerreid.features.fingerprint import extraction_fingerprint
@@ -32,6 +31,5 @@ __all__ = [
     "extraction_fingerprint",
     "load_model",
     "make_loader",
-    "select_device",
     "to_pil",
 ]

@@ -30,6 +30,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from soccerreid.config.models import ExtractConfig
+from soccerreid.device import select_device
 from soccerreid.errors import DataError
 from soccerreid.images import read_rgb
 
@@ -103,13 +104,6 @@ def _image_problem(image: object, i: int) -> str | None:
             return None
         return f"image {i}: expected an (H, W, 3) uint8 RGB array, got shape {image.shape} dtype {image.dtype}"
     return f"image {i}: expected a file path, a PIL image or an (H, W, 3) uint8 array, got {type(image).__name__}"
-
-
-def select_device(device: str = "auto") -> torch.device:
-    """``auto`` picks CUDA when available, else CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def extract_embeddings(
