@@ -4,10 +4,10 @@
 import h5py
 import numpy as np
 import pytest
+from synthetic_blocks import synthetic_feature_set, synthetic_split
 
 from soccerreid.errors import DataError
-from soccerreid.retrieval.synthetic import synthetic_feature_set, synthetic_split
-from soccerreid.schema import read_blocks, read_features, validate_features, write_features
+from soccerreid.schema import read_blocks, read_features, write_features
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def _replace(path, name, data):
 def test_member_defects(path, name, data, message):
     _replace(path, name, data)
     with pytest.raises(DataError, match=f"^{path}: {message}"):
-        validate_features(path)
+        read_features(path)
 
 
 @pytest.mark.parametrize("attr", ["model", "split", "normalized", "schema"])

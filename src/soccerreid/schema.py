@@ -149,11 +149,6 @@ def read_features(path: str | os.PathLike) -> FeatureSet:
     return _read_h5(path, "features", _load_feature_set, _check_feature_set)
 
 
-def validate_features(path: str | os.PathLike) -> None:
-    """Raise :class:`DataError` if ``path`` is not a valid features file."""
-    read_features(path)
-
-
 def _load_feature_set(f: h5py.File, path: str) -> FeatureSet:
     members = ("features", "bbox_idx", "action_idx", "role", "person_uid", "clazz")
     for name in members:
@@ -314,11 +309,6 @@ def write_blocks(path: str | os.PathLike, blocks: DistanceBlocks) -> None:
 def read_blocks(path: str | os.PathLike) -> DistanceBlocks:
     """Read and validate a distance-blocks file; any defect is a one-line :class:`DataError` naming it."""
     return _read_h5(path, "distances", _load_blocks, _check_blocks)
-
-
-def validate_blocks(path: str | os.PathLike) -> None:
-    """Raise :class:`DataError` if ``path`` is not a valid distance-blocks file."""
-    read_blocks(path)
 
 
 _BLOCK_DTYPES = {

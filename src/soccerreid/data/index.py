@@ -87,17 +87,6 @@ class SplitIndex:
     notes: list[str] = field(default_factory=list)
 
 
-def index_split(split_dir: str | os.PathLike, split: str, workers: int = 1, absolute_paths: bool = False) -> SplitIndex:
-    """Scan, parse, cross-check and decode one SoccerNet split folder into its index table.
-
-    Examples::
-
-        valid = index_split("data/raw/reid/valid", "valid", workers=2)
-        valid.frame.role.value_counts()       # query / gallery counts
-    """
-    return decode_splits([scan_split(split_dir, split)], workers, absolute_paths)[0]
-
-
 def scan_split(split_dir: str | os.PathLike, split: str, labels: Sequence[Path] = ()) -> ScannedSplit:
     """List, parse and cross-check a split (cheap: no image is decoded).
 
@@ -278,7 +267,7 @@ def write_index(frame: pd.DataFrame, index_dir: str | os.PathLike, split: str) -
 
     Examples::
 
-        write_index(index_split("data/raw/reid/train", "train").frame, "data/index", "train")
+        write_index(decode_splits([scan_split("data/raw/reid/train", "train")])[0].frame, "data/index", "train")
     """
     path = Path(index_dir) / f"{split}.csv"
     with atomic_path(path) as tmp:

@@ -102,7 +102,7 @@ def summarize_split(index: SplitIndex, published_sizes: bool) -> dict:
 
     Examples::
 
-        summarize_split(index_split("data/raw/reid/valid", "valid"), False)["query"]
+        summarize_split(decode_splits([scan_split("data/raw/reid/valid", "valid")])[0], False)["query"]
     """
     frame = index.frame
     roles = frame["role"].value_counts().to_dict()

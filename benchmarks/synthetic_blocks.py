@@ -1,4 +1,4 @@
-"""Random clustered embeddings with SoccerNet's query/gallery structure, for tests and benchmarks.
+"""Random clustered embeddings with SoccerNet's query/gallery structure, for the tests and the benchmarks.
 
 Every action queries each of its queried people once; every queried person has at least one
 gallery image, and the rest of the gallery goes to queried people and to distractors. An
