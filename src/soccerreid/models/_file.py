@@ -43,7 +43,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from soccerreid import __version__
+from soccerreid._version import __version__
 from soccerreid.config.models import LoraConfig, ModelConfig
 from soccerreid.errors import WeightsError
 from soccerreid.io import atomic_path
