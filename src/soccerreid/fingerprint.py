@@ -55,7 +55,7 @@ NOT_DEPS = (
     "soccerreid/config/__init__.py",
     "soccerreid/config/_base.py",
     "soccerreid/io.py",
-    "soccerreid/cli.py",
+    "soccerreid/stage.py",
     "soccerreid/errors.py",
     "soccerreid/fingerprint.py",
 )

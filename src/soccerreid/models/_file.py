@@ -47,7 +47,7 @@ from soccerreid._version import __version__
 from soccerreid.config.models import LoraConfig, ModelConfig
 from soccerreid.errors import WeightsError
 from soccerreid.io import atomic_path
-from soccerreid.models._embedder import create_model
+from soccerreid.models._factory import create_model
 from soccerreid.models._registry import resolve_variant
 from soccerreid.models._reid import ReidModel
 from soccerreid.models._weights import compare_state
