@@ -66,7 +66,8 @@ def soup_model_files(
 
     Examples::
 
-        network, info = soup_model_files(files, params.models["osnet_ain"], ["models.osnet_ain", "models.osnet_ain_seed1"])
+        keys = ["models.osnet_ain", "models.osnet_ain_seed1"]
+        network, info = soup_model_files(files, params.models["osnet_ain"], keys)
         network(images)                                                  # (B, info.embed_dim)
     """
     network, info = load_network(paths[0])

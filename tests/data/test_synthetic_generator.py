@@ -52,7 +52,8 @@ def test_layout_is_soccernet(tiny_raw):
 
 def test_names_metadata_and_pixels_agree(tiny_raw, tiny_config):
     for split in ("train", "valid"):
-        frame = decode_splits([scan_split(tiny_raw / "reid" / split, split)])[0].frame  # cross-checks bbox_info vs names
+        # scanning cross-checks bbox_info against the names
+        frame = decode_splits([scan_split(tiny_raw / "reid" / split, split)])[0].frame
         for row in frame.itertuples():
             assert read_rgb(row.path).shape == (row.height, row.width, 3)
             assert tiny_config.crop_height[0] <= row.height <= tiny_config.crop_height[1]
