@@ -28,8 +28,8 @@ import time
 from pathlib import Path
 
 import yaml
+from synthetic_blocks import synthetic_feature_set, synthetic_split
 
-from soccerreid.retrieval.synthetic import synthetic_feature_set, synthetic_split
 from soccerreid.schema import write_features
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -42,8 +42,9 @@ import psutil
 import yaml
 
 from soccerreid.config import load_params
-from soccerreid.config.data import SPLITS, SplitActions, SyntheticConfig
+from soccerreid.config.data import SplitActions, SyntheticConfig
 from soccerreid.data.synthetic import plan_dataset
+from soccerreid.vocab import SPLITS
 
 ROOT = Path(__file__).resolve().parents[1]
 SOCCERNET = {"train": 248_234, "valid": 45_993, "test": 46_766, "challenge": 35_103}

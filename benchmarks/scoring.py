@@ -34,11 +34,11 @@ from pathlib import Path
 
 import numpy as np
 import psutil
+from synthetic_blocks import synthetic_feature_set, synthetic_split
 
 from soccerreid.evaluation.metrics import RANKS, score_queries, summarize
 from soccerreid.retrieval import features_to_blocks, rerank_blocks
 from soccerreid.retrieval.fusion import fuse_blocks
-from soccerreid.retrieval.synthetic import synthetic_feature_set, synthetic_split
 from soccerreid.schema import read_blocks, read_features, write_blocks, write_features
 
 RERANK = (20, 6, 0.3)

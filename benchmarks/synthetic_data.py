@@ -29,7 +29,7 @@ import pandas as pd
 from PIL import Image
 
 from soccerreid.config import load_params
-from soccerreid.data.index import index_split
+from soccerreid.data.index import decode_splits, scan_split
 from soccerreid.data.synthetic import generate_synthetic
 from soccerreid.data.validate import find_invalid_images
 from soccerreid.images import read_rgb
@@ -93,7 +93,7 @@ def main() -> None:
         wall, cpu, _ = time_generation(config, Path(tmp) / "many", workers=args.workers)
         paths = sorted((Path(tmp) / "many").rglob("*.png"))
         ours_decode, anchor_decode = time_validation(paths, args.workers)
-        valid = index_split(Path(tmp) / "many" / "reid" / "valid", "valid").frame
+        valid = decode_splits([scan_split(Path(tmp) / "many" / "reid" / "valid", "valid")])[0].frame
         rng = np.random.default_rng(0)
         random_map = score_per_action(valid, lambda q, g: rng.random((len(q), len(g))))
         feats = pixel_features(valid.path.tolist())

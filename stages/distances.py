@@ -9,27 +9,23 @@ Reads ``<features>/<split>.h5`` for each of valid, test and challenge that exist
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from soccerreid.cli import progress, run_stage
 from soccerreid.config import load_params
 from soccerreid.io import atomic_dir
 from soccerreid.retrieval import features_to_blocks
 from soccerreid.schema import read_features, write_blocks
 from soccerreid.splits import split_files
+from soccerreid.stage import progress, run_stage, stage_parser
 
-
-def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--features", required=True, help="folder of <split>.h5 features files")
-    parser.add_argument("--out", required=True, help="folder for <split>.h5 distance blocks")
-    return parser.parse_args(argv)
+PARSER = stage_parser(
+    __doc__,
+    {"features": "folder of <split>.h5 features files", "out": "folder for <split>.h5 distance blocks"},
+)
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse(argv)
+    args = PARSER.parse_args(argv)
     metric = load_params(args.params).distances.metric
     paths = list(split_files(args.features, what="features file").values())
     feature_sets = [read_features(p) for p in paths]  # validate all before any work

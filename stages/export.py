@@ -11,33 +11,27 @@ valid (max abs diff at most 1e-4) before ``<out>/{model.onnx,model.ts,model_card
 
 from __future__ import annotations
 
-import argparse
-
-from soccerreid.cli import run_stage
 from soccerreid.config import load_params
 from soccerreid.data.index import read_index
-from soccerreid.errors import ConfigError
 from soccerreid.export import export_model, pick_check_crops
 from soccerreid.features import check_images, load_model
 from soccerreid.io import atomic_dir
+from soccerreid.stage import run_stage, stage_parser
 
-
-def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", required=True, help="params.yaml")
-    parser.add_argument("--model", required=True, help="a key of params extract")
-    parser.add_argument("--weights", required=True, help="model file written by the train stage")
-    parser.add_argument("--index", required=True, help="folder of <split>.csv (crops for the check)")
-    parser.add_argument("--out", required=True, help="output folder")
-    return parser.parse_args(argv)
+PARSER = stage_parser(
+    __doc__,
+    {
+        "weights": "model file written by the train stage",
+        "index": "folder of <split>.csv (crops for the check)",
+        "out": "output folder",
+    },
+)
+PARSER.add_argument("--model", required=True, help="a key of params extract")
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse(argv)
-    extract = load_params(args.params).extract
-    if args.model not in extract:
-        raise ConfigError(f"{args.params}: extract.{args.model}: no such model (have {', '.join(extract)})")
-    cfg = extract[args.model]
+    args = PARSER.parse_args(argv)
+    cfg = load_params(args.params).extraction(args.model)
     split = "valid" if "valid" in cfg.splits else cfg.splits[0]
     crops = pick_check_crops(read_index(args.index, split))
     check_images(crops, source=f"{args.index}/{split}.csv", hint=" (re-run the prepare stage?)")

@@ -9,39 +9,32 @@ artifacts/models/osnet_ain/model.pt --index data/index --out artifacts/features/
 
 from __future__ import annotations
 
-import argparse
 import time
 
-from soccerreid.cli import progress, run_stage
 from soccerreid.config import load_params
-from soccerreid.errors import ConfigError
 from soccerreid.features import extract_split, extraction_fingerprint, load_model, read_split_crops
 from soccerreid.fingerprint import is_current, write_stamp
 from soccerreid.io import atomic_dir
 from soccerreid.models import check_matches, check_model_config, validate_input_size
 from soccerreid.schema import write_features
+from soccerreid.stage import progress, run_stage, stage_parser
 
-
-def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for name, text in (
-        ("params", "params.yaml"),
-        ("model", "a key of params models/extract"),
-        ("weights", "model file"),
-        ("index", "folder of <split>.csv"),
-        ("out", "output folder for <split>.h5"),
-    ):
-        parser.add_argument(f"--{name}", required=True, help=text)
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    return parser.parse_args(argv)
+PARSER = stage_parser(
+    __doc__,
+    {
+        "weights": "model file",
+        "index": "folder of <split>.csv",
+        "out": "output folder for <split>.h5",
+    },
+    device=True,
+)
+PARSER.add_argument("--model", required=True, help="a key of params models and extract")
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse(argv)
+    args = PARSER.parse_args(argv)
     params = load_params(args.params)
-    if args.model not in params.models:
-        raise ConfigError(f"{args.params}: models.{args.model}: no such model (have {', '.join(params.models)})")
-    model_cfg, cfg = params.models[args.model], params.extract[args.model]
+    model_cfg, cfg = params.model(args.model), params.extraction(args.model)
     check_model_config(model_cfg, key=f"{args.params}: models.{args.model}")
     validate_input_size(model_cfg, cfg.height, cfg.width, key=f"{args.params}: extract.{args.model}")
     frames = read_split_crops(args.index, cfg.splits)

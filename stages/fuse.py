@@ -13,28 +13,26 @@ Params: ``fusion.*`` and ``distances.metric`` (concat computes distances).
 
 from __future__ import annotations
 
-import argparse
-
-from soccerreid.cli import progress, run_stage
 from soccerreid.config import load_params
 from soccerreid.evaluation.methods import grid_search
 from soccerreid.io import atomic_dir, write_json, write_text
 from soccerreid.retrieval.fusion import fuse_all, simplex_grid
 from soccerreid.schema import write_blocks
 from soccerreid.splits import present_splits, read_model_blocks
+from soccerreid.stage import progress, run_stage, stage_parser
 
-
-def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--distances", required=True, help="folder of <model>/<split>.h5 distance blocks")
-    parser.add_argument("--features", required=True, help="folder of <model>/<split>.h5 features files")
-    parser.add_argument("--out", required=True, help="output folder")
-    return parser.parse_args(argv)
+PARSER = stage_parser(
+    __doc__,
+    {
+        "distances": "folder of <model>/<split>.h5 distance blocks",
+        "features": "folder of <model>/<split>.h5 features files",
+        "out": "output folder",
+    },
+)
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse(argv)
+    args = PARSER.parse_args(argv)
     params = load_params(args.params)
     cfg, metric = params.fusion, params.distances.metric
     splits = present_splits(args.distances, cfg.models)

@@ -12,23 +12,18 @@ file into ``--raw``. Writes ``<index>/{train,valid,test,challenge}.csv``,
 
 from __future__ import annotations
 
-import argparse
-
-from soccerreid.cli import progress, run_stage
 from soccerreid.config import load_params
 from soccerreid.data.prepare import build_index, format_summary, generate_source
+from soccerreid.stage import progress, run_stage, stage_parser
 
-
-def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", required=True)
-    parser.add_argument("--raw", required=True, help="raw data folder (synthetic tree or SOURCE.json)")
-    parser.add_argument("--index", required=True, help="index output folder")
-    return parser.parse_args(argv)
+PARSER = stage_parser(
+    __doc__,
+    {"raw": "raw data folder (synthetic tree or SOURCE.json)", "index": "index output folder"},
+)
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse(argv)
+    args = PARSER.parse_args(argv)
     data = load_params(args.params).data
     if data.source == "synthetic":  # a SoccerNet copy is announced once found: a missing one is a one-line error
         progress(

@@ -12,15 +12,14 @@ Params: ``report.*``, ``score.split`` and ``data.source``.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from soccerreid.cli import progress, run_stage
 from soccerreid.config import load_params
 from soccerreid.explorer.run import Run, RunPaths
 from soccerreid.explorer.static import write_static_explorer
 from soccerreid.io import atomic_dir
 from soccerreid.reporting.report import read_report_inputs, write_report
+from soccerreid.stage import progress, run_stage, stage_parser
 
 INPUTS = {
     "scores": "scores JSON of the score stage",
@@ -35,16 +34,14 @@ INPUTS = {
 }
 
 
-def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default="params.yaml")
-    for name, what in INPUTS.items():
-        parser.add_argument(f"--{name}", required=True, type=Path, help=what)
-    return parser.parse_args(argv)
+PARSER = stage_parser(
+    __doc__,
+    INPUTS,
+)
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse(argv)
+    args = PARSER.parse_args(argv)
     params = load_params(args.params)
     cfg, split = params.report, params.score.split
     inputs = read_report_inputs(

@@ -14,28 +14,24 @@ All re-ranking settings of one input share their work
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from soccerreid.cli import progress, run_stage
 from soccerreid.config import load_params
 from soccerreid.config.retrieval import RERANK_PRESETS
 from soccerreid.io import atomic_dir
 from soccerreid.retrieval.rerank import rerank_split
 from soccerreid.schema import read_blocks, write_blocks
 from soccerreid.splits import split_files
+from soccerreid.stage import progress, run_stage, stage_parser
 
-
-def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--fused", required=True, help="folder of fused <split>.h5 distance blocks")
-    parser.add_argument("--out", required=True, help="folder for re-ranked <split>.h5 blocks")
-    return parser.parse_args(argv)
+PARSER = stage_parser(
+    __doc__,
+    {"fused": "folder of fused <split>.h5 distance blocks", "out": "folder for re-ranked <split>.h5 blocks"},
+)
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse(argv)
+    args = PARSER.parse_args(argv)
     params = load_params(args.params)
     cfg, qe = params.rerank, params.qe
     paths = list(split_files(args.fused, what="fused distances").values())

@@ -19,31 +19,31 @@ Params: ``score.*``, ``qe.*`` (labels of the expansion rows), ``soups`` (the sou
 
 from __future__ import annotations
 
-import argparse
+from pathlib import Path
 
-from soccerreid.cli import progress, run_stage
 from soccerreid.config import load_params
 from soccerreid.evaluation.scores import describe_run, read_finals, read_sections, score_run, write_rankings
 from soccerreid.io import write_json, write_text
+from soccerreid.stage import progress, run_stage, stage_parser
 
-
-def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--distances", required=True, help="folder of <model>/<split>.h5 distance blocks")
-    parser.add_argument("--fused", required=True, help="output folder of the fuse stage")
-    parser.add_argument("--reranked", required=True, help="output folder of the rerank stage")
-    parser.add_argument(
-        "--challenge-groundtruth", help="bbox_info-layout labels of challenge, scored if the file exists"
-    )
-    parser.add_argument("--scores", required=True, help="scores JSON to write")
-    parser.add_argument("--cmc", required=True, help="CMC CSV to write")
-    parser.add_argument("--rankings", required=True, help="folder for <split>.json rankings")
-    return parser.parse_args(argv)
+PARSER = stage_parser(
+    __doc__,
+    {
+        "distances": "folder of <model>/<split>.h5 distance blocks",
+        "fused": "output folder of the fuse stage",
+        "reranked": "output folder of the rerank stage",
+        "scores": "scores JSON to write",
+        "cmc": "CMC CSV to write",
+        "rankings": "folder for <split>.json rankings",
+    },
+)
+PARSER.add_argument(
+    "--challenge-groundtruth", type=Path, help="bbox_info-layout labels of challenge, scored if the file exists"
+)
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse(argv)
+    args = PARSER.parse_args(argv)
     params = load_params(args.params)
     cfg, qe, soups = params.score, params.qe, {name: list(s.members) for name, s in params.soups.items()}
     finals = read_finals(args.reranked, cfg.split)

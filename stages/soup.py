@@ -12,45 +12,37 @@ members' recipe), ``extract.<name>``, ``distances.metric``.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from soccerreid.cli import run_stage
 from soccerreid.config import load_params
-from soccerreid.errors import ConfigError
 from soccerreid.features import read_split_crops
 from soccerreid.fingerprint import is_current, write_stamp
 from soccerreid.io import atomic_dir
 from soccerreid.models import validate_input_size
-from soccerreid.soup import check_members, soup_fingerprint, write_soup
+from soccerreid.soup import soup_fingerprint, write_soup
+from soccerreid.stage import run_stage, stage_parser
 
-
-def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for name, what in [
-        ("params", "params.yaml"),
-        ("soup", "a key of params soups"),
-        ("models", "folder of <member>/model.pt"),
-        ("index", "folder of <split>.csv"),
-        ("out", "folder for model.pt"),
-        ("features", "folder for <split>.h5 features"),
-        ("distances", "folder for <split>.h5 distance blocks"),
-    ]:
-        parser.add_argument(f"--{name}", required=True, help=what)
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    return parser.parse_args(argv)
+PARSER = stage_parser(
+    __doc__,
+    {
+        "models": "folder of <member>/model.pt",
+        "index": "folder of <split>.csv",
+        "out": "folder for model.pt",
+        "features": "folder for <split>.h5 features",
+        "distances": "folder for <split>.h5 distance blocks",
+    },
+    device=True,
+)
+PARSER.add_argument("--soup", required=True, help="a key of params soups")
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse(argv)
+    args = PARSER.parse_args(argv)
     params = load_params(args.params)
-    if args.soup not in params.soups:
-        raise ConfigError(f"{args.params}: soups.{args.soup}: no such soup (have {list(params.soups)})")
-    members, cfg, metric = params.soups[args.soup].members, params.extract[args.soup], params.distances.metric
+    members, cfg, metric = params.soup(args.soup).members, params.extraction(args.soup), params.distances.metric
     model_cfg, files = params.models[members[0]], [Path(args.models) / member / "model.pt" for member in members]
     validate_input_size(model_cfg, cfg.height, cfg.width, key=f"{args.params}: extract.{args.soup}")
     frames = read_split_crops(args.index, cfg.splits)
-    check_members(files, model_cfg, [f"{args.params}: models.{member}" for member in members])
     fp = soup_fingerprint(files, model_cfg, cfg, frames, metric, __file__)
     if all(is_current(folder, fp) for folder in (args.out, args.features, args.distances)):
         print(f"soup {args.soup}: kept: member files, extraction config, crops and code unchanged")

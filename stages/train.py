@@ -8,13 +8,12 @@ checkpoints/osnet_ain --live dvclive/osnet_ain``, or under ``torchrun --nproc_pe
 
 from __future__ import annotations
 
-import argparse
+from pathlib import Path
 
-from soccerreid.cli import run_stage
 from soccerreid.config import load_params
 from soccerreid.data.index import read_index
-from soccerreid.errors import ConfigError
 from soccerreid.fingerprint import Fingerprint, code_parts
+from soccerreid.stage import run_stage, stage_parser
 from soccerreid.training import (
     export_run,
     init_distributed,
@@ -25,26 +24,24 @@ from soccerreid.training import (
 )
 from soccerreid.training.rows import training_rows
 
-
-def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", required=True)
-    parser.add_argument("--model", required=True, help="a key of params models")
-    parser.add_argument("--index", required=True, help="folder with valid.csv and the <split>.csv of train.splits")
-    parser.add_argument("--out", required=True, help="output folder (model.pt, summary.json)")
-    parser.add_argument("--checkpoints", required=True, help="checkpoint folder kept across runs")
-    parser.add_argument("--live", default=None, help="dvclive folder")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--no-progress", action="store_true", help="no tqdm bars")
-    return parser.parse_args(argv)
+PARSER = stage_parser(
+    __doc__,
+    {
+        "index": "folder with valid.csv and the <split>.csv of train.splits",
+        "out": "output folder (model.pt, summary.json)",
+        "checkpoints": "checkpoint folder kept across runs",
+    },
+)
+PARSER.add_argument("--model", required=True, help="a key of params models")
+PARSER.add_argument("--live", type=Path, help="dvclive folder")
+PARSER.add_argument("--device", default="auto", help="auto, cpu or cuda (under torchrun: each rank's cuda:LOCAL_RANK)")
+PARSER.add_argument("--no-progress", action="store_true", help="no tqdm bars")
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse(argv)
+    args = PARSER.parse_args(argv)
     params = load_params(args.params)
-    if args.model not in params.models:
-        raise ConfigError(f"{args.params}: models.{args.model}: no such model (have {list(params.models)})")
-    cfg = params.models[args.model]
+    cfg = params.model(args.model)
     train = training_rows({split: read_index(args.index, split) for split in cfg.train.splits}, cfg.train.drop_none_ids)
     valid = read_index(args.index, "valid")
     ctx = init_distributed(args.device)

@@ -11,7 +11,7 @@ import torch
 
 from soccerreid.config.data import SplitActions, SyntheticConfig
 from soccerreid.config.models import LoraConfig, ModelConfig
-from soccerreid.data.index import index_split, write_index
+from soccerreid.data.index import decode_splits, scan_split, write_index
 from soccerreid.data.synthetic import generate_synthetic
 from soccerreid.models import create_model, save_model
 
@@ -43,7 +43,7 @@ def soccernet_valid(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("soccernet")
     generate_synthetic(SOCCERNET, root / "raw")
     index = root / "index"
-    write_index(index_split(root / "raw" / "reid" / "valid", "valid").frame, index, "valid")
+    write_index(decode_splits([scan_split(root / "raw" / "reid" / "valid", "valid")])[0].frame, index, "valid")
     return index
 
 

@@ -101,8 +101,12 @@ def _is_load_params(node: ast.AST) -> bool:
     return isinstance(node, ast.Call) and getattr(node.func, "id", None) == "load_params"
 
 
+LOOKUPS = {"model": "models", "soup": "soups", "extraction": "extract"}  # Params methods -> the section they read
+
+
 def _sections_read(script: Path) -> set[str]:
-    """Top-level params sections a stage script reads: attributes of ``load_params(...)`` results."""
+    """Top-level params sections a stage script reads: attributes of ``load_params(...)`` results
+    (a lookup method such as ``params.model(name)`` reads its section)."""
     tree = ast.parse(script.read_text())
     holders = {
         target.id
@@ -112,7 +116,7 @@ def _sections_read(script: Path) -> set[str]:
         if isinstance(target, ast.Name)
     }
     return {
-        node.attr
+        LOOKUPS.get(node.attr, node.attr)
         for node in ast.walk(tree)
         if isinstance(node, ast.Attribute)
         and (_is_load_params(node.value) or (isinstance(node.value, ast.Name) and node.value.id in holders))

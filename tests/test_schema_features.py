@@ -4,10 +4,10 @@
 import h5py
 import numpy as np
 import pytest
+from synthetic_blocks import synthetic_feature_set, synthetic_split
 
 from soccerreid.errors import DataError
-from soccerreid.retrieval.synthetic import synthetic_feature_set, synthetic_split
-from soccerreid.schema import read_blocks, read_features, validate_features, write_features
+from soccerreid.schema import read_blocks, read_features, write_features
 
 
 @pytest.fixture(scope="module")
@@ -66,14 +66,14 @@ def _replace(path, name, data):
             r"'bbox_idx' must have shape \(55,\) to match 'features', got \(3,\)",
         ),
         ("action_idx", np.zeros(55, np.float32), "'action_idx' must be integer, got float32"),
-        ("role", np.array([b"probe"] * 55), "'role' must be one of \\['query', 'gallery', 'train'\\], got 'probe'"),
+        ("role", np.array([b"probe"] * 55), "'role' must be one of \\['train', 'query', 'gallery'\\], got 'probe'"),
         ("features", np.full((55, 8), np.nan, np.float32), "'features' contains NaN or inf"),
     ],
 )
 def test_member_defects(path, name, data, message):
     _replace(path, name, data)
     with pytest.raises(DataError, match=f"^{path}: {message}"):
-        validate_features(path)
+        read_features(path)
 
 
 @pytest.mark.parametrize("attr", ["model", "split", "normalized", "schema"])

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
+from synthetic_blocks import synthetic_feature_set, synthetic_split
 
 from soccerreid.errors import DataError
 from soccerreid.retrieval import features_to_blocks
-from soccerreid.retrieval.synthetic import synthetic_feature_set, synthetic_split
 from soccerreid.schema import write_blocks, write_features
 from soccerreid.splits import present_splits, read_model_blocks, split_files
 

@@ -10,7 +10,7 @@ stays light)::
     soccerreid.evaluate(model, "data/index", split="valid")["mAP"]         # checked by the official scorer
 """
 
-__version__ = "0.1.0"
+from soccerreid._version import __version__
 
 _API = ("Embedder", "Ranking", "evaluate", "load_model", "rank")
 __all__ = ["__version__", *_API]

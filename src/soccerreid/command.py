@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from soccerreid.errors import DataError, SoccerReidError
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+from soccerreid.errors import DataError, exit_status
+from soccerreid.vocab import EVAL_ROLES
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,12 +33,7 @@ class _Parser(argparse.ArgumentParser):
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one verb; returns the exit status (0, or 2 for bad input)."""
     args = build_parser().parse_args(argv)
-    try:
-        args.run(args)
-    except SoccerReidError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return exit_status(lambda: args.run(args))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,7 +60,7 @@ def _add_embed(verbs) -> argparse.ArgumentParser:
     embed.add_argument("--out", required=True, help="features file to write (.h5)")
     embed.add_argument(
         "--role",
-        choices=("query", "gallery"),
+        choices=EVAL_ROLES,
         help="role of every row (default: 'query' under a query/ folder, else 'gallery')",
     )
     embed.set_defaults(run=run_embed)
@@ -192,6 +185,8 @@ def _embedder(path: str, args: argparse.Namespace):
 
 
 def run_embed(args: argparse.Namespace) -> None:
+    from soccerreid.features.files import embed_images
+    from soccerreid.images import find_images
     from soccerreid.schema import write_features
 
     embedder = _embedder(args.model, args)
@@ -199,86 +194,6 @@ def run_embed(args: argparse.Namespace) -> None:
     fs = embed_images(embedder, paths, role=args.role, device=args.device)
     write_features(args.out, fs)
     print(f"{args.out}: {len(paths)} x {embedder.dim} features ({embedder.info.weights_id})")
-
-
-def find_images(items: Sequence[str]) -> list[str]:
-    """Image files of ``items`` (files, or folders searched recursively, sorted); a missing path,
-    a non-image file or a folder without images is a :class:`DataError`."""
-    paths = []
-    for item in items:
-        path = Path(item)
-        if path.is_dir():
-            found = sorted(str(p) for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-            if not found:
-                raise DataError(f"{path}: no image files in this folder (expected {', '.join(IMAGE_SUFFIXES)})")
-            paths += found
-        elif not path.is_file():
-            raise DataError(f"{path}: no such file or folder")
-        elif path.suffix.lower() not in IMAGE_SUFFIXES:
-            raise DataError(f"{path}: not an image file (expected {', '.join(IMAGE_SUFFIXES)})")
-        else:
-            paths.append(str(path))
-    return paths
-
-
-def embed_images(embedder, paths: list[str], role: str | None, device: str = "auto"):
-    """A :class:`~soccerreid.schema.FeatureSet` of image files: SoccerNet file names give bbox_idx,
-    action, identity and class; other names get row numbers as bbox_idx and one action."""
-    from soccerreid.schema import FeatureSet
-
-    roles = np.array([role or ("query" if "query" in Path(p).parts[:-1] else "gallery") for p in paths])
-    meta = _soccernet_fields(paths)
-    if meta is None:
-        n = len(paths)
-        meta = {
-            "bbox_idx": np.arange(n),
-            "action_idx": np.zeros(n, np.int64),
-            "person_uid": None,
-            "clazz": np.full(n, ""),
-        }
-    _check_unique(paths, roles, meta["bbox_idx"])
-    features = embedder.embed(paths, device=device)
-    return FeatureSet(
-        features=features,
-        role=roles,
-        model=embedder.info.arch,
-        split="",
-        normalized=embedder.config.normalize,
-        embedder=embedder.info.weights_id,
-        path=np.array(paths),
-        **meta,
-    )
-
-
-def _soccernet_fields(paths: list[str]) -> dict | None:
-    """bbox_idx, action_idx, person_uid (None unless every name is labelled) and clazz, if every name is SoccerNet's."""
-    from soccerreid.data.naming import parse_challenge_name, parse_name
-
-    names = []
-    for path in paths:
-        for parse in (parse_name, parse_challenge_name):
-            try:
-                names.append(parse(path))
-                break
-            except DataError:
-                continue
-        else:
-            return None
-    uid = np.array([n.person_uid for n in names], np.int64)
-    return {
-        "bbox_idx": np.array([n.bbox_idx for n in names], np.int64),
-        "action_idx": np.array([n.action_idx for n in names], np.int64),
-        "person_uid": None if (uid < 0).any() else uid,
-        "clazz": np.array([n.clazz for n in names]),
-    }
-
-
-def _check_unique(paths: list[str], roles: np.ndarray, bbox_idx: np.ndarray) -> None:
-    seen: dict[tuple[str, int], str] = {}
-    for path, role, bbox in zip(paths, roles.tolist(), bbox_idx.tolist()):
-        if (role, bbox) in seen:
-            raise DataError(f"{path}: {role} bbox_idx {bbox} again (also {seen[role, bbox]}); images of two splits?")
-        seen[role, bbox] = path
 
 
 def run_rank(args: argparse.Namespace) -> None:
@@ -304,6 +219,8 @@ def run_rank(args: argparse.Namespace) -> None:
 def _side(item: str, role: str, embedder, args: argparse.Namespace):
     """The rows of one side: a features file's ``role`` rows (all rows if it has none), or embedded images."""
     from soccerreid.features import check_same_model
+    from soccerreid.features.files import embed_images
+    from soccerreid.images import find_images
     from soccerreid.schema import read_features
 
     if item.endswith(".h5"):
@@ -366,6 +283,7 @@ def run_evaluate(args: argparse.Namespace) -> None:
 
 def run_export(args: argparse.Namespace) -> None:
     from soccerreid.export import SUFFIXES, export_file
+    from soccerreid.images import find_images
     from soccerreid.io import atomic_path
 
     embedder = _embedder(args.model, args)

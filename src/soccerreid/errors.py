@@ -2,11 +2,14 @@
 
 Every error a user can cause (bad params, bad data, missing files) is raised as a subclass of
 :class:`SoccerReidError` with a single-line message that names the file, key or value and says
-what was expected. Stage entry points catch it and exit with that line, never a traceback.
+what was expected. Stage scripts and the command run through :func:`exit_status`, which turns it
+into that line on stderr and exit status 2, never a traceback.
 """
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -39,3 +42,19 @@ def need(path: Path, command: str, what: str = "") -> Path:
     if not path.exists():
         raise DataError(f"{path}: not found{f' ({what})' if what else ''}; `{command}` makes it")
     return path
+
+
+def exit_status(action: Callable[[], object]) -> int:
+    """Run ``action``: 0, or 2 after printing a user error's one line on stderr (the one handler of
+    the stage scripts and the ``soccerreid`` command).
+
+    Examples::
+
+        raise SystemExit(exit_status(main))
+    """
+    try:
+        action()
+    except SoccerReidError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0

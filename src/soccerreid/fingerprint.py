@@ -51,10 +51,11 @@ SRC = Path(__file__).resolve().parents[1]
 # no output, so they are no stage's DVC dep and no code part (tests/test_pipeline_spec.py).
 NOT_DEPS = (
     "soccerreid/__init__.py",
+    "soccerreid/_version.py",
     "soccerreid/config/__init__.py",
     "soccerreid/config/_base.py",
     "soccerreid/io.py",
-    "soccerreid/cli.py",
+    "soccerreid/stage.py",
     "soccerreid/errors.py",
     "soccerreid/fingerprint.py",
 )

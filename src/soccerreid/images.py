@@ -1,6 +1,9 @@
-"""Image decoding shared by the data layer and every model's data loader.
+"""Image files: find them (:func:`find_images`) and decode them (:func:`read_rgb`), for the data layer,
+every model's data loader, the command and the explorer.
 
 Examples::
+
+    find_images(["crops/"])   # every image file under crops/, sorted
 
     rgb = read_rgb("data/raw/reid/train/.../1-0-0-0-Player_team_left-7-a_b-120x48.png")
     rgb.shape, rgb.dtype       # (120, 48, 3) uint8
@@ -9,12 +12,15 @@ Examples::
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from soccerreid.errors import DataError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
 
 def read_rgb(path: str | os.PathLike) -> np.ndarray:
@@ -37,3 +43,23 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
     if bgr is None or bgr.size == 0:
         raise DataError(f"{file}: cannot decode image (truncated or not an image file)")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def find_images(items: Sequence[str]) -> list[str]:
+    """Image files of ``items`` (files, or folders searched recursively, sorted); a missing path,
+    a non-image file or a folder without images is a :class:`DataError`."""
+    paths = []
+    for item in items:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(str(p) for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise DataError(f"{path}: no image files in this folder (expected {', '.join(IMAGE_SUFFIXES)})")
+            paths += found
+        elif not path.is_file():
+            raise DataError(f"{path}: no such file or folder")
+        elif path.suffix.lower() not in IMAGE_SUFFIXES:
+            raise DataError(f"{path}: not an image file (expected {', '.join(IMAGE_SUFFIXES)})")
+        else:
+            paths.append(str(path))
+    return paths

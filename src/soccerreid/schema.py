@@ -41,10 +41,9 @@ import numpy as np
 
 from soccerreid.errors import DataError
 from soccerreid.io import atomic_path
+from soccerreid.vocab import ROLES
 
 FEATURES_SCHEMA = "features/1"
-ROLES = ("query", "gallery", "train")
-EVAL_SPLITS = ("valid", "test", "challenge")  # the splits that get features, distance blocks and rankings
 
 
 @dataclass(frozen=True)
@@ -148,11 +147,6 @@ def _read_h5(path: str | os.PathLike, kind: str, load, check):
 def read_features(path: str | os.PathLike) -> FeatureSet:
     """Read and validate a features file; any defect is a one-line :class:`DataError` naming it."""
     return _read_h5(path, "features", _load_feature_set, _check_feature_set)
-
-
-def validate_features(path: str | os.PathLike) -> None:
-    """Raise :class:`DataError` if ``path`` is not a valid features file."""
-    read_features(path)
 
 
 def _load_feature_set(f: h5py.File, path: str) -> FeatureSet:
@@ -315,11 +309,6 @@ def write_blocks(path: str | os.PathLike, blocks: DistanceBlocks) -> None:
 def read_blocks(path: str | os.PathLike) -> DistanceBlocks:
     """Read and validate a distance-blocks file; any defect is a one-line :class:`DataError` naming it."""
     return _read_h5(path, "distances", _load_blocks, _check_blocks)
-
-
-def validate_blocks(path: str | os.PathLike) -> None:
-    """Raise :class:`DataError` if ``path`` is not a valid distance-blocks file."""
-    read_blocks(path)
 
 
 _BLOCK_DTYPES = {

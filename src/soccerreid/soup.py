@@ -24,12 +24,12 @@ import pandas as pd
 import torch
 
 from soccerreid.config.models import ExtractConfig, ModelConfig
-from soccerreid.errors import WeightsError
 from soccerreid.features import extract_split, extraction_fingerprint, load_model
 from soccerreid.fingerprint import Fingerprint, files_digest, value_digest
 from soccerreid.models import ModelInfo, ReidModel, check_matches, load_network, read_model_file, save_model
 from soccerreid.retrieval import features_to_blocks
-from soccerreid.schema import EVAL_SPLITS, write_blocks, write_features
+from soccerreid.schema import write_blocks, write_features
+from soccerreid.vocab import EVAL_SPLITS
 
 
 def uniform_soup(states: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -54,33 +54,28 @@ def uniform_soup(states: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.T
     return soup
 
 
-def check_members(paths: Sequence[str | os.PathLike], cfg: ModelConfig, keys: Sequence[str]) -> None:
-    """Raise a one-line :class:`WeightsError` unless every model file of ``paths`` is the network
-    ``cfg`` describes (``keys``: the params key of each, for the message)."""
-    for path, key in zip(paths, keys):
-        check_matches(read_model_file(path)[0], cfg, path, key=key)
+def soup_model_files(
+    paths: Sequence[str | os.PathLike], cfg: ModelConfig, keys: Sequence[str]
+) -> tuple[ReidModel, ModelInfo]:
+    """The uniform soup of the model files ``paths``: ``(network, info)``, the network in eval mode
+    and the first file's :class:`ModelInfo` (input contract and output settings).
 
-
-def soup_model_files(paths: Sequence[str | os.PathLike]) -> tuple[ReidModel, ModelInfo]:
-    """The uniform soup of the model files ``paths`` (one architecture): ``(network, info)``, the
-    network in eval mode and the first file's :class:`ModelInfo` (input contract and output settings).
-
-    Members of other architectures are a one-line :class:`WeightsError` naming the file.
+    Every member must be the network ``cfg`` describes (:func:`~soccerreid.models.check_matches`:
+    arch, variant, neck, last stride, LoRA); one that is not is a one-line :class:`WeightsError`
+    naming its file and its params key of ``keys``.
 
     Examples::
 
-        network, info = soup_model_files(["a/model.pt", "b/model.pt", "c/model.pt"])
+        keys = ["models.osnet_ain", "models.osnet_ain_seed1"]
+        network, info = soup_model_files(files, params.models["osnet_ain"], keys)
         network(images)                                                  # (B, info.embed_dim)
     """
     network, info = load_network(paths[0])
+    check_matches(info, cfg, paths[0], key=keys[0])
     states = [network.state_dict()]
-    for path in paths[1:]:
+    for path, key in zip(paths[1:], keys[1:]):
         other, state = read_model_file(path)
-        if (other.arch, other.variant, other.neck, other.lora) != (info.arch, info.variant, info.neck, info.lora):
-            raise WeightsError(
-                f"{path}: holds {other.arch}/{other.variant}, but the soup's first member {paths[0]} is "
-                f"{info.arch}/{info.variant}; a soup averages one architecture"
-            )
+        check_matches(other, cfg, path, key=key)
         states.append(state)
     network.load_state_dict(uniform_soup(states))
     return network.eval(), info
@@ -126,7 +121,7 @@ def write_soup(
     (``{"soup": "uniform", "members": [...]}``); then, embedded with it at the extraction
     ``settings``, ``<features>/<split>.h5`` for every index table of ``frames`` (``{split: table}``;
     (N, D) float32 features of model ``name``) and ``<distances>/<split>.h5`` (their ``metric``
-    distance blocks) for the splits of :data:`~soccerreid.schema.EVAL_SPLITS` among them.
+    distance blocks) for the splits of :data:`~soccerreid.vocab.EVAL_SPLITS` among them.
 
     Examples::
 
@@ -134,7 +129,7 @@ def write_soup(
                    "osnet_ain_soup", "cosine", ("soups/osnet_ain_soup", "features/osnet_ain_soup", "distances/osnet_ain_soup"))
     """
     out, features, distances = (Path(folder) for folder in folders)
-    network, info = soup_model_files(paths)
+    network, info = soup_model_files(paths, cfg, [f"models.{member}" for member in members])
     save_model(
         network,
         out / "model.pt",

@@ -2,7 +2,7 @@
 
 The file side of the retrieval stages (distances, fuse, rerank, score), so that
 :mod:`soccerreid.retrieval` stays pure numpy: every folder holds one ``<split>.h5`` per split of
-:data:`~soccerreid.schema.EVAL_SPLITS` it has (layouts in :mod:`soccerreid.schema`).
+:data:`~soccerreid.vocab.EVAL_SPLITS` it has (layouts in :mod:`soccerreid.schema`).
 
 Examples::
 
@@ -19,7 +19,8 @@ from pathlib import Path
 
 from soccerreid.errors import DataError
 from soccerreid.retrieval.fusion import check_aligned
-from soccerreid.schema import EVAL_SPLITS, DistanceBlocks, FeatureSet, read_blocks, read_features
+from soccerreid.schema import DistanceBlocks, FeatureSet, read_blocks, read_features
+from soccerreid.vocab import EVAL_SPLITS
 
 
 def split_files(folder: str | os.PathLike, what: str | None = None) -> dict[str, Path]:

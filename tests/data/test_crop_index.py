@@ -9,18 +9,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from soccerreid.data.index import COLUMNS, index_split, read_index, select_train_fraction, write_index
+from soccerreid.data.index import COLUMNS, decode_splits, read_index, scan_split, select_train_fraction, write_index
 from soccerreid.errors import ConfigError, DataError
 
 
 @pytest.fixture(scope="module")
 def train(tiny_raw) -> pd.DataFrame:
-    return index_split(tiny_raw / "reid" / "train", "train").frame
+    return decode_splits([scan_split(tiny_raw / "reid" / "train", "train")])[0].frame
 
 
 @pytest.mark.parametrize("split", ["train", "valid", "test", "challenge"])
 def test_round_trip_is_exact(tiny_raw, tmp_path, split):
-    frame = index_split(tiny_raw / "reid" / split, split, workers=2).frame
+    frame = decode_splits([scan_split(tiny_raw / "reid" / split, split)], workers=2)[0].frame
     path = write_index(frame, tmp_path, split)
     assert path == tmp_path / f"{split}.csv"
     back = read_index(tmp_path, split)
@@ -41,17 +41,17 @@ def test_train_rows_and_labels(tiny_raw, train):
 
 
 def test_query_gallery_and_challenge_rows(tiny_raw):
-    valid = index_split(tiny_raw / "reid" / "valid", "valid").frame
+    valid = decode_splits([scan_split(tiny_raw / "reid" / "valid", "valid")])[0].frame
     assert list(valid["role"].unique()) == ["query", "gallery"]  # sorted by role then bbox_idx
     assert (valid["label"] == -1).all() and (valid["person_uid"] >= 0).all()
-    challenge = index_split(tiny_raw / "reid" / "challenge", "challenge").frame
+    challenge = decode_splits([scan_split(tiny_raw / "reid" / "challenge", "challenge")])[0].frame
     assert (challenge[["person_uid", "frame_idx", "label"]] == -1).all().all()
     assert (challenge[["clazz", "jersey", "uai", "game"]] == "").all().all()
 
 
 def test_paths_under_cwd_are_relative(tiny_raw, monkeypatch):
     monkeypatch.chdir(tiny_raw.parent)
-    frame = index_split(Path("raw/reid/test"), "test").frame
+    frame = decode_splits([scan_split(Path("raw/reid/test"), "test")])[0].frame
     assert all(p.startswith("raw/reid/test/") for p in frame["path"])
 
 
@@ -96,22 +96,22 @@ def test_read_index_errors_name_the_file(tmp_path, train):
 
 def test_missing_split_and_role_folders(raw_copy):
     with pytest.raises(DataError, match=rf"^{raw_copy / 'reid' / 'nowhere'}: split folder not found \(expected the unzipped SoccerNet valid split\)$"):
-        index_split(raw_copy / "reid" / "nowhere", "valid")
+        decode_splits([scan_split(raw_copy / "reid" / "nowhere", "valid")])[0]
     gallery = raw_copy / "reid" / "test" / "gallery"
     gallery.rename(raw_copy / "reid" / "test" / "galery")
     with pytest.raises(DataError, match=rf"^{gallery}: folder not found \(expected test/query/ and test/gallery/\)$"):
-        index_split(raw_copy / "reid" / "test", "test")
+        decode_splits([scan_split(raw_copy / "reid" / "test", "test")])[0]
 
 
 def test_empty_split_and_malformed_name(raw_copy, tmp_path):
     (tmp_path / "empty" / "query").mkdir(parents=True)
     (tmp_path / "empty" / "gallery").mkdir()
     with pytest.raises(DataError, match=rf"^{tmp_path / 'empty'}: no .png crops found$"):
-        index_split(tmp_path / "empty", "challenge")
+        decode_splits([scan_split(tmp_path / "empty", "challenge")])[0]
     bad = next((raw_copy / "reid" / "train").rglob("*.png")).with_name("1-2-3-Player_team_left-120x40.png")
     bad.write_bytes(b"")
     with pytest.raises(DataError, match=rf"^{bad}: malformed crop file name \(expected .*\)$"):
-        index_split(raw_copy / "reid" / "train", "train")
+        decode_splits([scan_split(raw_copy / "reid" / "train", "train")])[0]
 
 
 def test_duplicate_bbox_idx_within_a_list(raw_copy):
@@ -120,12 +120,12 @@ def test_duplicate_bbox_idx_within_a_list(raw_copy):
     twin = gallery.with_name(f"{bbox}-999-{size}")
     twin.write_bytes(gallery.read_bytes())
     with pytest.raises(DataError, match=r"challenge/gallery/.*: gallery bbox_idx \d+ is also used by .*challenge/gallery/.*\.png$"):
-        index_split(raw_copy / "reid" / "challenge", "challenge")
+        decode_splits([scan_split(raw_copy / "reid" / "challenge", "challenge")])[0]
 
 
 def test_query_and_gallery_share_bbox_idx(tiny_raw):
     """SoccerNet numbers query and gallery from 0 each: the index keeps both, keyed by role."""
-    frame = index_split(tiny_raw / "reid" / "valid", "valid").frame
+    frame = decode_splits([scan_split(tiny_raw / "reid" / "valid", "valid")])[0].frame
     shared = set(frame.bbox_idx[frame.role == "query"]) & set(frame.bbox_idx[frame.role == "gallery"])
     assert 0 in shared
     assert not frame.duplicated(["role", "bbox_idx"]).any()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from soccerreid.data.naming import CLASSES, CropName, format_name, parse_challenge_name, parse_name
+from soccerreid.data.naming import CropName, format_name, parse_challenge_name, parse_name
 from soccerreid.errors import DataError
+from soccerreid.vocab import CLASSES
 
 REFERENCE_EXAMPLE = "54404-1940-33397-5089-Player_team_right-9-014r002_00858c3b0003-775x449.png"
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from SoccerNet.Evaluation.ReIdentification import evaluate
 
-from soccerreid.cli import run_stage
+from soccerreid.stage import run_stage
 from soccerreid.config.data import DataConfig
 from soccerreid.data.index import read_index
 from soccerreid.data.prepare import Source, build_index, format_summary, generate_source

@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 
 from soccerreid.config.data import SplitActions
-from soccerreid.data.index import index_split
-from soccerreid.data.naming import CLASSES, parse_challenge_name, parse_name
+from soccerreid.data.index import decode_splits, scan_split
+from soccerreid.data.naming import parse_challenge_name, parse_name
 from soccerreid.data.synthetic import generate_synthetic, plan_dataset
 from soccerreid.images import read_rgb
+from soccerreid.vocab import CLASSES
 
 
 def _digest(root: Path) -> dict[str, str]:
@@ -51,7 +52,8 @@ def test_layout_is_soccernet(tiny_raw):
 
 def test_names_metadata_and_pixels_agree(tiny_raw, tiny_config):
     for split in ("train", "valid"):
-        frame = index_split(tiny_raw / "reid" / split, split).frame  # cross-checks bbox_info vs names
+        # scanning cross-checks bbox_info against the names
+        frame = decode_splits([scan_split(tiny_raw / "reid" / split, split)])[0].frame
         for row in frame.itertuples():
             assert read_rgb(row.path).shape == (row.height, row.width, 3)
             assert tiny_config.crop_height[0] <= row.height <= tiny_config.crop_height[1]

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from synthetic_blocks import synthetic_feature_set, synthetic_split
 
 from soccerreid.errors import DataError
 from soccerreid.evaluation import score_blocks
@@ -19,7 +20,6 @@ from soccerreid.evaluation.ranking import (
     write_ranking,
 )
 from soccerreid.retrieval import features_to_blocks, rerank_blocks
-from soccerreid.retrieval.synthetic import synthetic_feature_set, synthetic_split
 
 
 @pytest.fixture(scope="module")

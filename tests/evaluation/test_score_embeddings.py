@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
+from synthetic_blocks import synthetic_feature_set, synthetic_split
 
 from soccerreid.errors import DataError
 from soccerreid.evaluation import score_embeddings
-from soccerreid.retrieval.synthetic import synthetic_feature_set, synthetic_split
 
 
 def naive_scores(x, action, uid, is_query):

@@ -17,7 +17,7 @@ from PIL import Image
 from soccerreid.config.models import IMAGENET_MEAN, IMAGENET_STD, ExtractConfig, ModelConfig
 from soccerreid.data.index import COLUMNS, write_index
 from soccerreid.errors import DataError
-from soccerreid.features import CropDataset, eval_transform, extract_embeddings, extract_split, load_model
+from soccerreid.features import EvalCrops, eval_transform, extract_embeddings, extract_split, load_model
 from soccerreid.models import create_model, save_model
 from soccerreid.schema import read_features
 
@@ -52,7 +52,7 @@ def test_preprocessing_matches_torchreid_feature_extractor(crops):
     import torchvision.transforms as T
 
     theirs = T.Compose([T.Resize((64, 32)), T.ToTensor(), T.Normalize(mean=IMAGENET_MEAN, std=IMAGENET_STD)])
-    ours = CropDataset(crops, eval_transform(64, 32, IMAGENET_MEAN, IMAGENET_STD))
+    ours = EvalCrops(crops, eval_transform(64, 32, IMAGENET_MEAN, IMAGENET_STD))
     for i, path in enumerate(crops):
         assert torch.equal(ours[i], theirs(Image.open(path).convert("RGB")))
 
@@ -60,7 +60,7 @@ def test_preprocessing_matches_torchreid_feature_extractor(crops):
 def test_embeddings_equal_a_plain_forward_and_ignore_batching(crops, model):
     emb = extract_embeddings(model, crops, EXTRACT, IMAGENET_MEAN, IMAGENET_STD, device="cpu")
     assert emb.shape == (7, model.embed_dim) and emb.dtype == np.float32
-    batch = torch.stack([CropDataset(crops, eval_transform(64, 32, IMAGENET_MEAN, IMAGENET_STD))[i] for i in range(7)])
+    batch = torch.stack([EvalCrops(crops, eval_transform(64, 32, IMAGENET_MEAN, IMAGENET_STD))[i] for i in range(7)])
     with torch.no_grad():
         np.testing.assert_allclose(emb, model(batch).numpy(), atol=1e-5)
     workers = dataclasses.replace(EXTRACT, batch_size=4, workers=2)

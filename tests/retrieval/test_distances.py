@@ -4,12 +4,12 @@ import h5py
 import numpy as np
 import pytest
 import torch
+from synthetic_blocks import synthetic_feature_set, synthetic_split
 from torchreid.reid.metrics import compute_distance_matrix
 
 from soccerreid.errors import DataError
 from soccerreid.retrieval import features_to_blocks
-from soccerreid.retrieval.synthetic import synthetic_feature_set, synthetic_split
-from soccerreid.schema import FeatureSet, read_blocks, validate_blocks, write_blocks
+from soccerreid.schema import FeatureSet, read_blocks, write_blocks
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +106,7 @@ def test_defects_are_one_line_errors_naming_the_file(feature_set, tmp_path, chan
     write_blocks(path, features_to_blocks(feature_set))
     corrupt(path, **change)
     with pytest.raises(DataError, match=f"{path}: {message}"):
-        validate_blocks(path)
+        read_blocks(path)
 
 
 def test_non_finite_values_are_rejected_before_writing(feature_set, tmp_path):

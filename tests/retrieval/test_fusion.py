@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from synthetic_blocks import synthetic_feature_set, synthetic_split
 
 from soccerreid.errors import DataError
 from soccerreid.evaluation import score_blocks
@@ -15,7 +16,6 @@ from soccerreid.retrieval.fusion import (
     normalize_rows,
     simplex_grid,
 )
-from soccerreid.retrieval.synthetic import synthetic_feature_set, synthetic_split
 
 NAMES = ("resnet", "dino", "osnet")
 

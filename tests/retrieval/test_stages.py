@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from synthetic_blocks import synthetic_feature_set, synthetic_split
 
 from soccerreid.config import RERANK_PRESETS
 from soccerreid.errors import DataError
 from soccerreid.evaluation import score_blocks
 from soccerreid.evaluation.ranking import ground_truth_from_blocks, official_scores
 from soccerreid.retrieval import features_to_blocks, rerank_blocks
-from soccerreid.retrieval.synthetic import synthetic_feature_set, synthetic_split
 from soccerreid.schema import FeatureSet, read_blocks, write_features
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -343,5 +343,5 @@ def test_train_stage_rejects_an_unknown_model(tmp_path, tiny_index):
     models = list(load_params(ROOT / "params.yaml").models)
     assert (
         done.stderr.strip().splitlines()[-1]
-        == f"error: {ROOT / 'params.yaml'}: models.nope: no such model (have {models})"
+        == f"error: {ROOT / 'params.yaml'}: models.nope: no such model (have {', '.join(models)})"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 
 import pytest
@@ -10,10 +11,12 @@ import yaml
 from tinyset import ROOT, make_split
 
 from soccerreid.config import load_params
+from soccerreid.config.models import ModelConfig
 from soccerreid.data.index import write_index
+from soccerreid.errors import WeightsError
 from soccerreid.models import create_model, load_network, save_model
 from soccerreid.schema import read_blocks, read_features
-from soccerreid.soup import uniform_soup
+from soccerreid.soup import soup_model_files, uniform_soup
 
 
 def test_uniform_soup_averages_floats_and_keeps_integer_counters():
@@ -28,6 +31,20 @@ def test_uniform_soup_averages_floats_and_keeps_integer_counters():
         ValueError, match="^state 1 has other names or shapes than state 0; a soup needs one architecture$"
     ):
         uniform_soup([{"w": torch.zeros(2)}, {"w": torch.zeros(3)}])
+
+
+def test_a_member_of_another_last_stride_is_refused(tmp_path):
+    cfg = ModelConfig(arch="resnet50_ibn", pretrained="none")
+    files = [tmp_path / "stride2" / "model.pt", tmp_path / "stride1" / "model.pt"]
+    for path, stride in zip(files, (2, 1)):
+        member = dataclasses.replace(cfg, last_stride=stride)
+        save_model(create_model(member, num_classes=0), path, member, input_size=(64, 32))
+    network, info = soup_model_files(files[:1], cfg, ["models.a"])
+    assert info.last_stride == 2
+    with pytest.raises(
+        WeightsError, match=f"^{files[1]}: holds resnet50_ibn/a/bnneck with last_stride 1, but models.b asks for 2$"
+    ):
+        soup_model_files(files, cfg, ["models.a", "models.b"])
 
 
 def _load_stage(name: str):

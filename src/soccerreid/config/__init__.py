@@ -76,6 +76,30 @@ class Params:
     rerank: RerankConfig = field(default_factory=RerankConfig)
     score: ScoreConfig = field(default_factory=ScoreConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
+    source: str = field(default="params.yaml", init=False, compare=False)  # the file, for messages
+
+    def model(self, name: str) -> ModelConfig:
+        """``models.<name>``; a name that is not there is the one-line :class:`ConfigError` naming the file.
+
+        Examples::
+
+            load_params("params.yaml").model("osnet_ain").arch      # 'osnet_ain'
+        """
+        return self._entry("models", "model", name)
+
+    def soup(self, name: str) -> SoupConfig:
+        """``soups.<name>``, or a one-line :class:`ConfigError` as :meth:`model`."""
+        return self._entry("soups", "soup", name)
+
+    def extraction(self, name: str) -> ExtractConfig:
+        """``extract.<name>`` of a model or a soup, or a one-line :class:`ConfigError` as :meth:`model`."""
+        return self._entry("extract", "model or soup", name)
+
+    def _entry(self, section: str, what: str, name: str):
+        entries = getattr(self, section)
+        if name not in entries:
+            raise ConfigError(f"{self.source}: {section}.{name}: no such {what} (have {', '.join(entries) or 'none'})")
+        return entries[name]
 
     def __post_init__(self) -> None:
         for name, soup in self.soups.items():
@@ -117,9 +141,11 @@ def _check_validation_recipe(name: str, model: ModelConfig, extract: ExtractConf
 def parse_params(data: object, source: str = "params.yaml") -> Params:
     """Validate a params mapping; errors name ``source`` and the dotted key."""
     try:
-        return from_mapping(Params, data, key="")
+        params = from_mapping(Params, data, key="")
     except ConfigError as err:
         raise ConfigError(f"{source}: {err}") from None
+    object.__setattr__(params, "source", source)  # a frozen dataclass's derived field
+    return params
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:

@@ -9,8 +9,6 @@ from typing import Literal
 from soccerreid.config._base import bounded
 from soccerreid.errors import ConfigError
 
-SPLITS = ("train", "valid", "test", "challenge")
-
 
 @dataclass(frozen=True)
 class SplitActions:

@@ -16,6 +16,7 @@ from typing import Literal
 
 from soccerreid.config._base import OPERATIONAL, bounded
 from soccerreid.errors import ConfigError
+from soccerreid.vocab import EVAL_SPLITS, SPLITS, TRAIN_SPLITS
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -59,9 +60,6 @@ class PhaseConfig:
     width: int = bounded(128, ge=16)
     train_fraction: float = bounded(1.0, gt=0.0, le=1.0)
     init: Literal["best", "last"] = "last"
-
-
-TRAIN_SPLITS = ("train", "valid", "test")
 
 
 @dataclass(frozen=True)
@@ -132,7 +130,7 @@ class TrainConfig:
     ids_per_action: int = bounded(4, ge=1)
     actions_per_game: int = bounded(1, ge=1)
     games_per_competition: int = bounded(1, ge=1)
-    splits: tuple[Literal["train", "valid", "test"], ...] = ("train",)
+    splits: tuple[Literal[TRAIN_SPLITS], ...] = ("train",)
     drop_none_ids: bool = False
     ema: float = bounded(0.0, ge=0.0, lt=1.0)
     select: Literal["best", "last"] = "best"
@@ -222,7 +220,7 @@ class ExtractConfig:
     normalize: bool = True
     amp: Literal["none", "bf16", "fp16"] = "bf16"
     compile: bool = False
-    splits: tuple[Literal["train", "valid", "test", "challenge"], ...] = ("valid", "test", "challenge")
+    splits: tuple[Literal[SPLITS], ...] = EVAL_SPLITS
     differs_from_validation: str = field(default="", metadata={OPERATIONAL: True})
 
 

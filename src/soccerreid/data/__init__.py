@@ -9,6 +9,6 @@ Examples::
     train = select_train_fraction(read_index("data/index", "train"), 0.3, seed=0)
 """
 
-from soccerreid.data.index import COLUMNS, SPLITS, read_index, select_train_fraction
+from soccerreid.data.index import COLUMNS, read_index, select_train_fraction
 
-__all__ = ["COLUMNS", "SPLITS", "read_index", "select_train_fraction"]
+__all__ = ["COLUMNS", "read_index", "select_train_fraction"]

@@ -41,20 +41,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from soccerreid.data.metadata import ROLES, check_names, find_bbox_info, read_bbox_info
+from soccerreid.data.metadata import check_names, find_bbox_info, read_bbox_info
 from soccerreid.data.naming import UNLABELLED, CropName, parse_challenge_name, parse_name
 from soccerreid.data.validate import find_invalid_images
 from soccerreid.errors import ConfigError, DataError
 from soccerreid.io import atomic_path
+from soccerreid.vocab import EVAL_ROLES, ROLES, SPLITS
 
-SPLITS = ("train", "valid", "test", "challenge")
 COLUMNS = (
     "path", "split", "role", "bbox_idx", "action_idx", "person_uid", "frame_idx",
     "clazz", "jersey", "uai", "height", "width", "game", "label",
 )
 INT_COLUMNS = ("bbox_idx", "action_idx", "person_uid", "frame_idx", "height", "width", "label")
 _NAME_COLUMNS = ("bbox_idx", "action_idx", "person_uid", "frame_idx", "clazz", "jersey", "uai", "height", "width")
-_ROLE_ORDER = {"train": 0, "query": 1, "gallery": 2}
+_ROLE_ORDER = {role: order for order, role in enumerate(ROLES)}
 
 
 @dataclass(frozen=True)
@@ -85,17 +85,6 @@ class SplitIndex:
     frame: pd.DataFrame
     invalid: dict[Path, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-
-
-def index_split(split_dir: str | os.PathLike, split: str, workers: int = 1, absolute_paths: bool = False) -> SplitIndex:
-    """Scan, parse, cross-check and decode one SoccerNet split folder into its index table.
-
-    Examples::
-
-        valid = index_split("data/raw/reid/valid", "valid", workers=2)
-        valid.frame.role.value_counts()       # query / gallery counts
-    """
-    return decode_splits([scan_split(split_dir, split)], workers, absolute_paths)[0]
 
 
 def scan_split(split_dir: str | os.PathLike, split: str, labels: Sequence[Path] = ()) -> ScannedSplit:
@@ -154,7 +143,7 @@ def list_crops(split_dir: Path, split: str) -> list[CropFile]:
         raise DataError(f"{split_dir}: unknown split {split!r} (expected one of {', '.join(SPLITS)})")
     if not split_dir.is_dir():
         raise DataError(f"{split_dir}: split folder not found (expected the unzipped SoccerNet {split} split)")
-    roots = [("train", split_dir)] if split == "train" else [(role, split_dir / role) for role in ROLES]
+    roots = [("train", split_dir)] if split == "train" else [(role, split_dir / role) for role in EVAL_ROLES]
     crops = []
     for role, root in roots:
         if not root.is_dir():
@@ -278,7 +267,7 @@ def write_index(frame: pd.DataFrame, index_dir: str | os.PathLike, split: str) -
 
     Examples::
 
-        write_index(index_split("data/raw/reid/train", "train").frame, "data/index", "train")
+        write_index(decode_splits([scan_split("data/raw/reid/train", "train")])[0].frame, "data/index", "train")
     """
     path = Path(index_dir) / f"{split}.csv"
     with atomic_path(path) as tmp:

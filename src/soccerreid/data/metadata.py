@@ -24,8 +24,8 @@ from typing import Any
 
 from soccerreid.data.naming import CropName
 from soccerreid.errors import DataError
+from soccerreid.vocab import EVAL_ROLES
 
-ROLES = ("query", "gallery")
 FLAT_ROLE = "train"
 BoxKey = tuple[str, int]  # (role, bbox_idx): unique within a split
 _IDENTITY_FIELDS = ("action_idx", "person_uid")
@@ -68,7 +68,7 @@ def read_bbox_info(path: Path) -> dict[BoxKey, dict[str, Any]]:
         raise DataError(f"{path}: cannot read bbox_info JSON ({_one_line(err)})") from None
     if not isinstance(data, dict):
         raise DataError(f"{path}: expected a JSON object keyed by bbox_idx or by query/gallery")
-    groups = {role: data[role] for role in data} if set(data) and set(data) <= set(ROLES) else {FLAT_ROLE: data}
+    groups = {role: data[role] for role in data} if set(data) and set(data) <= set(EVAL_ROLES) else {FLAT_ROLE: data}
     entries: dict[BoxKey, dict[str, Any]] = {}
     for role, group in groups.items():
         entries.update(_read_group(path, role, group))

@@ -22,18 +22,6 @@ from pathlib import PurePath
 
 from soccerreid.errors import DataError
 
-CLASSES = (
-    "Player_team_left",
-    "Player_team_right",
-    "Goalkeeper_team_left",
-    "Goalkeeper_team_right",
-    "Main_referee",
-    "Side_referee",
-    "Staff_members",
-    "Player_team_unknown_1",
-    "Player_team_unknown_2",
-    "Goalkeeper_team_unknown",
-)
 UNLABELLED = -1
 NONE_ID = "None"  # the id of a person seen in one frame only
 

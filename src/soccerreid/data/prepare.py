@@ -23,13 +23,14 @@ from pathlib import Path
 import pandas as pd
 
 from soccerreid.config.data import DataConfig
-from soccerreid.data.index import SPLITS, SplitIndex, decode_splits, scan_split, write_index
+from soccerreid.data.index import SplitIndex, decode_splits, scan_split, write_index
 from soccerreid.data.metadata import read_bbox_info
 from soccerreid.data.naming import NONE_ID
 from soccerreid.data.soccernet import check_counts, find_labels, locate_soccernet
 from soccerreid.data.synthetic import TASK_DIR, generate_synthetic
 from soccerreid.errors import DataError
 from soccerreid.io import atomic_dir, write_json
+from soccerreid.vocab import SPLITS
 
 SOURCE_FILE = "SOURCE.json"
 
@@ -101,7 +102,7 @@ def summarize_split(index: SplitIndex, published_sizes: bool) -> dict:
 
     Examples::
 
-        summarize_split(index_split("data/raw/reid/valid", "valid"), False)["query"]
+        summarize_split(decode_splits([scan_split("data/raw/reid/valid", "valid")])[0], False)["query"]
     """
     frame = index.frame
     roles = frame["role"].value_counts().to_dict()

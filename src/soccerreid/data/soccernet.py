@@ -19,8 +19,9 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from soccerreid.data.index import SPLITS, scan_split
+from soccerreid.data.index import scan_split
 from soccerreid.errors import DataError
+from soccerreid.vocab import SPLITS
 
 # Published sizes of SoccerNet ReID v3 (docs/data.md): images per split and role.
 PUBLISHED = {

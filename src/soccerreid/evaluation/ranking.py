@@ -27,6 +27,7 @@ from soccerreid.errors import DataError
 from soccerreid.evaluation.metrics import rank_queries
 from soccerreid.io import write_json
 from soccerreid.schema import DistanceBlocks
+from soccerreid.vocab import EVAL_ROLES
 
 
 def ranking_from_blocks(blocks: DistanceBlocks) -> dict[str, list[int]]:
@@ -131,7 +132,7 @@ def ground_truth_from_blocks(blocks: DistanceBlocks) -> dict:
     ]
     return {
         role: {str(e["bbox_idx"]): e for e, q in zip(entries, is_query.tolist()) if q == (role == "query")}
-        for role in ("query", "gallery")
+        for role in EVAL_ROLES
     }
 
 

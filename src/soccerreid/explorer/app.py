@@ -36,8 +36,8 @@ import pandas as pd
 from soccerreid.errors import DataError, SoccerReidError
 from soccerreid.explorer.run import Run, RunPaths, filter_queries, query_table, retrieval, sort_queries
 from soccerreid.explorer.tiles import CSS, data_uri, thumbnail, tile
-from soccerreid.images import read_rgb
-from soccerreid.schema import EVAL_SPLITS
+from soccerreid.images import find_images, read_rgb
+from soccerreid.vocab import EVAL_SPLITS
 
 TILE_HEIGHT = 128
 MAX_LISTED = 500  # rows of the query list (and choices of the query picker) sent to the page
@@ -285,8 +285,6 @@ def _actions(run: Run, split):
 def _search(run: Run, upload, use_query, split, query, model, search_split, gallery_action, folder, top_k):
     """The chosen crop ranked against the chosen gallery with the chosen model, as tiles (``data-bbox``:
     the crop's bbox_idx in an action's gallery, its row in a folder's sorted file list)."""
-    from soccerreid.command import find_images
-
     query_path, uid = _search_query(run, upload, use_query, split, query)
     if folder and folder.strip():
         gallery_paths, gallery_uid = find_images([folder.strip()]), None
@@ -340,14 +338,14 @@ def _search_query(run: Run, upload, use_query, split, query) -> tuple[str, int |
 
 @functools.lru_cache(maxsize=4)
 def _embedder(path: str):
-    from soccerreid import load_model
+    from soccerreid.api import load_model
 
     return load_model(path)
 
 
 def search_crop(run: Run, model: str, query_path: str, gallery_paths: list[str], top_k: int) -> list[tuple[int, float]]:
     """``[(gallery row, cosine distance)]`` of the ``top_k`` gallery crops nearest the query, nearest first."""
-    from soccerreid import rank
+    from soccerreid.api import rank
 
     models = run.models()
     if model not in models:

@@ -6,20 +6,19 @@ network-level path under them.
 
 from soccerreid.features.embedder import Embedder, check_same_model, extract_split, load_model, read_split_crops
 from soccerreid.features.extract import (
-    CropDataset,
+    EvalCrops,
     check_images,
     compile_embedder,
     embed_batch,
     eval_transform,
     extract_embeddings,
     make_loader,
-    select_device,
     to_pil,
 )
 from soccerreid.features.fingerprint import extraction_fingerprint
 
 __all__ = [
-    "CropDataset",
+    "EvalCrops",
     "Embedder",
     "check_images",
     "check_same_model",
@@ -32,6 +31,5 @@ __all__ = [
     "extraction_fingerprint",
     "load_model",
     "make_loader",
-    "select_device",
     "to_pil",
 ]

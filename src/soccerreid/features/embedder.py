@@ -27,8 +27,9 @@ from soccerreid.config._base import from_mapping
 from soccerreid.config.models import ExtractConfig
 from soccerreid.cpu import thread_budget, use_cpu_threads
 from soccerreid.data.index import read_index
+from soccerreid.device import select_device
 from soccerreid.errors import ConfigError, DataError
-from soccerreid.features.extract import check_images, extract_embeddings, select_device
+from soccerreid.features.extract import check_images, extract_embeddings
 from soccerreid.models import ModelInfo, ReidModel, load_network, validate_input_size
 from soccerreid.schema import FeatureSet
 

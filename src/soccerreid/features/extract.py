@@ -30,6 +30,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from soccerreid.config.models import ExtractConfig
+from soccerreid.device import select_device
 from soccerreid.errors import DataError
 from soccerreid.images import read_rgb
 
@@ -41,11 +42,13 @@ def eval_transform(height: int, width: int, mean: Sequence[float], std: Sequence
     return T.Compose([T.Resize((height, width)), T.ToTensor(), T.Normalize(mean=list(mean), std=list(std))])
 
 
-class CropDataset(Dataset):
-    """Images -> (3, H, W) float32 tensors in eval preprocessing; item i is ``images[i]``.
+class EvalCrops(Dataset):
+    """Images -> (3, H, W) float32 tensors in evaluation preprocessing; item i is ``images[i]``.
 
     Each image is a file path (decoded with :func:`read_rgb`), a PIL image (converted to RGB) or
-    an (H, W, 3) uint8 RGB array.
+    an (H, W, 3) uint8 RGB array. Unlike training's :class:`soccerreid.training.data.TrainCrops`
+    it never augments and resizes with PIL (:func:`eval_transform`), torchreid's exact recipe, so
+    features match torchreid's ``FeatureExtractor`` bit for bit.
     """
 
     def __init__(self, images: Sequence, transform: T.Compose):
@@ -101,13 +104,6 @@ def _image_problem(image: object, i: int) -> str | None:
             return None
         return f"image {i}: expected an (H, W, 3) uint8 RGB array, got shape {image.shape} dtype {image.dtype}"
     return f"image {i}: expected a file path, a PIL image or an (H, W, 3) uint8 array, got {type(image).__name__}"
-
-
-def select_device(device: str = "auto") -> torch.device:
-    """``auto`` picks CUDA when available, else CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def extract_embeddings(
@@ -179,7 +175,7 @@ def _is_convolutional(model: nn.Module) -> bool:
 
 def make_loader(images, cfg: ExtractConfig, mean, std, pin_memory: bool = False) -> DataLoader:
     """An ordered DataLoader of (B, 3, H, W) float32 batches, decoding in ``cfg.workers`` processes."""
-    dataset = CropDataset(images, eval_transform(cfg.height, cfg.width, mean, std))
+    dataset = EvalCrops(images, eval_transform(cfg.height, cfg.width, mean, std))
     return DataLoader(
         dataset,
         batch_size=cfg.batch_size,

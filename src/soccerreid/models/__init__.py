@@ -23,7 +23,7 @@ Examples::
 """
 
 from soccerreid.models import _backbones  # noqa: F401  (registers the archs)
-from soccerreid.models._embedder import create_model
+from soccerreid.models._factory import create_model
 from soccerreid.models._file import (
     FORMAT_VERSION,
     MODEL_FORMAT,

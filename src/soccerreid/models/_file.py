@@ -45,12 +45,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from soccerreid import __version__
+from soccerreid._version import __version__
 from soccerreid.config._base import from_mapping
 from soccerreid.config.models import LoraConfig, ModelConfig
 from soccerreid.errors import ConfigError, WeightsError
 from soccerreid.io import atomic_path
-from soccerreid.models._embedder import create_model
+from soccerreid.models._factory import create_model
 from soccerreid.models._registry import check_model_config, resolve_variant, validate_input_size
 from soccerreid.models._reid import ReidModel
 from soccerreid.models._weights import compare_state

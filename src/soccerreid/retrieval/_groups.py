@@ -8,7 +8,7 @@ identical to sorting that action alone, which the re-ranking oracle test relies 
 Examples::
 
     for n, actions in size_groups(blocks.sizes):
-        dist = gather_blocks(blocks.values, blocks.offsets, actions, n)   # (B, n, n)
+        dist = blocks.values[block_index(blocks.offsets, actions, n)]   # (B, n, n)
 """
 
 from __future__ import annotations
@@ -52,16 +52,6 @@ def block_index(offsets: np.ndarray, actions: np.ndarray, n: int) -> np.ndarray:
         values[block_index(offsets, np.array([0, 4]), 3)]   # (2, 3, 3) blocks of actions 0 and 4
     """
     return (offsets[actions][:, None] + np.arange(n * n, dtype=np.int64)).reshape(-1, n, n)
-
-
-def gather_blocks(values: np.ndarray, offsets: np.ndarray, actions: np.ndarray, n: int) -> np.ndarray:
-    """(B, n, n) copy of the blocks of ``actions``, all of size n, from flat ``values``.
-
-    Examples::
-
-        gather_blocks(blocks.values, blocks.offsets, np.array([0, 4]), 3).shape   # (2, 3, 3)
-    """
-    return values[block_index(offsets, actions, n)]
 
 
 def member_index(member_offsets: np.ndarray, actions: np.ndarray, n: int) -> np.ndarray:

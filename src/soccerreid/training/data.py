@@ -26,11 +26,15 @@ from soccerreid.training.augment import augment_sample
 from soccerreid.training.sampler import ActionPKSampler
 
 
-class CropDataset(Dataset):
-    """Crops addressed by ``(row, seed)``: ``dataset[(i, s)]`` -> ((3, H, W) uint8 tensor, int label).
+class TrainCrops(Dataset):
+    """Augmented training crops addressed by ``(row, seed)``: ``dataset[(i, s)]`` -> ((3, H, W) uint8 tensor, label).
 
     ``paths`` (N,) image files; ``labels`` (N,) int; ``height``/``width`` the output size. The
-    per-sample augmentation is a pure function of ``s``.
+    per-sample augmentation is a pure function of ``s``. It differs from evaluation's
+    :class:`soccerreid.features.extract.EvalCrops` on purpose: it augments, stays uint8 (the
+    batch is normalised on the device) and resizes with :func:`soccerreid.training.augment.resize`,
+    torchvision's uint8 kernel, within one grey level of evaluation's PIL resize at a third of
+    its cost (docs/training.md, ``benchmarks/resize.py``).
     """
 
     def __init__(self, paths, labels, height: int, width: int, augment: AugmentConfig, mean=IMAGENET_MEAN) -> None:
@@ -84,7 +88,7 @@ def make_train_loader(
         actions_per_game=train.actions_per_game,
         games_per_competition=train.games_per_competition,
     )
-    dataset = CropDataset(paths, labels, height, width, augment, mean)
+    dataset = TrainCrops(paths, labels, height, width, augment, mean)
     return DataLoader(
         dataset,
         batch_sampler=sampler,

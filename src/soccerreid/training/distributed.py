@@ -23,6 +23,8 @@ import torch
 import torch.distributed as dist
 import torch.distributed.nn.functional as dist_fn
 
+from soccerreid.device import select_device
+
 
 @dataclass(frozen=True)
 class DistContext:
@@ -51,10 +53,11 @@ def init_distributed(device: str = "auto") -> DistContext:
     ``--nproc_per_node=1``) each rank takes ``cuda:LOCAL_RANK`` with NCCL for CUDA tensors and
     gloo for CPU ones (epoch statistics, broadcast objects), or the CPU with gloo alone.
     """
-    use_cuda = torch.cuda.is_available() if device == "auto" else device == "cuda"
+    target = select_device(device)
+    use_cuda = target.type == "cuda"
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world == 1 and "TORCHELASTIC_RUN_ID" not in os.environ:
-        return DistContext(device=torch.device("cuda" if use_cuda else "cpu"))
+        return DistContext(device=target)
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if use_cuda:
         torch.cuda.set_device(local_rank)

@@ -27,13 +27,14 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from soccerreid.config.data import SPLITS, SyntheticConfig
+from soccerreid.config.data import SyntheticConfig
 from soccerreid.data.naming import CropName, format_name
 from soccerreid.data.soccernet import LABEL_FILES
 from soccerreid.data.synthetic.plan import ActionPlan, Counters, plan_split
 from soccerreid.data.synthetic.render import render_shot
 from soccerreid.data.synthetic.world import make_world
 from soccerreid.io import atomic_dir, write_json
+from soccerreid.vocab import SPLITS
 
 TASK_DIR = "reid"
 _LABEL_KEYS = ("person_uid", "frame_idx", "clazz", "id", "UAI")

@@ -1,4 +1,4 @@
-"""Random clustered embeddings with SoccerNet's query/gallery structure, for tests and benchmarks.
+"""Random clustered embeddings with SoccerNet's query/gallery structure, for the tests and the benchmarks.
 
 Every action queries each of its queried people once; every queried person has at least one
 gallery image, and the rest of the gallery goes to queried people and to distractors. An
@@ -19,8 +19,14 @@ import numpy as np
 
 from soccerreid.schema import FeatureSet
 
-CLASSES = ("Player_team_left", "Player_team_right", "Goalkeeper_team_left", "Main_referee", "Staff_members")
-CLASS_WEIGHTS = (0.42, 0.42, 0.06, 0.06, 0.04)
+# how often a person is of each class (five of soccerreid.vocab.CLASSES, the rest never)
+CLASS_WEIGHTS = {
+    "Player_team_left": 0.42,
+    "Player_team_right": 0.42,
+    "Goalkeeper_team_left": 0.06,
+    "Main_referee": 0.06,
+    "Staff_members": 0.04,
+}
 
 
 @dataclass(frozen=True)
@@ -65,10 +71,10 @@ def synthetic_split(num_actions: int, num_queries: int, num_gallery: int, seed: 
     n_gallery = n_query + split_counts(num_gallery - num_queries, num_actions, weight, rng, minimum=0)
     parts = [_action_labels(a, int(nq), int(ng), rng) for a, (nq, ng) in enumerate(zip(n_query, n_gallery))]
     action, uid, is_query = (np.concatenate(column) for column in zip(*parts))
-    person_class = rng.choice(len(CLASSES), size=int(uid.max()) + 1, p=CLASS_WEIGHTS)
+    person_class = rng.choice(len(CLASS_WEIGHTS), size=int(uid.max()) + 1, p=list(CLASS_WEIGHTS.values()))
     bbox = np.empty(action.size, dtype=np.int64)
     bbox[is_query], bbox[~is_query] = np.arange(is_query.sum()), np.arange((~is_query).sum())
-    return SyntheticSplit(action, uid, is_query, bbox, np.array(CLASSES)[person_class[uid]])
+    return SyntheticSplit(action, uid, is_query, bbox, np.array(list(CLASS_WEIGHTS))[person_class[uid]])
 
 
 def _action_labels(action: int, n_query: int, n_gallery: int, rng: np.random.Generator) -> tuple:
