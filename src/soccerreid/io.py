@@ -27,6 +27,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from soccerreid.errors import ArgumentError
+
 TEMP_SUFFIX = ".tmp"
 
 
@@ -122,3 +124,56 @@ def write_text(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+# the first bytes of each kind of file the command writes, to refuse replacing a file of another kind
+MAGIC = {"hdf5": b"\x89HDF\r\n\x1a\n", "zip": b"PK\x03\x04", "onnx": b"\x08"}
+KINDS = {"features": ("hdf5",), "json": (), "onnx": ("onnx",), "torchscript": ("zip",)}
+
+
+def check_output_file(path: str | os.PathLike, flag: str, kind: str, force: bool = False) -> Path:
+    """Check, before any work, that ``path`` (the value of command flag ``flag``) can be written as
+    a ``kind`` file (a key of :data:`KINDS`): not a folder, its parent a folder (or creatable)
+    where we may write, and no existing file of another kind (a model file under ``--out``)
+    unless ``force``. Raises a one-line :class:`~soccerreid.errors.ArgumentError`; returns the path.
+
+    Examples::
+
+        check_output_file("out/q.h5", "--out", "features")       # Path("out/q.h5")
+        check_output_file("model.pt", "--out", "features")       # ArgumentError: a file of another kind
+    """
+    target = Path(path)
+    if target.is_dir():
+        raise ArgumentError(f"{flag} {target}: is a folder (expected a file path)")
+    folder = _nearest_existing(target.parent)
+    if not folder.is_dir():
+        raise ArgumentError(f"{flag} {target}: {folder} is a file, not a folder")
+    try:
+        probe, name = tempfile.mkstemp(prefix=".soccerreid-write-check.", suffix=TEMP_SUFFIX, dir=folder)
+    except OSError as err:
+        raise ArgumentError(f"{flag} {target}: cannot write in {folder} ({err.strerror})") from None
+    os.close(probe)
+    os.unlink(name)
+    if target.is_file() and not force and not _is_kind(target, kind):
+        raise ArgumentError(
+            f"{flag} {target}: exists and is not a {kind} file; refusing to replace it (remove it, or pass --force)"
+        )
+    return target
+
+
+def _nearest_existing(folder: Path) -> Path:
+    """``folder`` or its nearest ancestor that exists (the folders in between are made by the write)."""
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder
+
+
+def _is_kind(path: Path, kind: str) -> bool:
+    """True when ``path`` is empty or starts as a ``kind`` file does (JSON: any UTF-8 text starting with { or [)."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if not head:
+        return True
+    if kind == "json":
+        return head.lstrip()[:1] in (b"{", b"[")
+    return any(head.startswith(MAGIC[magic]) for magic in KINDS[kind])
