@@ -45,7 +45,7 @@ def test_a_model_file_is_never_replaced_by_features(tmp_path):
     victim = tmp_path / "victim.pt"
     torch.save({"w": torch.zeros(1)}, victim)
     assert _error(victim) == (
-        f"--out {victim}: exists and is not a features file; refusing to replace it (remove it, or pass --force)"
+        f"--out {victim}: exists and is not a features (HDF5) file; refusing to replace it (remove it, or pass --force)"
     )
     assert check_output_file(victim, "--out", "features", force=True) == victim
 
@@ -57,4 +57,4 @@ def test_a_file_of_the_same_kind_may_be_replaced(tmp_path):
     (tmp_path / "scores.json").write_text('{"mAP": 0.5}')
     assert check_output_file(features, "--out", "features") == features
     assert check_output_file(tmp_path / "scores.json", "--json", "json") == tmp_path / "scores.json"
-    assert _error(features, kind="json").startswith(f"--out {features}: exists and is not a json file")
+    assert _error(features, kind="json").startswith(f"--out {features}: exists and is not a JSON file")

@@ -24,10 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from soccerreid.config._base import from_mapping
-from soccerreid.config.retrieval import DistancesConfig, FusionConfig, RerankConfig
+from soccerreid.config.retrieval import DistancesConfig, FusionConfig, rerank_setting
 from soccerreid.data.index import read_index
-from soccerreid.errors import ArgumentError, ConfigError, DataError
+from soccerreid.errors import ArgumentError, DataError
 from soccerreid.evaluation.methods import official_section, score_section
 from soccerreid.evaluation.metrics import rank_queries
 from soccerreid.evaluation.ranking import ranking_from_blocks
@@ -96,12 +95,7 @@ def _check_options(method: str, normalize: str, metric: str, rerank, top_k) -> N
     _check_choice("normalize", normalize, FusionConfig, "normalize")
     _check_choice("metric", metric, DistancesConfig, "metric")
     if rerank is not None:
-        if not isinstance(rerank, (tuple, list)) or len(rerank) != 3:
-            raise ArgumentError(f"rerank: expected (k1, k2, lambda), got {rerank!r}")
-        try:
-            from_mapping(RerankConfig, dict(zip(("k1", "k2", "lambda"), rerank)), key="rerank")
-        except ConfigError as err:
-            raise ArgumentError(str(err)) from None
+        rerank = rerank_setting(rerank)
     if top_k is not None and (not isinstance(top_k, (int, np.integer)) or isinstance(top_k, bool) or top_k < 0):
         raise ArgumentError(f"top_k: expected None or an integer >= 0 (0: the whole gallery), got {top_k!r}")
 

@@ -19,8 +19,35 @@ from pathlib import Path
 
 import numpy as np
 
+from soccerreid.config.retrieval import rerank_setting
+from soccerreid.device import select_device
 from soccerreid.errors import DataError, exit_status
+from soccerreid.images import find_images
+from soccerreid.io import check_output_file
 from soccerreid.vocab import EVAL_ROLES
+
+
+def _integer(low: int):
+    """An argparse type: an integer >= ``low``, else a one-line usage error naming the value."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+def _port(text: str) -> int:
+    value = _integer(1)(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"expected 1 to 65535, got {value}")
+    return value
 
 
 class _Parser(argparse.ArgumentParser):
@@ -58,6 +85,7 @@ def _add_embed(verbs) -> argparse.ArgumentParser:
     embed.add_argument("model", help="model file (artifacts/models/<name>/model.pt)")
     embed.add_argument("images", nargs="+", help="image files or folders (searched recursively)")
     embed.add_argument("--out", required=True, help="features file to write (.h5)")
+    embed.add_argument("--force", action="store_true", help="replace --out even if it is a file of another kind")
     embed.add_argument(
         "--role",
         choices=EVAL_ROLES,
@@ -82,7 +110,7 @@ def _add_rank(verbs) -> argparse.ArgumentParser:
     )
     rank.add_argument("--model", help="model file, needed to embed image folders")
     rank.add_argument(
-        "--top-k", type=int, default=10, help="gallery items per query (0: the whole gallery; default 10)"
+        "--top-k", type=_integer(0), default=10, help="gallery items per query (0: the whole gallery; default 10)"
     )
     rank.add_argument(
         "--rerank",
@@ -115,7 +143,7 @@ def _add_evaluate(verbs) -> argparse.ArgumentParser:
     evaluate.add_argument("--metric", choices=("cosine", "euclidean"), default="cosine")
     evaluate.add_argument(
         "--official-actions",
-        type=int,
+        type=_integer(1),
         help="check the official scorer on this many evenly spaced actions (default: every action)",
     )
     evaluate.add_argument("--json", help="also write the scores as JSON here")
@@ -135,6 +163,7 @@ def _add_export(verbs) -> argparse.ArgumentParser:
     export.add_argument("model", help="model file")
     export.add_argument("--format", required=True, choices=("onnx", "torchscript"))
     export.add_argument("--out", help="file to write (default: the model file with .onnx / .ts)")
+    export.add_argument("--force", action="store_true", help="replace --out even if it is a file of another kind")
     export.add_argument(
         "--check",
         nargs="+",
@@ -158,7 +187,7 @@ def _add_explore(verbs) -> argparse.ArgumentParser:
     explore.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this machine only)"
     )
-    explore.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    explore.add_argument("--port", type=_port, default=7860, help="port (default 7860)")
     explore.set_defaults(run=run_explore)
     return explore
 
@@ -166,14 +195,14 @@ def _add_explore(verbs) -> argparse.ArgumentParser:
 def _settings(parser: argparse.ArgumentParser) -> None:
     """Options overriding the model file's embedding settings."""
     group = parser.add_argument_group("embedding settings (default: the model file's)")
-    group.add_argument("--height", type=int, help="input height")
-    group.add_argument("--width", type=int, help="input width")
+    group.add_argument("--height", type=_integer(1), help="input height")
+    group.add_argument("--width", type=_integer(1), help="input width")
     group.add_argument(
         "--flip", action=argparse.BooleanOptionalAction, default=None, help="average with the mirrored crop"
     )
     group.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None, help="L2-normalise features")
-    group.add_argument("--batch-size", type=int, help="crops per batch (default 64)")
-    group.add_argument("--workers", type=int, help="decoding processes (default 0)")
+    group.add_argument("--batch-size", type=_integer(1), help="crops per batch (default 64)")
+    group.add_argument("--workers", type=_integer(0), help="decoding processes (default 0)")
     group.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
 
 
@@ -185,26 +214,31 @@ def _embedder(path: str, args: argparse.Namespace):
 
 
 def run_embed(args: argparse.Namespace) -> None:
+    check_output_file(args.out, "--out", "features", force=args.force)
+    select_device(args.device)
     from soccerreid.features.files import embed_images
-    from soccerreid.images import find_images
     from soccerreid.schema import write_features
 
-    embedder = _embedder(args.model, args)
     paths = find_images(args.images)
+    embedder = _embedder(args.model, args)
     fs = embed_images(embedder, paths, role=args.role, device=args.device)
     write_features(args.out, fs)
     print(f"{args.out}: {len(paths)} x {embedder.dim} features ({embedder.info.weights_id})")
 
 
 def run_rank(args: argparse.Namespace) -> None:
+    if args.out:
+        check_output_file(args.out, "--out", "json")
+    rerank = rerank_setting(args.rerank, name="--rerank") if args.rerank else None
+    select_device(args.device)
+    sources = {item: _source(item, args.model) for item in (args.query, args.gallery)}
     from soccerreid.api import rank
 
     embedder = _embedder(args.model, args) if args.model else None
-    query = _side(args.query, "query", embedder, args)
-    gallery = _side(args.gallery, "gallery", embedder, args)
+    query = _side(args.query, sources[args.query], "query", embedder, args)
+    gallery = _side(args.gallery, sources[args.gallery], "gallery", embedder, args)
     _check_compatible(query, gallery, args)
     actions = {} if args.ignore_actions else _check_actions(query, gallery, args)
-    rerank = (int(args.rerank[0]), int(args.rerank[1]), args.rerank[2]) if args.rerank else None
     result = rank(
         query.features, gallery.features, metric=args.metric, rerank=rerank, top_k=args.top_k or None, **actions
     )
@@ -216,22 +250,33 @@ def run_rank(args: argparse.Namespace) -> None:
         write_json(args.out, dict(zip(map(str, query.bbox_idx.tolist()), ranked)), indent=None)
 
 
-def _side(item: str, role: str, embedder, args: argparse.Namespace):
+def _source(item: str, model: str | None) -> Path | list[str]:
+    """What one side of ``rank`` reads, checked before any work: a features file, or image files to embed."""
+    if item.endswith(".h5"):
+        if not Path(item).is_file():
+            raise DataError(f"{item}: features file not found")
+        return Path(item)
+    if model is None:
+        raise DataError(f"{item}: images need --model to be embedded (or pass a features file .h5)")
+    return find_images([item])
+
+
+def _side(item: str, source: Path | list[str], role: str, embedder, args: argparse.Namespace):
     """The rows of one side: a features file's ``role`` rows (all rows if it has none), or embedded images."""
     from soccerreid.features import check_same_model
     from soccerreid.features.files import embed_images
-    from soccerreid.images import find_images
     from soccerreid.schema import read_features
 
-    if item.endswith(".h5"):
-        fs = read_features(item)
-        if embedder is not None:
-            check_same_model(fs, embedder, item)
-        rows = np.flatnonzero(fs.role == role)
-        return fs.take(rows) if rows.size else fs
-    if embedder is None:
-        raise DataError(f"{item}: images need --model to be embedded (or pass a features file .h5)")
-    return embed_images(embedder, find_images([item]), role=role, device=args.device)
+    if isinstance(source, list):
+        return embed_images(embedder, source, role=role, device=args.device)
+    fs = read_features(source)
+    if embedder is not None:
+        check_same_model(fs, embedder, item)
+    rows = np.flatnonzero(fs.role == role)
+    fs = fs.take(rows) if rows.size else fs
+    if len(fs.bbox_idx) == 0 or fs.features.shape[1] == 0:
+        raise DataError(f"{item}: no features to rank (shape {fs.features.shape}; expected N >= 1 rows of D >= 1)")
+    return fs
 
 
 def _check_compatible(query, gallery, args: argparse.Namespace) -> None:
@@ -263,6 +308,12 @@ def _print_ranking(query, gallery, result) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> None:
+    if args.json:
+        check_output_file(args.json, "--json", "json")
+    select_device(args.device)
+    from soccerreid.data.index import index_file
+
+    index_file(args.index, args.split)
     from soccerreid.api import evaluate
     from soccerreid.io import write_json
 
@@ -283,13 +334,16 @@ def run_evaluate(args: argparse.Namespace) -> None:
 
 def run_export(args: argparse.Namespace) -> None:
     from soccerreid.export import SUFFIXES, export_file
-    from soccerreid.images import find_images
+
+    out = Path(args.out) if args.out else Path(args.model).with_suffix(SUFFIXES[args.format])
+    check_output_file(out, "--out", args.format, force=args.force)
+    select_device(args.device)
+    checks = find_images(args.check) if args.check else None
     from soccerreid.io import atomic_path
 
     embedder = _embedder(args.model, args)
-    out = Path(args.out) if args.out else Path(args.model).with_suffix(SUFFIXES[args.format])
-    if args.check:
-        crops, what = find_images(args.check), "crops"
+    if checks:
+        crops, what = checks, "crops"
     else:
         shape = (8, 2 * embedder.config.height, embedder.config.width, 3)
         crops, what = list(np.random.default_rng(0).integers(0, 256, shape, np.uint8)), "random crops"
@@ -302,6 +356,9 @@ def run_explore(args: argparse.Namespace) -> None:
     root = Path(args.root)
     if not root.is_dir():
         raise DataError(f"{root}: no such folder (--root is the run's repository root)")
+    from soccerreid.explorer.address import check_address
+
+    check_address(args.host, args.port)  # before gradio loads (seconds)
     from soccerreid.explorer.app import serve
 
     serve(root, args.host, args.port)

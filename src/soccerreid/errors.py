@@ -8,6 +8,7 @@ into that line on stderr and exit status 2, never a traceback.
 
 from __future__ import annotations
 
+import errno
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -45,8 +46,12 @@ def need(path: Path, command: str, what: str = "") -> Path:
 
 
 def exit_status(action: Callable[[], object]) -> int:
-    """Run ``action``: 0, or 2 after printing a user error's one line on stderr (the one handler of
-    the stage scripts and the ``soccerreid`` command).
+    """Run ``action``: 0, or 2 after printing a user error's one line on stderr (the one error boundary
+    of the stage scripts, the ``soccerreid`` command and the explorer's start-up).
+
+    A :class:`SoccerReidError` is the user's mistake; so is the operating system refusing a path
+    (permission, not a folder, exists, disk full, read-only), which is translated naming the path.
+    Anything else is a bug and keeps its traceback.
 
     Examples::
 
@@ -55,6 +60,35 @@ def exit_status(action: Callable[[], object]) -> int:
     try:
         action()
     except SoccerReidError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return _fail(str(err))
+    except OSError as err:
+        if err.errno not in REFUSALS or err.filename is None:
+            raise
+        return _fail(describe_os_error(err))
     return 0
+
+
+# the operating system's refusals of a user's path, and how each is said
+REFUSALS = {
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.ENOENT: "no such file or folder",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EISDIR: "is a folder, not a file",
+    errno.EEXIST: "already exists",
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only file system",
+    errno.ENAMETOOLONG: "file name too long",
+}
+
+
+def describe_os_error(err: OSError) -> str:
+    """One line naming the path(s) of an operating-system refusal and what it means."""
+    paths = " -> ".join(str(p) for p in (err.filename, err.filename2) if p is not None)
+    return f"{paths}: {REFUSALS.get(err.errno, err.strerror)}"
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2

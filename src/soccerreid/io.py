@@ -129,6 +129,7 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 # the first bytes of each kind of file the command writes, to refuse replacing a file of another kind
 MAGIC = {"hdf5": b"\x89HDF\r\n\x1a\n", "zip": b"PK\x03\x04", "onnx": b"\x08"}
 KINDS = {"features": ("hdf5",), "json": (), "onnx": ("onnx",), "torchscript": ("zip",)}
+LABELS = {"features": "a features (HDF5)", "json": "a JSON", "onnx": "an ONNX", "torchscript": "a TorchScript"}
 
 
 def check_output_file(path: str | os.PathLike, flag: str, kind: str, force: bool = False) -> Path:
@@ -156,7 +157,7 @@ def check_output_file(path: str | os.PathLike, flag: str, kind: str, force: bool
     os.unlink(name)
     if target.is_file() and not force and not _is_kind(target, kind):
         raise ArgumentError(
-            f"{flag} {target}: exists and is not a {kind} file; refusing to replace it (remove it, or pass --force)"
+            f"{flag} {target}: exists and is not {LABELS[kind]} file; refusing to replace it (remove it, or pass --force)"
         )
     return target
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from soccerreid.config._base import bounded
-from soccerreid.errors import ConfigError
+from soccerreid.config._base import bounded, from_mapping
+from soccerreid.errors import ArgumentError, ConfigError
 
 REQUIRED_RANKS = (1, 5, 10, 20)
 RERANK_PRESETS = {
@@ -62,6 +62,25 @@ class RerankConfig:
     k1: int = bounded(20, ge=1)
     k2: int = bounded(6, ge=1)
     lambda_: float = bounded(0.3, ge=0.0, le=1.0, key="lambda")
+
+
+def rerank_setting(values: object, name: str = "rerank") -> tuple[int, int, float]:
+    """``(k1, k2, lambda)`` of one re-ranking, checked against :class:`RerankConfig`'s ranges; whole floats
+    (a command line's ``20 6 0.3``) stand for ints. A bad one is an :class:`ArgumentError` naming ``name``.
+
+    Examples::
+
+        rerank_setting((20.0, 6.0, 0.3), name="--rerank")     # (20, 6, 0.3)
+        rerank_setting((0, 6, 0.3))                           # ArgumentError: rerank.k1: expected a value >= 1, got 0
+    """
+    if not isinstance(values, (tuple, list)) or len(values) != 3:
+        raise ArgumentError(f"{name}: expected (k1, k2, lambda), got {values!r}")
+    k1, k2, lambda_ = (int(v) if isinstance(v, float) and v.is_integer() else v for v in values)
+    try:
+        cfg = from_mapping(RerankConfig, {"k1": k1, "k2": k2, "lambda": lambda_}, key=name)
+    except ConfigError as err:
+        raise ArgumentError(str(err)) from None
+    return cfg.k1, cfg.k2, cfg.lambda_
 
 
 @dataclass(frozen=True)

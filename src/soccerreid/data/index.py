@@ -275,6 +275,14 @@ def write_index(frame: pd.DataFrame, index_dir: str | os.PathLike, split: str) -
     return path
 
 
+def index_file(index_dir: str | os.PathLike, split: str) -> Path:
+    """``<index_dir>/<split>.csv`` if it is a file, else a one-line DataError (checked before any work)."""
+    path = Path(index_dir) / f"{split}.csv"
+    if not path.is_file():
+        raise DataError(f"{path}: index file not found (run the prepare stage first)")
+    return path
+
+
 def read_index(index_dir: str | os.PathLike, split: str) -> pd.DataFrame:
     """Read and validate ``<index_dir>/<split>.csv``; a one-line DataError names the file.
 
@@ -285,9 +293,7 @@ def read_index(index_dir: str | os.PathLike, split: str) -> pd.DataFrame:
 
         gallery = read_index("data/index", "valid").query("role == 'gallery'")
     """
-    path = Path(index_dir) / f"{split}.csv"
-    if not path.is_file():
-        raise DataError(f"{path}: index file not found (run the prepare stage first)")
+    path = index_file(index_dir, split)
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
