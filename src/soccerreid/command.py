@@ -141,7 +141,13 @@ def _add_export(verbs) -> argparse.ArgumentParser:
     )
     export.add_argument("model", help="model file")
     export.add_argument("--format", required=True, choices=("onnx", "torchscript"))
-    export.add_argument("--out", help="file to write (default: the model file with .onnx / .ts)")
+    export.add_argument("--out", help="file to write (default: the model file with .onnx / .torchscript)")
+    export.add_argument(
+        "--tracker",
+        action="store_true",
+        help="the tracker-ready graph (ImageNet-normalised input, flip and L2 inside) and BoxMOT's sidecar "
+        "<file>.metadata.json",
+    )
     export.add_argument(
         "--check",
         nargs="+",
@@ -365,7 +371,7 @@ def run_evaluate(args: argparse.Namespace) -> None:
 
 
 def run_export(args: argparse.Namespace) -> None:
-    from soccerreid.export import SUFFIXES, export_file
+    from soccerreid.export import SUFFIXES, export_file, export_tracker_file, write_sidecar
     from soccerreid.io import atomic_path
 
     embedder = _embedder(args.model, args)
@@ -375,8 +381,11 @@ def run_export(args: argparse.Namespace) -> None:
     else:
         shape = (8, 2 * embedder.config.height, embedder.config.width, 3)
         crops, what = list(np.random.default_rng(0).integers(0, 256, shape, np.uint8)), "random crops"
+    export = export_tracker_file if args.tracker else export_file
     with atomic_path(out) as tmp:
-        diff = export_file(embedder, args.format, tmp, crops, name=args.model)
+        diff = export(embedder, args.format, tmp, crops, name=args.model)
+    if args.tracker:
+        write_sidecar(out, embedder, Path(args.model).stem)
     print(f"{out}: {args.format}, max abs diff to torch {diff:.2e} on {len(crops)} {what}")
 
 
