@@ -44,13 +44,34 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``soccerreid`` parser with its five verbs."""
+    """The ``soccerreid`` parser with its six verbs."""
     parser = _Parser(prog="soccerreid", description=__doc__.splitlines()[0])
-    verbs = parser.add_subparsers(title="verbs", required=True, metavar="{embed,rank,evaluate,export,explore}")
+    verbs = parser.add_subparsers(title="verbs", required=True, metavar="{embed,rank,evaluate,export,import,explore}")
     for add in (_add_embed, _add_rank, _add_evaluate, _add_export):
         _settings(add(verbs))
+    _add_import(verbs)
     _add_explore(verbs)
     return parser
+
+
+def _add_import(verbs) -> argparse.ArgumentParser:
+    imported = verbs.add_parser(
+        "import",
+        help="turn a torchreid checkpoint into a model file",
+        description=(
+            "Load a torchreid-format checkpoint (.pth.tar with state_dict, as torchreid's save_checkpoint and "
+            "the sn-reid baseline write it) into a registered network and write a model file; a checkpoint "
+            "that does not fit the network is a one-line error naming the first missing or unexpected tensors."
+        ),
+    )
+    imported.add_argument("checkpoint", help="torchreid checkpoint (.pth.tar)")
+    imported.add_argument("--arch", required=True, help="registered family: osnet_ain, resnet50_ibn, ...")
+    imported.add_argument("--variant", required=True, help="e.g. x1_0 / x0_25 (osnet_ain), a (resnet50_ibn)")
+    imported.add_argument("--height", type=int, required=True, help="input height the checkpoint was trained at")
+    imported.add_argument("--width", type=int, required=True, help="input width")
+    imported.add_argument("--out", required=True, help="model file to write")
+    imported.set_defaults(run=run_import)
+    return imported
 
 
 def _add_embed(verbs) -> argparse.ArgumentParser:
@@ -387,6 +408,13 @@ def run_export(args: argparse.Namespace) -> None:
     if args.tracker:
         write_sidecar(out, embedder, Path(args.model).stem)
     print(f"{out}: {args.format}, max abs diff to torch {diff:.2e} on {len(crops)} {what}")
+
+
+def run_import(args: argparse.Namespace) -> None:
+    from soccerreid.models import import_checkpoint
+
+    info = import_checkpoint(args.checkpoint, args.out, args.arch, args.variant, args.height, args.width)
+    print(f"{args.out}: {info.weights_id}, {info.embed_dim}-d, input {info.height} x {info.width}")
 
 
 def run_explore(args: argparse.Namespace) -> None:
