@@ -1,12 +1,15 @@
-"""Stage export@<model>: ONNX, TorchScript and a model card of a trained model, for trackers.
+"""Stage export@<model>: plain and tracker-ready (BoxMOT) ONNX/TorchScript files and a model card, for trackers.
 
 Off the critical path of the scores: nothing in the DAG reads its output. The model file is
 exported with the DAG's extraction settings (params ``extract.<name>``: input size, flip,
 normalize), and each file's features are checked against the torch model's on real crops of
-valid (max abs diff at most 1e-4) before ``<out>/{model.onnx,model.ts,model_card.md}`` appear.
+valid before ``<out>/{model.onnx,tracker.onnx,tracker.torchscript,...,model_card.md}`` appear.
+When the model extracts valid, ``tracker.onnx`` is scored on it as a tracker computes features
+(``<out>/deployed.json``), beside the score of the DAG's features (``--features``).
 
     python stages/export.py --params params.yaml --model osnet_ain \\
-        --weights artifacts/models/osnet_ain/model.pt --index data/index --out artifacts/export/osnet_ain
+        --weights artifacts/models/osnet_ain/model.pt --index data/index \\
+        --features artifacts/features/osnet_ain --out artifacts/export/osnet_ain
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from soccerreid.data.index import read_index
 from soccerreid.export import export_model, pick_check_crops
 from soccerreid.features import check_images, load_model
 from soccerreid.io import atomic_dir
+from soccerreid.schema import read_features
 from soccerreid.stage import run_stage, stage_parser
 
 PARSER = stage_parser(
@@ -23,6 +27,7 @@ PARSER = stage_parser(
     {
         "weights": "model file written by the train stage",
         "index": "folder of <split>.csv (crops for the check)",
+        "features": "the extract stage's folder of <split>.h5",
         "out": "output folder",
     },
 )
@@ -31,14 +36,18 @@ PARSER.add_argument("--model", required=True, help="a key of params extract")
 
 def main(argv: list[str] | None = None) -> None:
     args = PARSER.parse_args(argv)
-    cfg = load_params(args.params).extraction(args.model)
+    params = load_params(args.params)
+    cfg = params.extraction(args.model)
     split = "valid" if "valid" in cfg.splits else cfg.splits[0]
-    crops = pick_check_crops(read_index(args.index, split))
+    frame = read_index(args.index, split)
+    crops = pick_check_crops(frame)
     check_images(crops, source=f"{args.index}/{split}.csv", hint=" (re-run the prepare stage?)")
     embedder = load_model(args.weights).configure(**vars(cfg))
+    valid = (frame, read_features(f"{args.features}/valid.h5"), params.distances.metric) if split == "valid" else None
     with atomic_dir(args.out) as tmp:
-        diffs = export_model(embedder, tmp, crops, args.model, f"{len(crops)} crops of {args.index}/{split}.csv")
-    print(f"export {args.model}: " + ", ".join(f"{fmt} max abs diff {diff:.2e}" for fmt, diff in diffs.items()))
+        source = f"{len(crops)} crops of {args.index}/{split}.csv"
+        diffs = export_model(embedder, tmp, crops, args.model, source, valid)
+    print(f"export {args.model}: " + ", ".join(f"{file} max abs diff {diff:.2e}" for file, diff in diffs.items()))
 
 
 if __name__ == "__main__":

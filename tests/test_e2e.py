@@ -59,9 +59,13 @@ def test_repro_writes_every_artifact(repo):
         assert (repo / "artifacts" / "rankings" / f"{split}.json").is_file()
     for model in ("osnet_ain", "resnet50_ibn", "dinov2_lora"):
         assert sorted(p.name for p in (repo / "artifacts" / "export" / model).iterdir()) == [
+            "deployed.json",
             "model.onnx",
-            "model.ts",
             "model_card.md",
+            "tracker.onnx",
+            "tracker.onnx.metadata.json",
+            "tracker.torchscript",
+            "tracker.torchscript.metadata.json",
         ]
     assert (repo / "reports" / "results.md").is_file()
     assert len(list((repo / "reports" / "figures").glob("*.png"))) >= 5
@@ -90,7 +94,8 @@ def test_the_soup_is_scored_next_to_its_seeds(repo):
 
 
 def _table_groups(results_md: str) -> dict[str, str]:
-    """Table 1's method label -> group; the best row's label is bold and marked "(best)", which rows win depends on the floats."""
+    """Table 1's method label -> group; the best row's label is bold and marked "(best)" (which row wins
+    depends on the floats)."""
     rows = [
         line.split("|")[1:3]
         for line in results_md.splitlines()

@@ -64,13 +64,37 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``soccerreid`` parser with its five verbs."""
+    """The ``soccerreid`` parser with its six verbs."""
     parser = _Parser(prog="soccerreid", description=__doc__.splitlines()[0])
-    verbs = parser.add_subparsers(title="verbs", required=True, metavar="{embed,rank,evaluate,export,explore}")
+    verbs = parser.add_subparsers(title="verbs", required=True, metavar="{embed,rank,evaluate,export,import,explore}")
     for add in (_add_embed, _add_rank, _add_evaluate, _add_export):
         _settings(add(verbs))
+    _add_import(verbs)
     _add_explore(verbs)
     return parser
+
+
+def _add_import(verbs) -> argparse.ArgumentParser:
+    imported = verbs.add_parser(
+        "import",
+        help="turn a torchreid checkpoint into a model file",
+        description=(
+            "Load a torchreid-format checkpoint (.pth.tar with state_dict, as torchreid's save_checkpoint and "
+            "the sn-reid baseline write it) into a registered network and write a model file; a checkpoint "
+            "that does not fit the network is a one-line error naming the first missing or unexpected tensors."
+        ),
+    )
+    imported.add_argument("checkpoint", help="torchreid checkpoint (.pth.tar)")
+    imported.add_argument("--arch", required=True, help="registered family: osnet_ain, resnet50_ibn, ...")
+    imported.add_argument("--variant", required=True, help="e.g. x1_0 / x0_25 (osnet_ain), a (resnet50_ibn)")
+    imported.add_argument(
+        "--height", type=_integer(1), required=True, help="input height the checkpoint was trained at"
+    )
+    imported.add_argument("--width", type=_integer(1), required=True, help="input width")
+    imported.add_argument("--out", required=True, help="model file to write")
+    imported.add_argument("--force", action="store_true", help="replace --out even if it is a file of another kind")
+    imported.set_defaults(run=run_import)
+    return imported
 
 
 def _add_embed(verbs) -> argparse.ArgumentParser:
@@ -162,8 +186,14 @@ def _add_export(verbs) -> argparse.ArgumentParser:
     )
     export.add_argument("model", help="model file")
     export.add_argument("--format", required=True, choices=("onnx", "torchscript"))
-    export.add_argument("--out", help="file to write (default: the model file with .onnx / .ts)")
+    export.add_argument("--out", help="file to write (default: the model file with .onnx / .torchscript)")
     export.add_argument("--force", action="store_true", help="replace --out even if it is a file of another kind")
+    export.add_argument(
+        "--tracker",
+        action="store_true",
+        help="the tracker-ready graph (ImageNet-normalised input, flip and L2 inside) and BoxMOT's sidecar "
+        "<file>.metadata.json",
+    )
     export.add_argument(
         "--check",
         nargs="+",
@@ -333,7 +363,7 @@ def run_evaluate(args: argparse.Namespace) -> None:
 
 
 def run_export(args: argparse.Namespace) -> None:
-    from soccerreid.export import SUFFIXES, export_file
+    from soccerreid.export import SUFFIXES, export_file, export_tracker_file, write_sidecar
 
     out = Path(args.out) if args.out else Path(args.model).with_suffix(SUFFIXES[args.format])
     check_output_file(out, "--out", args.format, force=args.force)
@@ -347,9 +377,22 @@ def run_export(args: argparse.Namespace) -> None:
     else:
         shape = (8, 2 * embedder.config.height, embedder.config.width, 3)
         crops, what = list(np.random.default_rng(0).integers(0, 256, shape, np.uint8)), "random crops"
+    export = export_tracker_file if args.tracker else export_file
     with atomic_path(out) as tmp:
-        diff = export_file(embedder, args.format, tmp, crops, name=args.model)
+        diff = export(embedder, args.format, tmp, crops, name=args.model)
+    if args.tracker:
+        write_sidecar(out, embedder, Path(args.model).stem)
     print(f"{out}: {args.format}, max abs diff to torch {diff:.2e} on {len(crops)} {what}")
+
+
+def run_import(args: argparse.Namespace) -> None:
+    check_output_file(args.out, "--out", "model", force=args.force)
+    if not Path(args.checkpoint).is_file():
+        raise DataError(f"{args.checkpoint}: checkpoint file not found")
+    from soccerreid.models import import_checkpoint
+
+    info = import_checkpoint(args.checkpoint, args.out, args.arch, args.variant, args.height, args.width)
+    print(f"{args.out}: {info.weights_id}, {info.embed_dim}-d, input {info.height} x {info.width}")
 
 
 def run_explore(args: argparse.Namespace) -> None:

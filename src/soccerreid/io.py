@@ -128,8 +128,14 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 
 # the first bytes of each kind of file the command writes, to refuse replacing a file of another kind
 MAGIC = {"hdf5": b"\x89HDF\r\n\x1a\n", "zip": b"PK\x03\x04", "onnx": b"\x08"}
-KINDS = {"features": ("hdf5",), "json": (), "onnx": ("onnx",), "torchscript": ("zip",)}
-LABELS = {"features": "a features (HDF5)", "json": "a JSON", "onnx": "an ONNX", "torchscript": "a TorchScript"}
+KINDS = {"features": ("hdf5",), "json": (), "onnx": ("onnx",), "torchscript": ("zip",), "model": ("zip",)}
+LABELS = {
+    "features": "a features (HDF5)",
+    "json": "a JSON",
+    "onnx": "an ONNX",
+    "torchscript": "a TorchScript",
+    "model": "a model (torch)",
+}
 
 
 def check_output_file(path: str | os.PathLike, flag: str, kind: str, force: bool = False) -> Path:

@@ -18,8 +18,9 @@ import soccerreid
 from soccerreid.data.index import read_index
 from soccerreid.errors import ExportError
 from soccerreid.export import check_export, export_file, export_model, load_runner, pick_check_crops
-from soccerreid.features import make_loader
+from soccerreid.features import extract_split, make_loader
 from soccerreid.models import create_model, save_model
+from soccerreid.schema import write_features
 
 ROOT = Path(__file__).resolve().parents[2]
 FAMILIES = ("osnet_ain", "resnet50_ibn", "dinov2_lora")
@@ -68,7 +69,7 @@ def test_onnx_round_trip_of_every_family(family, model_files, crops, tmp_path):
 @pytest.mark.parametrize("family", FAMILIES)
 def test_torchscript_round_trip_of_every_family(family, model_files, crops, tmp_path):
     embedder = soccerreid.load_model(model_files[family])
-    path = tmp_path / "model.ts"
+    path = tmp_path / "model.torchscript"
     assert export_file(embedder, "torchscript", path, crops, name=family) <= 1e-4
     extra = {"soccerreid.json": ""}
     module = torch.jit.load(str(path), _extra_files=extra)
@@ -100,12 +101,24 @@ def test_an_export_that_differs_from_torch_fails_naming_the_model_and_the_diff(m
 def test_the_model_cards_onnxruntime_lines_give_the_features(model_files, crops, tmp_path):
     embedder = soccerreid.load_model(model_files["dinov2_lora"])
     diffs = export_model(embedder, tmp_path, crops, "dinov2_lora", "5 crops of valid")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx", "model.ts", "model_card.md"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "model.onnx",
+        "model_card.md",
+        "tracker.onnx",
+        "tracker.onnx.metadata.json",
+        "tracker.torchscript",
+        "tracker.torchscript.metadata.json",
+    ]
     card = (tmp_path / "model_card.md").read_text()
     assert "feature dimension **384**" in card and "LoRA r=4 alpha=16 on qkv+mlp (merged)" in card
     assert "Validation mAP while training: **0.2500** at best epoch 1" in card
-    assert "| `model.onnx` | ONNX" in card and f"{diffs['onnx']:.2e}" in card
-    code = re.search(r"```python\n(.*?)```", card, re.S).group(1)
+    assert "| `model.onnx` | plain ONNX" in card and f"{diffs['model.onnx']:.2e}" in card
+    assert (
+        "| `tracker.torchscript` | tracker-ready TorchScript" in card and f"{diffs['tracker.torchscript']:.2e}" in card
+    )
+    assert "boxmot track --source video.mp4 --tracker botsort --reid tracker.onnx" in card
+    assert 'BotSort(reid_weights=Path("tracker.onnx"), device="cpu", half=False)' in card
+    code = re.search(r"## Load it with onnxruntime.*?```python\n(.*?)```", card, re.S).group(1)
     assert len(code.strip().splitlines()) <= 8
     for crop in crops:
         scope = {}
@@ -118,7 +131,7 @@ def test_the_model_cards_onnxruntime_lines_give_the_features(model_files, crops,
         np.testing.assert_allclose(scope["f"][0], embedder.embed([crop], device="cpu")[0], atol=1e-4)
 
 
-def _stage(tmp_path, index, weights):
+def _stage(tmp_path, index, weights, features):
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["extract"]["osnet_ain"] = {
         "height": 64,
@@ -137,6 +150,8 @@ def _stage(tmp_path, index, weights):
         weights,
         "--index",
         index,
+        "--features",
+        features,
         "--out",
         tmp_path / "export",
     ]
@@ -151,13 +166,24 @@ def _stage(tmp_path, index, weights):
 
 @pytest.mark.slow
 def test_export_stage_writes_checked_files_or_nothing(model_files, soccernet_valid, tmp_path):
-    done = _stage(tmp_path, soccernet_valid, model_files["osnet_ain"])
+    model = soccerreid.load_model(model_files["osnet_ain"]).configure(height=64, width=32)
+    dag = extract_split(model, read_index(soccernet_valid, "valid"), "osnet_ain", "valid", device="cpu")
+    write_features(tmp_path / "features" / "valid.h5", dag)
+    done = _stage(tmp_path, soccernet_valid, model_files["osnet_ain"], tmp_path / "features")
     assert done.returncode == 0, done.stderr
-    assert re.fullmatch(r"export osnet_ain: onnx max abs diff \S+, torchscript max abs diff \S+\n", done.stdout)
+    assert re.fullmatch(
+        r"export osnet_ain: model.onnx max abs diff \S+, tracker.onnx max abs diff \S+, "
+        r"tracker.torchscript max abs diff \S+\n",
+        done.stdout,
+    )
     card = (tmp_path / "export" / "model_card.md").read_text()
     count = len(pick_check_crops(read_index(soccernet_valid, "valid")))
     assert f"on {count} crops of {soccernet_valid}/valid.csv" in card
-    failed = _stage(tmp_path / "export", soccernet_valid, tmp_path / "absent.pt")
+    deployed = json.loads((tmp_path / "export" / "deployed.json").read_text())
+    assert deployed["dag"]["mAP"] == pytest.approx(soccerreid.evaluate(model, soccernet_valid, device="cpu")["mAP"])
+    assert f"| DAG (extract@, single-model row) | {deployed['dag']['mAP']:.4f} |" in card
+    assert f"| tracker (`tracker.onnx`, BoxMOT preprocessing) | {deployed['deployed']['mAP']:.4f} |" in card
+    failed = _stage(tmp_path / "export", soccernet_valid, tmp_path / "absent.pt", tmp_path / "features")
     assert failed.returncode == 2
     assert failed.stderr.strip() == (
         f"error: {tmp_path / 'absent.pt'}: model file not found "

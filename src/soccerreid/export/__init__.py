@@ -1,6 +1,7 @@
 """Exports of a model file for trackers: ONNX, TorchScript and a model card, each file checked first.
 
-See :mod:`._formats` for the exported graph's contract.
+See :mod:`._formats` for the plain graph's contract, :mod:`._boxmot` for the tracker-ready graph
+BoxMOT loads, and :mod:`._tracker` for features computed as a tracker computes them.
 
 Examples::
 
@@ -10,7 +11,14 @@ Examples::
     export_file(model, "onnx", "osnet_ain.onnx", crops, name="osnet_ain")      # one file, checked
 """
 
-from soccerreid.export._bundle import CHECK_CROPS, export_model, pick_check_crops
+from soccerreid.export._boxmot import (
+    TrackerGraph,
+    boxmot_sidecar,
+    export_tracker_file,
+    sidecar_path,
+    write_sidecar,
+)
+from soccerreid.export._bundle import CHECK_CROPS, PLAIN, TRACKER, export_model, pick_check_crops
 from soccerreid.export._card import model_card
 from soccerreid.export._formats import (
     FORMATS,
@@ -25,9 +33,22 @@ from soccerreid.export._formats import (
     postprocess,
     run_features,
 )
+from soccerreid.export._tracker import deployed_features, deployed_scores, read_bgr, tracker_batch, tracker_features
 
 __all__ = [
     "CHECK_CROPS",
+    "PLAIN",
+    "TRACKER",
+    "TrackerGraph",
+    "boxmot_sidecar",
+    "deployed_features",
+    "deployed_scores",
+    "export_tracker_file",
+    "read_bgr",
+    "sidecar_path",
+    "tracker_batch",
+    "tracker_features",
+    "write_sidecar",
     "FORMATS",
     "INPUT_NAME",
     "OUTPUT_NAME",

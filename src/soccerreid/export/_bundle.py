@@ -1,4 +1,5 @@
-"""The export stage's folder: ``model.onnx``, ``model.ts`` and ``model_card.md``, checked on real crops."""
+"""The export stage's folder: a plain ONNX file, tracker-ready ONNX and TorchScript files with BoxMOT's
+sidecars, the deployed score and the model card, each file checked on real crops."""
 
 from __future__ import annotations
 
@@ -9,30 +10,54 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from soccerreid.export._boxmot import export_tracker_file, write_sidecar
 from soccerreid.export._card import model_card
-from soccerreid.export._formats import FORMATS, SUFFIXES, export_file
+from soccerreid.export._formats import FORMATS, SUFFIXES, export_file, load_runner
+from soccerreid.export._tracker import deployed_scores
 from soccerreid.features import Embedder
-from soccerreid.io import write_text
+from soccerreid.io import write_json, write_text
+from soccerreid.schema import FeatureSet
 
 CHECK_CROPS = 32
+PLAIN = "model.onnx"  # the network alone: the model's own normalisation, raw output, flip left to the caller
+TRACKER = {fmt: f"tracker{SUFFIXES[fmt]}" for fmt in FORMATS}  # BoxMOT's contract, the DAG's feature out
 
 
 def export_model(
-    embedder: Embedder, folder: str | os.PathLike, images: Sequence, name: str, crops_source: str
+    embedder: Embedder,
+    folder: str | os.PathLike,
+    images: Sequence,
+    name: str,
+    crops_source: str,
+    valid: tuple[pd.DataFrame, FeatureSet, str] | None = None,
 ) -> dict[str, float]:
-    """Write ``model.onnx``, ``model.ts`` and ``model_card.md`` into ``folder``; returns each format's max abs diff.
+    """Write :data:`PLAIN`, the :data:`TRACKER` files (each with ``<file>.metadata.json``) and
+    ``model_card.md`` into ``folder``; returns each file's max abs diff to the torch model.
 
     Each file is checked against the torch model on ``images`` (described by ``crops_source`` in
     the card) before the next is written; a failed check is an :class:`~soccerreid.errors.ExportError`.
+    With ``valid`` = (index table, the DAG's features of it, metric), ``tracker.onnx`` is also scored
+    as a tracker computes features (:func:`~soccerreid.export._tracker.deployed_scores`), written to
+    ``deployed.json`` and shown in the card beside the DAG's score.
 
     Examples::
 
         with atomic_dir("artifacts/export/osnet_ain") as out:
-            export_model(model, out, crops, "osnet_ain", "32 crops of data/index/valid.csv")   # {"onnx": 3e-7, ...}
+            export_model(model, out, crops, "osnet_ain", "32 crops of valid.csv")   # {"model.onnx": 3e-7, ...}
     """
     folder = Path(folder)
-    diffs = {fmt: export_file(embedder, fmt, folder / f"model{SUFFIXES[fmt]}", images, name) for fmt in FORMATS}
-    write_text(folder / "model_card.md", model_card(name, embedder, diffs, crops_source))
+    diffs = {PLAIN: export_file(embedder, "onnx", folder / PLAIN, images, name)}
+    for fmt, file in TRACKER.items():
+        diffs[file] = export_tracker_file(embedder, fmt, folder / file, images, name)
+        write_sidecar(folder / file, embedder, name)
+    deployed = None
+    if valid is not None:
+        cfg = embedder.config
+        deployed = deployed_scores(
+            load_runner("onnx", folder / TRACKER["onnx"]), *valid[:2], cfg.height, cfg.width, valid[2]
+        )
+        write_json(folder / "deployed.json", deployed)
+    write_text(folder / "model_card.md", model_card(name, embedder, diffs, crops_source, deployed))
     return diffs
 
 

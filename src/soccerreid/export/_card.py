@@ -1,20 +1,26 @@
-"""The model card of an export: input contract, output, scores, and five lines of onnxruntime.
+"""The model card of an export: its files, input contracts, BoxMOT usage, scores, and lines of onnxruntime.
 
 Examples::
 
-    text = model_card("osnet_ain", embedder, {"onnx": 3.0e-7, "torchscript": 0.0}, "32 crops of data/index/valid.csv")
+    text = model_card("osnet_ain", embedder, {"model.onnx": 3.0e-7, "tracker.onnx": 2e-7}, "32 crops of valid.csv")
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from soccerreid.export._formats import INPUT_NAME, OUTPUT_NAME, SUFFIXES, TOLERANCE
+from soccerreid.config.models import IMAGENET_MEAN, IMAGENET_STD
+from soccerreid.export._formats import INPUT_NAME, OUTPUT_NAME, TOLERANCE
 from soccerreid.features import Embedder
 
+BOXMOT_PINS = "boxmot==25.0.0 onnxruntime==1.24.3 lapx==0.11.1 filterpy==1.4.5"
 
-def model_card(name: str, embedder: Embedder, diffs: Mapping[str, float], crops: str) -> str:
-    """Markdown model card of ``name``'s exported files; ``diffs`` maps each format to its checked max abs diff."""
+
+def model_card(
+    name: str, embedder: Embedder, diffs: Mapping[str, float], crops: str, deployed: Mapping | None = None
+) -> str:
+    """Markdown model card of ``name``'s exported files; ``diffs`` maps each file name to its checked max
+    abs diff; ``deployed`` is :func:`~soccerreid.export._tracker.deployed_scores` of ``tracker.onnx``, if run."""
     info = embedder.info
     lora = (
         f", LoRA r={info.lora.r} alpha={info.lora.alpha:g} on {'+'.join(info.lora.targets)} (merged)"
@@ -26,15 +32,16 @@ def model_card(name: str, embedder: Embedder, diffs: Mapping[str, float], crops:
         f"Exported by soccerreid {info.soccerreid_version} from its model file. Network: {info.arch} {info.variant}, "
         f"neck {info.neck}{lora}; feature dimension **{info.embed_dim}**.",
         _files(diffs, crops),
+        _boxmot(embedder),
         _contract(embedder),
-        _scores(info.training),
+        _scores(info.training, deployed),
         _snippet(embedder),
     ]
     return "\n\n".join(sections) + "\n"
 
 
 def _files(diffs: Mapping[str, float], crops: str) -> str:
-    rows = [f"| `model{SUFFIXES[fmt]}` | {_describe(fmt)} | {diff:.2e} |" for fmt, diff in diffs.items()]
+    rows = [f"| `{file}` | {_describe(file)} | {diff:.2e} |" for file, diff in diffs.items()]
     return "\n".join(
         [
             "## Files",
@@ -42,16 +49,51 @@ def _files(diffs: Mapping[str, float], crops: str) -> str:
             "|---|---|---:|",
             *rows,
             "",
+            "`tracker.*` are **tracker-ready**: ImageNet-normalised crops in, the DAG's feature out (flip averaging "
+            "and L2 normalisation inside the graph, the model's own mean/std folded in); each has BoxMOT's sidecar "
+            "`<file>.metadata.json` with the input size. `model.onnx` is **plain**: the network alone, for your own "
+            "pipeline (half the compute when you skip the flip); do not give it to BoxMOT.",
             f"Each file was checked before it was written: its features, pre- and post-processed as below, "
             f"against the torch model's on {crops}, float32 on CPU; at most {TOLERANCE:g} is allowed.",
         ]
     )
 
 
-def _describe(fmt: str) -> str:
-    if fmt == "onnx":
-        return "ONNX (torch.onnx dynamo exporter), dynamic batch, weights inline; metadata `soccerreid.*`"
-    return "TorchScript (`torch.jit.trace`), dynamic batch; metadata in the extra file `soccerreid.json`"
+def _describe(file: str) -> str:
+    if file.endswith(".onnx"):
+        kind = "tracker-ready" if file.startswith("tracker") else "plain"
+        return f"{kind} ONNX (torch.onnx dynamo exporter), dynamic batch, weights inline; metadata `soccerreid.*`"
+    return "tracker-ready TorchScript (`torch.jit.trace`), dynamic batch; metadata in the extra file `soccerreid.json`"
+
+
+def _boxmot(embedder: Embedder) -> str:
+    cfg = embedder.config
+    return "\n".join(
+        [
+            "## Use it in BoxMOT 25",
+            "BoxMOT loads `tracker.onnx` or `tracker.torchscript` by path alone (the suffix picks the runtime; "
+            f"the sidecar gives the input size {cfg.height} x {cfg.width}):",
+            "",
+            "```bash",
+            "boxmot track --source video.mp4 --tracker botsort --reid tracker.onnx",
+            "```",
+            "",
+            "```python",
+            "from pathlib import Path",
+            "from boxmot import BotSort",
+            'tracker = BotSort(reid_weights=Path("tracker.onnx"), device="cpu", half=False)',
+            "tracks = tracker.update(detections, frame)  # detections (N, 6) x1 y1 x2 y2 conf cls; frame BGR",
+            "```",
+            "",
+            "What BoxMOT does differently from the DAG: it resizes the BGR crop with `cv2.resize` (bilinear, no "
+            "antialiasing; the DAG uses PIL's antialiased bilinear), so downscaled crops differ slightly (the "
+            "deployed score below measures it); it normalises with ImageNet's mean/std (folded into the graph) and "
+            "never flips (done in the graph). Its pins clash with a training environment: its ONNX backend wants "
+            "exactly onnxruntime 1.24.3 and pip-installs it at run time otherwise, and it caps pandas below 3. Keep "
+            f"it in its own folder: `pip install --no-deps --target .boxmot {BOXMOT_PINS}`, then run with "
+            "`PYTHONPATH=.boxmot`.",
+        ]
+    )
 
 
 def _contract(embedder: Embedder) -> str:
@@ -62,10 +104,16 @@ def _contract(embedder: Embedder) -> str:
     return "\n".join(
         [
             "## Input and output",
-            f"- Input `{INPUT_NAME}`: float32 (B, 3, {cfg.height}, {cfg.width}), any batch size B. Per crop: RGB; resize to "
-            f"{cfg.height} x {cfg.width} (height x width) with PIL bilinear (antialiased, as torchvision's `Resize` on a PIL "
-            f"image); scale to [0, 1]; subtract mean {list(info.mean)} and divide by std {list(info.std)} per channel; CHW.",
-            f"- Output `{OUTPUT_NAME}`: float32 (B, {info.embed_dim}), the raw embedding (after the BNNeck when there is one).",
+            f"- `tracker.*`: input `{INPUT_NAME}` float32 (B, 3, {cfg.height}, {cfg.width}), RGB scaled to [0, 1], "
+            f"normalised with ImageNet's mean {list(IMAGENET_MEAN)} and std {list(IMAGENET_STD)}; output "
+            f"`{OUTPUT_NAME}` (B, {info.embed_dim}), the DAG's feature (flip {str(cfg.flip).lower()}, normalize "
+            f"{str(cfg.normalize).lower()}, inside the graph).",
+            f"- `model.onnx`, input `{INPUT_NAME}`: float32 (B, 3, {cfg.height}, {cfg.width}), any batch size B. "
+            f"Per crop: RGB; resize to {cfg.height} x {cfg.width} (height x width) with PIL bilinear (antialiased, "
+            f"as torchvision's `Resize` on a PIL image); scale to [0, 1]; subtract mean {list(info.mean)} and "
+            f"divide by std {list(info.std)} per channel; CHW.",
+            f"- `model.onnx`, output `{OUTPUT_NAME}`: float32 (B, {info.embed_dim}), the raw embedding (after the "
+            "BNNeck when there is one).",
             f"- Post-processing that gives the DAG's features (flip {str(cfg.flip).lower()}, normalize "
             f"{str(cfg.normalize).lower()}): {post}. Compare features by cosine distance, each query against its own "
             "action's gallery.",
@@ -73,9 +121,10 @@ def _contract(embedder: Embedder) -> str:
     )
 
 
-def _scores(training: Mapping) -> str:
+def _scores(training: Mapping, deployed: Mapping | None) -> str:
+    table = _deployed(deployed) if deployed else []
     if not training:
-        return "## Scores\nThe model file carries no training record."
+        return "\n".join(["## Scores", "The model file carries no training record.", *table])
     phases = training.get("phases") or [{}]
     final = phases[-1]
     size = f"{final.get('height')} x {final.get('width')}" if final else "?"
@@ -87,8 +136,27 @@ def _scores(training: Mapping) -> str:
             f"model scored {training.get('untrained_val_mAP', float('nan')):.4f}).",
             "- The SoccerNet-protocol score on a whole split, checked by the official scorer: "
             "`soccerreid evaluate <model file> --split valid` (the DAG's single-model row of `metrics/scores.json`).",
+            *table,
         ]
     )
+
+
+def _deployed(deployed: Mapping) -> list[str]:
+    dag, ours = deployed["dag"], deployed["deployed"]
+    return [
+        "",
+        f"Deployed = scored, on valid ({dag['num_queries']} queries, SoccerNet protocol): the DAG's features "
+        "against what a tracker computes with `tracker.onnx` (BGR crop, `cv2.resize` bilinear, ImageNet "
+        "normalisation, L2; `soccerreid.export.tracker_features`, tested equal to BoxMOT's own encoder).",
+        "",
+        "| features | mAP | Rank-1 |",
+        "|---|---:|---:|",
+        f"| DAG (extract@, single-model row) | {dag['mAP']:.4f} | {dag['rank1']:.4f} |",
+        f"| tracker (`tracker.onnx`, BoxMOT preprocessing) | {ours['mAP']:.4f} | {ours['rank1']:.4f} |",
+        "",
+        f"Per crop, cosine of the tracker's feature to the DAG's: mean {deployed['cosine_mean']:.4f}, "
+        f"min {deployed['cosine_min']:.4f} over {deployed['crops']} crops.",
+    ]
 
 
 def _snippet(embedder: Embedder) -> str:
@@ -97,8 +165,9 @@ def _snippet(embedder: Embedder) -> str:
         "import numpy as np, onnxruntime as ort",
         "from PIL import Image",
         'session = ort.InferenceSession("model.onnx")',
-        f'x = np.asarray(Image.open("crop.png").convert("RGB").resize(({cfg.width}, {cfg.height}), Image.BILINEAR), np.float32) / 255',
-        f"x = ((x - np.float32({list(info.mean)})) / np.float32({list(info.std)})).transpose(2, 0, 1)[None].astype(np.float32)",
+        f'x = Image.open("crop.png").convert("RGB").resize(({cfg.width}, {cfg.height}), Image.BILINEAR)',
+        f"x = (np.asarray(x, np.float32) / 255 - np.float32({list(info.mean)})) / np.float32({list(info.std)})",
+        "x = x.transpose(2, 0, 1)[None].astype(np.float32)",
     ]
     run = f'session.run(None, {{"{INPUT_NAME}": x}})[0]'
     lines.append(

@@ -31,7 +31,7 @@ from soccerreid.errors import ExportError
 from soccerreid.features import Embedder, check_images, make_loader
 
 FORMATS = ("onnx", "torchscript")
-SUFFIXES = {"onnx": ".onnx", "torchscript": ".ts"}
+SUFFIXES = {"onnx": ".onnx", "torchscript": ".torchscript"}  # the suffixes trackers (BoxMOT) recognise
 INPUT_NAME, OUTPUT_NAME = "images", "features"
 # Max abs difference allowed between an exported file's features (L2-normalised) and torch's. The
 # tiny test models agree to about 1e-7. A DINOv2 trained briefly from random init (the e2e and
@@ -68,8 +68,9 @@ def metadata(embedder: Embedder) -> dict[str, str]:
     return {key: json.dumps(value) if not isinstance(value, str) else value for key, value in contract.items()}
 
 
-def export_onnx(embedder: Embedder, path: str | os.PathLike) -> None:
-    """Write the network as ONNX (dynamo exporter, dynamic batch, weights inline) with :func:`metadata`."""
+def export_onnx(embedder: Embedder, path: str | os.PathLike, module: nn.Module | None = None) -> None:
+    """Write ``module`` (default: the plain :func:`inference_network`) as ONNX (dynamo exporter, dynamic
+    batch, weights inline) with :func:`metadata`."""
     import onnx
 
     cfg = embedder.config
@@ -77,7 +78,7 @@ def export_onnx(embedder: Embedder, path: str | os.PathLike) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
-            inference_network(embedder),
+            module or inference_network(embedder),
             (example,),
             dynamo=True,
             input_names=[INPUT_NAME],
@@ -91,12 +92,13 @@ def export_onnx(embedder: Embedder, path: str | os.PathLike) -> None:
     onnx.save(proto, os.fspath(path))
 
 
-def export_torchscript(embedder: Embedder, path: str | os.PathLike) -> None:
-    """Write the network as a traced TorchScript module with :func:`metadata` in ``soccerreid.json``."""
+def export_torchscript(embedder: Embedder, path: str | os.PathLike, module: nn.Module | None = None) -> None:
+    """Write ``module`` (default: the plain :func:`inference_network`) as traced TorchScript with
+    :func:`metadata` in ``soccerreid.json``."""
     cfg = embedder.config
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # torch.jit is deprecated in favour of torch.export, trackers still load it
-        traced = torch.jit.trace(inference_network(embedder), torch.zeros(2, 3, cfg.height, cfg.width))
+        traced = torch.jit.trace(module or inference_network(embedder), torch.zeros(2, 3, cfg.height, cfg.width))
         torch.jit.save(traced, os.fspath(path), _extra_files={"soccerreid.json": json.dumps(metadata(embedder))})
 
 
