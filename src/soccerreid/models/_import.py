@@ -20,7 +20,7 @@ from pathlib import Path
 from soccerreid.config._base import from_mapping
 from soccerreid.config.models import IMAGENET_MEAN, IMAGENET_STD, ModelConfig
 from soccerreid.errors import WeightsError
-from soccerreid.models._embedder import create_model
+from soccerreid.models._factory import create_model
 from soccerreid.models._file import ModelInfo, save_model
 from soccerreid.models._registry import validate_input_size
 
