@@ -100,7 +100,7 @@ def test_explore_has_help_and_a_missing_root_is_one_line(tmp_path):
 
 def test_no_verb_or_a_missing_argument_is_one_line():
     assert _bad(soccerreid_cmd()) == (
-        "error: soccerreid: the following arguments are required: {embed,rank,evaluate,export,explore} (see --help)"
+        "error: soccerreid: the following arguments are required: {embed,rank,evaluate,export,import,explore} (see --help)"
     )
     assert _bad(soccerreid_cmd("export", "m.pt")) == (
         "error: soccerreid export: the following arguments are required: --format (see --help)"

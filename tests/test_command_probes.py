@@ -39,6 +39,8 @@ def _base(verb: str, tmp: Path) -> list[str]:
         "evaluate": ["evaluate", ABSENT],
         "export": ["export", ABSENT, "--format", "onnx", "--out", str(tmp / "m.onnx")],
         "explore": ["explore", "--root", str(tmp)],
+        "import": ["import", str(tmp / "absent.pth.tar"), "--arch", "osnet_ain", "--variant", "x0_25"]
+        + ["--height", "64", "--width", "32", "--out", str(tmp / "imported.pt")],
     }[verb]
 
 
@@ -75,6 +77,9 @@ def _probes(tmp: Path, busy_port: int) -> dict[str, list[list[str]]]:
         "--official-actions": [["0"], *integers],
         "--json": [[str(tmp)], [str(model_file)], ["/proc/x.json"]],
         "--format": [["tflite"]],
+        "--tracker": [],
+        "--arch": [["no_such_arch"]],
+        "--variant": [["x9_9"]],
         "--check": [[str(tmp / "absent.png")]],
         "--root": [[str(tmp / "no-run")], [str(tmp / "notes.txt")]],
         "--host": [["no-such-host.invalid"], ["192.0.2.1"]],

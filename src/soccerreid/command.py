@@ -389,7 +389,7 @@ def run_import(args: argparse.Namespace) -> None:
     check_output_file(args.out, "--out", "model", force=args.force)
     if not Path(args.checkpoint).is_file():
         raise DataError(f"{args.checkpoint}: checkpoint file not found")
-    from soccerreid.models import import_checkpoint
+    from soccerreid.models._import import import_checkpoint
 
     info = import_checkpoint(args.checkpoint, args.out, args.arch, args.variant, args.height, args.width)
     print(f"{args.out}: {info.weights_id}, {info.embed_dim}-d, input {info.height} x {info.width}")

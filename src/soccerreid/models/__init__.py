@@ -34,7 +34,6 @@ from soccerreid.models._file import (
     save_model,
     weights_sha256,
 )
-from soccerreid.models._import import import_checkpoint
 from soccerreid.models._registry import (
     Backbone,
     ModelSpec,
@@ -48,7 +47,6 @@ from soccerreid.models._reid import ReidModel, ReidOutput
 from soccerreid.models._weights import LoadReport, load_pretrained, read_state_dict
 
 __all__ = [
-    "import_checkpoint",
     "FORMAT_VERSION",
     "MODEL_FORMAT",
     "Backbone",
