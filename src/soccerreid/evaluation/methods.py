@@ -12,19 +12,15 @@ Examples::
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from soccerreid.config.retrieval import RERANK_PRESETS
 from soccerreid.errors import DataError
 from soccerreid.evaluation.metrics import RANKS, QueryTable, cmc_curve, score_queries, summarize, summarize_by_class
 from soccerreid.evaluation.ranking import attach_labels, ground_truth_from_blocks, official_scores, spread_actions
-from soccerreid.retrieval.expansion import QE_METHODS
-from soccerreid.retrieval.fusion import FUSION_METHODS, normalize_rows, simplex_grid, weighted_sum
+from soccerreid.retrieval.fusion import normalize_rows, simplex_grid, weighted_sum
 from soccerreid.schema import DistanceBlocks
 
 
@@ -48,33 +44,6 @@ class GridResult:
         for w, m, r in zip(self.weights, self.mAP, self.rank1):
             lines.append(",".join([*(f"{x:g}" for x in w), f"{m:.6f}", f"{r:.6f}"]))
         return "\n".join(lines) + "\n"
-
-
-def method_paths(
-    distances: str | os.PathLike,
-    fused: str | os.PathLike,
-    reranked: str | os.PathLike,
-    models: Sequence[str],
-    split: str,
-) -> dict[str, dict[str, Path]]:
-    """Where the DAG keeps the blocks of every Table 1 row of ``split``, by group and name.
-
-    ``{"models": {model: <distances>/<model>/<split>.h5}, "fusion": {method:
-    <fused>/methods/<method>/<split>.h5}, "qe": {method: <reranked>/qe/<method>/<split>.h5},
-    "rerank": {preset: <reranked>/presets/<preset>/<split>.h5}}`` for ``models`` (the fused models,
-    then soups and their members: :func:`models_to_score`), every fusion method, query expansion
-    (written only for a cosine fusion: the caller checks the file) and re-ranking preset.
-
-    Examples::
-
-        method_paths("artifacts/distances", "artifacts/fused", "artifacts/reranked", ["osnet_ain"], "valid")
-    """
-    return {
-        "models": {m: Path(distances) / m / f"{split}.h5" for m in models},
-        "fusion": {m: Path(fused) / "methods" / m / f"{split}.h5" for m in FUSION_METHODS},
-        "qe": {m: Path(reranked) / "qe" / m / f"{split}.h5" for m in QE_METHODS},
-        "rerank": {p: Path(reranked) / "presets" / p / f"{split}.h5" for p in RERANK_PRESETS},
-    }
 
 
 def grid_search(blocks: Sequence[DistanceBlocks], step: float = 0.1, normalize: str = "none") -> GridResult:

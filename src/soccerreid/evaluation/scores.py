@@ -25,12 +25,12 @@ from soccerreid.errors import DataError, need
 from soccerreid.evaluation.methods import (
     build_scores,
     challenge_scores,
-    method_paths,
     models_to_score,
     official_section,
 )
 from soccerreid.evaluation.ranking import ranking_from_blocks, write_ranking
 from soccerreid.io import atomic_dir
+from soccerreid.layout import split_file, table_files
 from soccerreid.retrieval.expansion import QE_METHODS
 from soccerreid.retrieval.fusion import FUSION_METHODS
 from soccerreid.schema import DistanceBlocks, read_blocks
@@ -49,7 +49,7 @@ def read_finals(reranked: str | os.PathLike, split: str) -> dict[str, DistanceBl
     """
     paths = split_files(reranked)
     if split not in paths:
-        raise DataError(f"{Path(reranked) / f'{split}.h5'}: not found (score.split is {split})")
+        raise DataError(f"{split_file(reranked, split)}: not found (score.split is {split})")
     return {name: read_blocks(path) for name, path in paths.items()}
 
 
@@ -62,10 +62,10 @@ def read_sections(
 ) -> dict[str, dict[str, DistanceBlocks]]:
     """``{"models", "fusion", "qe", "rerank"}``: ``{name: DistanceBlocks}`` of ``split`` for every Table 1 row.
 
-    ``models``: ``<distances>/<model>/<split>.h5`` of the fused models (``<fused>/fusion.json``),
-    then every soup's members and the soup (:func:`models_to_score`); ``fusion``:
-    ``<fused>/methods/<method>/<split>.h5``; ``qe``: ``<reranked>/qe/<method>/<split>.h5``, none for
-    a fusion that is no cosine Gram; ``rerank``: ``<reranked>/presets/<preset>/<split>.h5``.
+    ``models``: the fused models (``<fused>/fusion.json``), then every soup's members and the
+    soup (:func:`models_to_score`); ``fusion``, every fusion method; ``qe``, every query
+    expansion, none for a fusion that is no cosine Gram; ``rerank``, every re-ranking preset; each
+    at its place of the Table 1 layout (:func:`soccerreid.layout.table_files`).
 
     Examples::
 
@@ -73,7 +73,7 @@ def read_sections(
     """
     info = json.loads(need(Path(fused) / "fusion.json", "dvc repro fuse").read_text())
     models = models_to_score(info["models"], soups)
-    paths = method_paths(distances, fused, reranked, models, split)
+    paths = table_files(distances, fused, reranked, models, split)
     return {
         group: {name: read_blocks(path) for name, path in named.items() if group != "qe" or path.is_file()}
         for group, named in paths.items()
@@ -87,9 +87,10 @@ def describe_run(finals: Mapping[str, DistanceBlocks], cfg: ScoreConfig) -> str:
 
         describe_run(finals, ScoreConfig())   # "score: Table 1 on valid and test (models, 4 fusions, ...)"
     """
+    heldout = " and test" if cfg.split == "valid" and "test" in finals else ""
+    rows = f"{len(FUSION_METHODS)} fusions, {len(QE_METHODS)} query expansions, {len(RERANK_PRESETS)} re-rankings"
     return (
-        f"score: Table 1 on {cfg.split}{' and test' if cfg.split == 'valid' and 'test' in finals else ''} (models, "
-        f"{len(FUSION_METHODS)} fusions, {len(QE_METHODS)} query expansions, {len(RERANK_PRESETS)} re-rankings); official check on up to "
+        f"score: Table 1 on {cfg.split}{heldout} (models, {rows}); official check on up to "
         f"{cfg.official_actions} actions; rankings of {', '.join(finals)}"
     )
 
@@ -113,7 +114,8 @@ def score_run(
 
     Examples::
 
-        scores, cmc, rankings = score_run(finals, read, ScoreConfig(), {"soups": {}}, "data/index/challenge_groundtruth.json")
+        truth = "data/index/challenge_groundtruth.json"
+        scores, cmc, rankings = score_run(finals, read, ScoreConfig(), {"soups": {}}, truth)
         scores["mAP"], scores["heldout"]["rerank"]["standard"]["mAP"]
     """
     rankings = {split: ranking_from_blocks(blocks) for split, blocks in finals.items()}
