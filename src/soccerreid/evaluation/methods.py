@@ -7,7 +7,7 @@ recompute any row from ``artifacts/distances`` (and features for concat) in seco
 Examples::
 
     result = grid_search(model_blocks, step=0.1)
-    sections = {name: score_section(b) for name, b in {"weighted": fused, "standard": reranked}.items()}
+    scores, cmc = score_table(reranked, {"fusion": {"weighted": fused}, "rerank": {"standard": reranked}})
 """
 
 from __future__ import annotations
@@ -89,27 +89,10 @@ def models_to_score(models: Sequence[str], soups: Mapping[str, Sequence[str]]) -
     return names
 
 
-def score_section(blocks: DistanceBlocks, ranks: Sequence[int] = RANKS) -> dict:
-    """Summary of labelled ``blocks`` with a summary per class group.
-
-    Returns ``{"mAP", "rank<k>", "num_queries", "queries_without_positive", "classes": {group: summary}}``.
-
-    Examples::
-
-        score_section(read_blocks("artifacts/distances/osnet_ain/valid.h5"))["mAP"]
-    """
-    return score_sections({"blocks": blocks}, ranks, max_rank=1)[0]["blocks"]
-
-
-def score_sections(
+def _score_named(
     named: Mapping[str, DistanceBlocks], ranks: Sequence[int] = RANKS, max_rank: int = 50
 ) -> tuple[dict, dict]:
-    """``({name: score_section}, {name: (max_rank,) CMC curve})`` for several labelled blocks.
-
-    Examples::
-
-        sections, curves = score_sections({"osnet_ain": osnet, "weighted": fused})
-    """
+    """``({name: summary with "classes"}, {name: (max_rank,) CMC curve})`` for several labelled blocks."""
     sections, curves = {}, {}
     for name, blocks in named.items():
         results = score_queries(blocks)
@@ -134,24 +117,24 @@ def cmc_table(curves: Mapping[str, np.ndarray]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_scores(
+def score_table(
     final: DistanceBlocks,
     sections: Mapping[str, Mapping[str, DistanceBlocks]],
     ranks: Sequence[int] = RANKS,
     max_rank: int = 50,
 ) -> tuple[dict, str]:
-    """``(scores, cmc_csv)``: the final method's scores at top level, one section per group.
+    """``(scores, cmc_csv)``: Table 1 scored, the final method's scores at top level, one section per group.
 
     ``sections`` maps a group (``models``, ``fusion``, ``rerank``) to ``{name: blocks}``. The
     CMC CSV has one column for the final method and one per ``<group>_<name>``.
 
     Examples::
 
-        scores, cmc = build_scores(reranked, {"models": {"osnet_ain": b}, "rerank": presets})
+        scores, cmc = score_table(reranked, {"models": {"osnet_ain": b}, "rerank": presets})
         scores["mAP"], scores["models"]["osnet_ain"]["rank1"]
     """
     named = {"final": final, **{f"{g}_{n}": b for g, group in sections.items() for n, b in group.items()}}
-    scored, curves = score_sections(named, ranks, max_rank)
+    scored, curves = _score_named(named, ranks, max_rank)
     scores = {"split": final.split, "method": final.source, **scored.pop("final")}
     for group, members in sections.items():
         scores[group] = {name: scored[f"{group}_{name}"] for name in members}
@@ -190,7 +173,7 @@ def official_section(blocks: DistanceBlocks, ranking: dict, max_actions: int) ->
     return {**official, "agrees": True, "actions": int(checked.sizes.size), "queries": ours["num_queries"]}
 
 
-def challenge_scores(
+def score_challenge(
     final: DistanceBlocks,
     sections: Mapping[str, Mapping[str, DistanceBlocks]],
     ground_truth: dict,
@@ -203,13 +186,13 @@ def challenge_scores(
 
     ``ground_truth`` is the bbox_info-layout labels (``source`` names it in errors), ``ranking``
     the exported challenge ranking, checked by the official scorer as well: the result is
-    :func:`build_scores` of the labelled blocks plus ``official``, the official ``{"mAP", "rank1"}``.
+    :func:`score_table` of the labelled blocks plus ``official``, the official ``{"mAP", "rank1"}``.
 
     Examples::
 
-        scores["challenge"] = challenge_scores(final, sections, labels, ranking, "challenge_groundtruth.json")
+        scores["challenge"] = score_challenge(final, sections, labels, ranking, "challenge_groundtruth.json")
     """
     label = lambda blocks: attach_labels(blocks, ground_truth, source)  # noqa: E731
     labelled = {group: {name: label(b) for name, b in members.items()} for group, members in sections.items()}
-    scores, _ = build_scores(label(final), labelled, ranks, max_rank)
+    scores, _ = score_table(label(final), labelled, ranks, max_rank)
     return {**scores, "official": official_scores(ground_truth, ranking)}

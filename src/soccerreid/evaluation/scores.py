@@ -23,10 +23,10 @@ from pathlib import Path
 from soccerreid.config.retrieval import RERANK_PRESETS, ScoreConfig
 from soccerreid.errors import DataError, need
 from soccerreid.evaluation.methods import (
-    build_scores,
-    challenge_scores,
     models_to_score,
     official_section,
+    score_challenge,
+    score_table,
 )
 from soccerreid.evaluation.ranking import ranking_from_blocks, write_ranking
 from soccerreid.io import atomic_dir
@@ -104,7 +104,7 @@ def score_run(
 ) -> tuple[dict, str, dict[str, dict]]:
     """``(scores, cmc_csv, rankings)`` of the run: the scores file, the CMC table and the final rankings.
 
-    ``scores`` is :func:`build_scores` on ``cfg.split``, ``sections(split)`` giving the Table 1
+    ``scores`` is :func:`score_table` on ``cfg.split``, ``sections(split)`` giving the Table 1
     blocks of a split (:func:`read_sections`); ``rankings`` is ``{split: official-format ranking}``
     of every split of ``finals`` (``{split: final blocks}``). ``labels`` (e.g. ``soups``,
     ``qe_settings``) are set at top level after the scores; then ``official``
@@ -119,14 +119,14 @@ def score_run(
         scores["mAP"], scores["heldout"]["rerank"]["standard"]["mAP"]
     """
     rankings = {split: ranking_from_blocks(blocks) for split, blocks in finals.items()}
-    scores, cmc = build_scores(finals[cfg.split], sections(cfg.split), cfg.ranks, cfg.max_rank)
+    scores, cmc = score_table(finals[cfg.split], sections(cfg.split), cfg.ranks, cfg.max_rank)
     scores.update(labels or {})
     scores["official"] = official_section(finals[cfg.split], rankings[cfg.split], cfg.official_actions)
     if cfg.split == "valid" and "test" in finals and finals["test"].labelled:
-        scores["heldout"], _ = build_scores(finals["test"], sections("test"), cfg.ranks, cfg.max_rank)
+        scores["heldout"], _ = score_table(finals["test"], sections("test"), cfg.ranks, cfg.max_rank)
     truth = Path(truth) if truth else None
     if truth is not None and truth.is_file() and "challenge" in finals:
-        scores["challenge"] = challenge_scores(
+        scores["challenge"] = score_challenge(
             finals["challenge"],
             sections("challenge"),
             json.loads(truth.read_text()),
