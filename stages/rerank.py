@@ -3,7 +3,8 @@
 Reads ``<fused>/<split>.h5`` for each of valid, test and challenge that exists and writes
 (layout: ``soccerreid.layout``) ``<out>/<split>.h5``: the fused blocks, query-expanded first
 when ``qe.enabled`` (``qe.method``, exact from the cosine blocks), then re-ranked with
-``rerank.*`` when ``rerank.enabled`` (with neither, unchanged); ``<out>/presets/<preset>/<split>.h5``, the report's four presets, and
+``rerank.*`` when ``rerank.enabled`` (with neither, unchanged); ``<out>/presets/<preset>/<split>.h5``, the report's
+four presets, and
 ``<out>/qe/<method>/<split>.h5``, the three query expansions at ``qe.k/alpha/times`` (when the
 fused blocks are cosine blocks of unit features): Table 1's rows, scored by the score stage.
 All re-ranking settings of one input share their work

@@ -62,10 +62,14 @@ def _contract(embedder: Embedder) -> str:
     return "\n".join(
         [
             "## Input and output",
-            f"- Input `{INPUT_NAME}`: float32 (B, 3, {cfg.height}, {cfg.width}), any batch size B. Per crop: RGB; resize to "
-            f"{cfg.height} x {cfg.width} (height x width) with PIL bilinear (antialiased, as torchvision's `Resize` on a PIL "
-            f"image); scale to [0, 1]; subtract mean {list(info.mean)} and divide by std {list(info.std)} per channel; CHW.",
-            f"- Output `{OUTPUT_NAME}`: float32 (B, {info.embed_dim}), the raw embedding (after the BNNeck when there is one).",
+            f"- Input `{INPUT_NAME}`: float32 (B, 3, {cfg.height}, {cfg.width}), any batch size B. Per crop: RGB; "
+            "resize to "
+            f"{cfg.height} x {cfg.width} (height x width) with PIL bilinear (antialiased, as torchvision's `Resize` "
+            "on a PIL "
+            f"image); scale to [0, 1]; subtract mean {list(info.mean)} and divide by std {list(info.std)} per "
+            "channel; CHW.",
+            f"- Output `{OUTPUT_NAME}`: float32 (B, {info.embed_dim}), the raw embedding (after the BNNeck when "
+            "there is one).",
             f"- Post-processing that gives the DAG's features (flip {str(cfg.flip).lower()}, normalize "
             f"{str(cfg.normalize).lower()}): {post}. Compare features by cosine distance, each query against its own "
             "action's gallery.",
@@ -97,8 +101,10 @@ def _snippet(embedder: Embedder) -> str:
         "import numpy as np, onnxruntime as ort",
         "from PIL import Image",
         'session = ort.InferenceSession("model.onnx")',
-        f'x = np.asarray(Image.open("crop.png").convert("RGB").resize(({cfg.width}, {cfg.height}), Image.BILINEAR), np.float32) / 255',
-        f"x = ((x - np.float32({list(info.mean)})) / np.float32({list(info.std)})).transpose(2, 0, 1)[None].astype(np.float32)",
+        f'x = np.asarray(Image.open("crop.png").convert("RGB").resize(({cfg.width}, {cfg.height}), Image.BILINEAR), '
+        "np.float32) / 255",
+        f"x = ((x - np.float32({list(info.mean)})) / np.float32({list(info.std)})).transpose(2, 0, "
+        "1)[None].astype(np.float32)",
     ]
     run = f'session.run(None, {{"{INPUT_NAME}": x}})[0]'
     lines.append(
