@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import pandas as pd
 import torch
@@ -137,36 +136,21 @@ def write_soup(
     with cached_outputs(fingerprint, *folders) as temps:
         if temps is None:
             return False
-        _write_soup_files(paths, members, cfg, settings, frames, name, metric, temps, device)
+        out, features, distances = temps
+        network, info = soup_model_files(paths, cfg, [f"models.{member}" for member in members])
+        save_model(
+            network,
+            out / "model.pt",
+            cfg,
+            input_size=(info.height, info.width),
+            flip=info.flip,
+            normalize=info.normalize,
+            training={"soup": "uniform", "members": list(members)},
+        )
+        embedder = load_model(out / "model.pt").configure(**vars(settings))
+        for split, frame in frames.items():
+            fs = extract_split(embedder, frame, name, split, device)
+            write_features(features / f"{split}.h5", fs)
+            if split in EVAL_SPLITS:
+                write_blocks(distances / f"{split}.h5", features_to_blocks(fs, metric))
     return True
-
-
-def _write_soup_files(
-    paths: Sequence[str | os.PathLike],
-    members: Sequence[str],
-    cfg: ModelConfig,
-    settings: ExtractConfig,
-    frames: Mapping[str, pd.DataFrame],
-    name: str,
-    metric: str,
-    folders: tuple[Path, ...],
-    device: str,
-) -> None:
-    """:func:`write_soup`'s files, into the existing temp ``folders`` ``(out, features, distances)``."""
-    out, features, distances = folders
-    network, info = soup_model_files(paths, cfg, [f"models.{member}" for member in members])
-    save_model(
-        network,
-        out / "model.pt",
-        cfg,
-        input_size=(info.height, info.width),
-        flip=info.flip,
-        normalize=info.normalize,
-        training={"soup": "uniform", "members": list(members)},
-    )
-    embedder = load_model(out / "model.pt").configure(**vars(settings))
-    for split, frame in frames.items():
-        fs = extract_split(embedder, frame, name, split, device)
-        write_features(features / f"{split}.h5", fs)
-        if split in EVAL_SPLITS:
-            write_blocks(distances / f"{split}.h5", features_to_blocks(fs, metric))
