@@ -30,7 +30,8 @@ def main(argv: list[str] | None = None) -> None:
     paths = list(split_files(args.features, what="features file").values())
     feature_sets = [read_features(p) for p in paths]  # validate all before any work
     progress(
-        f"distances: {metric} blocks of {', '.join(f'{fs.split} ({fs.features.shape[0]:,} crops)' for fs in feature_sets)}"
+        f"distances: {metric} blocks of "
+        f"{', '.join(f'{fs.split} ({fs.features.shape[0]:,} crops)' for fs in feature_sets)}"
     )
     with atomic_dir(args.out) as out:
         for path, fs in zip(paths, feature_sets):

@@ -9,14 +9,9 @@ artifacts/models/osnet_ain/model.pt --index data/index --out artifacts/features/
 
 from __future__ import annotations
 
-import time
-
 from soccerreid.config import load_params
-from soccerreid.features import extract_split, extraction_fingerprint, load_model, read_split_crops
-from soccerreid.fingerprint import is_current, write_stamp
-from soccerreid.io import atomic_dir
+from soccerreid.features import extraction_fingerprint, load_model, read_split_crops, write_extraction
 from soccerreid.models import check_matches, check_model_config, validate_input_size
-from soccerreid.schema import write_features
 from soccerreid.stage import progress, run_stage, stage_parser
 
 PARSER = stage_parser(
@@ -41,21 +36,17 @@ def main(argv: list[str] | None = None) -> None:
     embedder = load_model(args.weights)
     check_matches(embedder.info, model_cfg, args.weights, key=f"{args.params}: models.{args.model}")
     embedder = embedder.configure(**vars(cfg))
-    progress(
-        f"extract@{args.model}: {sum(map(len, frames.values())):,} crops of {', '.join(frames)} at {cfg.height}x{cfg.width}"
-    )
+    crops = sum(map(len, frames.values()))
+    progress(f"extract@{args.model}: {crops:,} crops of {', '.join(frames)} at {cfg.height}x{cfg.width}")
     fp = extraction_fingerprint(args.weights, model_cfg, cfg, frames, __file__)
-    if is_current(args.out, fp):
+    rates = write_extraction(embedder, frames, args.model, args.out, fp, args.device)
+    if rates is None:
         print(f"extract {args.model}: {args.out} kept: model file, extraction config and crops unchanged")
-        return
-    with atomic_dir(args.out) as tmp:
-        for split, frame in frames.items():
-            start = time.perf_counter()
-            write_features(tmp / f"{split}.h5", extract_split(embedder, frame, args.model, split, args.device))
-            print(
-                f"extract {args.model} {split}: {len(frame)} x {embedder.dim} ({len(frame) / (time.perf_counter() - start):.0f} images/s)"
-            )
-        write_stamp(tmp, fp)
+    else:
+        done = ", ".join(
+            f"{split} {len(frames[split])} x {embedder.dim} ({rate:.0f} images/s)" for split, rate in rates.items()
+        )
+        print(f"extract {args.model}: {done}")
 
 
 if __name__ == "__main__":

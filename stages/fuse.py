@@ -2,13 +2,15 @@
 
 Reads ``<distances>/<model>/<split>.h5`` for each of valid, test and challenge that every model of
 ``fusion.models`` has (and ``<features>/<model>/<split>.h5`` for concat with the euclidean metric;
-with cosine, concat is exact from the blocks). Writes to ``<out>``: ``<split>.h5``, the ``fusion.method``
-fusion (input of rerank); ``methods/<method>/<split>.h5``, every method (concat, mean, weighted, grid),
-the Table 1 rows; ``grid.csv``, mAP and Rank-1 on valid for every weight vector of the simplex grid;
-``fusion.json``, models, method, normalisation, configured and grid-best weights.
-Params: ``fusion.*`` and ``distances.metric`` (concat computes distances).
+with cosine, concat is exact from the blocks). Writes to ``<out>`` (layout: ``soccerreid.layout``):
+``<split>.h5``, the ``fusion.method`` fusion (input of rerank); ``methods/<method>/<split>.h5``,
+every method (concat, mean, weighted, grid), the Table 1 rows; ``grid.csv``, mAP and Rank-1 on
+valid for every weight vector of the simplex grid; ``fusion.json``, models, method,
+normalisation, configured and grid-best weights. Params: ``fusion.*`` and ``distances.metric``
+(concat computes distances).
 
-    python stages/fuse.py --params params.yaml --distances artifacts/distances --features artifacts/features --out artifacts/fused
+    python stages/fuse.py --params params.yaml --distances artifacts/distances --features artifacts/features \\
+        --out artifacts/fused
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from __future__ import annotations
 from soccerreid.config import load_params
 from soccerreid.evaluation.methods import grid_search
 from soccerreid.io import atomic_dir, write_json, write_text
+from soccerreid.layout import write_fused
 from soccerreid.retrieval.fusion import fuse_all, simplex_grid
-from soccerreid.schema import write_blocks
 from soccerreid.splits import present_splits, read_model_blocks
 from soccerreid.stage import progress, run_stage, stage_parser
 
@@ -48,9 +50,7 @@ def main(argv: list[str] | None = None) -> None:
                 args.distances, cfg.models, split, args.features if metric != "cosine" else None
             )
             variants = fuse_all(blocks, features, cfg.weights, grid.best_weights, cfg.normalize, metric)
-            for method, variant in variants.items():
-                write_blocks(out / "methods" / method / f"{split}.h5", variant)
-            write_blocks(out / f"{split}.h5", variants[cfg.method])
+            write_fused(out, split, variants, cfg.method)
             print(f"{split}: {variants[cfg.method].source} of {', '.join(cfg.models)}")
         write_text(out / "grid.csv", grid.to_csv(cfg.models))
         info = {"models": list(cfg.models), "method": cfg.method, "normalize": cfg.normalize}

@@ -27,7 +27,8 @@ def main(argv: list[str] | None = None) -> None:
     data = load_params(args.params).data
     if data.source == "synthetic":  # a SoccerNet copy is announced once found: a missing one is a one-line error
         progress(
-            f"prepare: generating synthetic SoccerNet ReID, actions: {', '.join(f'{k} {v}' for k, v in vars(data.synthetic.actions).items())}"
+            "prepare: generating synthetic SoccerNet ReID, actions: "
+            f"{', '.join(f'{k} {v}' for k, v in vars(data.synthetic.actions).items())}"
         )
     source = generate_source(data, args.raw)
     progress(f"prepare: validating and indexing every crop of {source.reid_dir}")

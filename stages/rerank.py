@@ -1,9 +1,10 @@
 """Stage rerank: query expansion, then k-reciprocal re-ranking, of the fused distances, per action, for every split.
 
 Reads ``<fused>/<split>.h5`` for each of valid, test and challenge that exists and writes
-``<out>/<split>.h5``: the fused blocks, query-expanded first when ``qe.enabled`` (``qe.method``,
-exact from the cosine blocks), then re-ranked with ``rerank.*`` when ``rerank.enabled`` (with
-neither, unchanged); ``<out>/presets/<preset>/<split>.h5``, the report's four presets, and
+(layout: ``soccerreid.layout``) ``<out>/<split>.h5``: the fused blocks, query-expanded first
+when ``qe.enabled`` (``qe.method``, exact from the cosine blocks), then re-ranked with
+``rerank.*`` when ``rerank.enabled`` (with neither, unchanged); ``<out>/presets/<preset>/<split>.h5``, the report's
+four presets, and
 ``<out>/qe/<method>/<split>.h5``, the three query expansions at ``qe.k/alpha/times`` (when the
 fused blocks are cosine blocks of unit features): Table 1's rows, scored by the score stage.
 All re-ranking settings of one input share their work
@@ -14,13 +15,12 @@ All re-ranking settings of one input share their work
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from soccerreid.config import load_params
 from soccerreid.config.retrieval import RERANK_PRESETS
 from soccerreid.io import atomic_dir
+from soccerreid.layout import split_file, write_reranked
 from soccerreid.retrieval.rerank import rerank_split
-from soccerreid.schema import read_blocks, write_blocks
+from soccerreid.schema import read_blocks
 from soccerreid.splits import split_files
 from soccerreid.stage import progress, run_stage, stage_parser
 
@@ -34,8 +34,8 @@ def main(argv: list[str] | None = None) -> None:
     args = PARSER.parse_args(argv)
     params = load_params(args.params)
     cfg, qe = params.rerank, params.qe
-    paths = list(split_files(args.fused, what="fused distances").values())
-    fused = [read_blocks(p) for p in paths]
+    paths = split_files(args.fused, what="fused distances")
+    fused = [read_blocks(p) for p in paths.values()]
     setting = f"k1={cfg.k1} k2={cfg.k2} lambda={cfg.lambda_:g}" if cfg.enabled else "disabled"
     progress(
         f"rerank: {f'qe {qe.method}, then ' if qe.enabled else ''}{setting} on {', '.join(b.split for b in fused)} "
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> None:
         f"and query expansions (k={qe.k}, alpha={qe.alpha:g}, times={qe.times})"
     )
     with atomic_dir(args.out) as out:
-        for path, blocks in zip(paths, fused):
+        for (split, path), blocks in zip(paths.items(), fused):
             reranked, rows = rerank_split(
                 blocks,
                 (cfg.k1, cfg.k2, cfg.lambda_) if cfg.enabled else None,
@@ -53,11 +53,8 @@ def main(argv: list[str] | None = None) -> None:
                 qe.alpha,
                 qe.times,
             )
-            write_blocks(out / path.name, reranked)
-            for group, results in rows.items():
-                for name, result in results.items():
-                    write_blocks(out / group / name / path.name, result)
-            print(f"{path} -> {Path(args.out) / path.name} ({reranked.source})")
+            write_reranked(out, split, reranked, rows)
+            print(f"{path} -> {split_file(args.out, split)} ({reranked.source})")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Stage score: SoccerNet-protocol scores, the CMC table and the final rankings.
 
 Reads the final (re-ranked) blocks ``<reranked>/<split>.h5`` and Table 1's rows: ``<distances>/<model>/<split>.h5``,
-the fusions ``<fused>/methods/<method>/<split>.h5``, the four re-ranking presets ``<reranked>/presets/<preset>/<split>.h5``
+the fusions ``<fused>/methods/<method>/<split>.h5``, the four re-ranking presets
+``<reranked>/presets/<preset>/<split>.h5``
 and the three query expansions ``<reranked>/qe/<method>/<split>.h5``; scores them (soccerreid.evaluation.scores),
 re-ranking nothing. Writes ``--scores`` JSON: the final method's mAP, rank1, rank5, rank10, rank20 (fractions) at top
 level, per-class scores, the official scorer's check (on ``score.official_actions`` actions of the split), sections

@@ -1,13 +1,15 @@
 """Stage soup@<name>: the uniform soup of ``soups.<name>.members``, embedded and turned into distance blocks.
 
-Reads ``<models>/<member>/model.pt`` of every member (one recipe, several seeds); writes ``<out>/model.pt`` (the
-averaged embedder), ``<features>/<split>.h5`` for each of ``extract.<name>.splits`` and ``<distances>/<split>.h5`` for the
-retrieval splits among them (soccerreid.soup), so the soup is fused and scored like a model; all kept while their
-fingerprint (member files, extraction config, crops, metric, code) holds. Params: ``soups.<name>``, ``models`` (the
-members' recipe), ``extract.<name>``, ``distances.metric``.
+Reads ``<models>/<member>/model.pt`` of every member (one recipe, several seeds); writes
+``<out>/model.pt`` (the averaged embedder), ``<features>/<split>.h5`` for each of
+``extract.<name>.splits`` and ``<distances>/<split>.h5`` for the retrieval splits among them
+(soccerreid.soup), so the soup is fused and scored like a model; all kept while their
+fingerprint (member files, extraction config, crops, metric, code) holds. Params:
+``soups.<name>``, ``models`` (the members' recipe), ``extract.<name>``, ``distances.metric``.
 
     python stages/soup.py --params params.yaml --soup osnet_ain_soup --models artifacts/models --index data/index \\
-        --out artifacts/soups/osnet_ain_soup --features artifacts/features/osnet_ain_soup --distances artifacts/distances/osnet_ain_soup
+        --out artifacts/soups/osnet_ain_soup --features artifacts/features/osnet_ain_soup \\
+        --distances artifacts/distances/osnet_ain_soup
 """
 
 from __future__ import annotations
@@ -16,8 +18,6 @@ from pathlib import Path
 
 from soccerreid.config import load_params
 from soccerreid.features import read_split_crops
-from soccerreid.fingerprint import is_current, write_stamp
-from soccerreid.io import atomic_dir
 from soccerreid.models import validate_input_size
 from soccerreid.soup import soup_fingerprint, write_soup
 from soccerreid.stage import run_stage, stage_parser
@@ -44,13 +44,10 @@ def main(argv: list[str] | None = None) -> None:
     validate_input_size(model_cfg, cfg.height, cfg.width, key=f"{args.params}: extract.{args.soup}")
     frames = read_split_crops(args.index, cfg.splits)
     fp = soup_fingerprint(files, model_cfg, cfg, frames, metric, __file__)
-    if all(is_current(folder, fp) for folder in (args.out, args.features, args.distances)):
+    folders = (args.out, args.features, args.distances)
+    if not write_soup(files, members, model_cfg, cfg, frames, args.soup, metric, folders, fp, args.device):
         print(f"soup {args.soup}: kept: member files, extraction config, crops and code unchanged")
         return
-    with atomic_dir(args.out) as out, atomic_dir(args.features) as features, atomic_dir(args.distances) as distances:
-        write_soup(files, members, model_cfg, cfg, frames, args.soup, metric, (out, features, distances), args.device)
-        for folder in (out, features, distances):
-            write_stamp(folder, fp)
     print(f"soup {args.soup}: mean of {', '.join(members)}; features and {metric} blocks of {', '.join(frames)}")
 
 

@@ -3,7 +3,8 @@
 Writes ``<out>/{model.pt,summary.json,fingerprint.json}`` (model file, val mAP and history, what shaped them), kept
 while the fingerprint holds (docs/training.md); ``--checkpoints`` survives re-runs (resume). Run as ``python
 stages/train.py --params params.yaml --model osnet_ain --index data/index --out artifacts/models/osnet_ain --checkpoints
-checkpoints/osnet_ain --live dvclive/osnet_ain``, or under ``torchrun --nproc_per_node=N`` (DDP: NCCL or gloo; rank 0 writes).
+checkpoints/osnet_ain --live dvclive/osnet_ain``, or under ``torchrun --nproc_per_node=N`` (DDP: NCCL or gloo; rank 0
+writes).
 """
 
 from __future__ import annotations

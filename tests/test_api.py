@@ -15,7 +15,7 @@ import soccerreid
 from soccerreid.config.models import ExtractConfig
 from soccerreid.data.index import read_index
 from soccerreid.errors import ConfigError, DataError
-from soccerreid.evaluation.methods import score_section
+from soccerreid.evaluation import score_blocks
 from soccerreid.evaluation.ranking import official_scores, ranking_from_blocks
 from soccerreid.features import extract_embeddings, extract_split
 from soccerreid.images import read_rgb
@@ -181,7 +181,7 @@ def test_evaluate_scores_like_the_dag_and_the_official_scorer(model_files, socce
     blocks = features_to_blocks(
         extract_split(soccerreid.load_model(model_files["osnet_ain"]), frame, "osnet_ain", "valid")
     )
-    assert {k: v for k, v in scores.items() if k != "official"} == score_section(blocks)
+    assert {k: v for k, v in scores.items() if k != "official"} == score_blocks(blocks, classes=True)
     truth = soccernet_valid.parent / "raw" / "reid" / "valid" / "valid_bbox_info.json"
     official = official_scores(json.loads(truth.read_text()), ranking_from_blocks(blocks))
     assert scores["official"] == {

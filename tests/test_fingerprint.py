@@ -15,6 +15,7 @@ from soccerreid.features import extraction_fingerprint
 from soccerreid.fingerprint import (
     NOT_DEPS,
     Fingerprint,
+    cached_outputs,
     code_parts,
     file_digest,
     files_digest,
@@ -22,6 +23,7 @@ from soccerreid.fingerprint import (
     is_current,
     read_stamp,
     shaping_values,
+    stamped_dirs,
     value_digest,
     write_stamp,
 )
@@ -155,6 +157,50 @@ def test_is_current_removes_leftovers_of_killed_writes_of_that_folder_only(tmp_p
     (tmp_path / ".dinov2_lora.zz99yy88.tmp").mkdir()  # another model's write, maybe still running
     assert is_current(out, fp)
     assert sorted(p.name for p in tmp_path.iterdir()) == [".dinov2_lora.zz99yy88.tmp", "osnet_ain"]
+
+
+def test_cached_outputs_writes_stamps_and_then_keeps_every_folder_untouched(tmp_path):
+    folders = (tmp_path / "soups" / "s", tmp_path / "features" / "s")
+    fp = Fingerprint({"config": "1" * 64})
+    with cached_outputs(fp, *folders) as temps:
+        assert temps is not None and all(not t.name.startswith("s") for t in temps)
+        for tmp in temps:
+            (tmp / "valid.h5").write_bytes(b"v1")
+    assert all(read_stamp(f)["files"] == ["valid.h5"] for f in folders)
+    assert all(is_current(f, fp) for f in folders)
+    mtimes = [(f / "fingerprint.json").stat().st_mtime_ns for f in folders]
+    with cached_outputs(fp, *folders) as temps:
+        assert temps is None
+    assert [(f / "fingerprint.json").stat().st_mtime_ns for f in folders] == mtimes
+    assert sorted(p.name for p in (tmp_path / "soups").iterdir()) == ["s"]
+
+
+def test_cached_outputs_rewrites_all_folders_when_one_is_stale(tmp_path):
+    folders = (tmp_path / "a", tmp_path / "b")
+    old, new = Fingerprint({"config": "1" * 64}), Fingerprint({"config": "2" * 64})
+    for folder in folders:
+        folder.mkdir()
+        (folder / "old.h5").write_bytes(b"old")
+    write_stamp(folders[0], new)
+    write_stamp(folders[1], old)
+    with cached_outputs(new, *folders) as temps:
+        for tmp in temps:
+            (tmp / "new.h5").write_bytes(b"new")
+    assert [read_stamp(f)["files"] for f in folders] == [["new.h5"], ["new.h5"]]
+    assert all(read_stamp(f)["fingerprint"] == new.value for f in folders)
+
+
+def test_a_failed_write_leaves_the_old_folder_and_nothing_beside_it(tmp_path):
+    out = tmp_path / "osnet_ain"
+    out.mkdir()
+    (out / "valid.h5").write_bytes(b"old")
+    write_stamp(out, Fingerprint({"config": "1" * 64}))
+    with pytest.raises(RuntimeError), stamped_dirs(Fingerprint({"config": "2" * 64}), out) as (tmp,):
+        (tmp / "valid.h5").write_bytes(b"half")
+        raise RuntimeError("killed")
+    assert (out / "valid.h5").read_bytes() == b"old"
+    assert read_stamp(out)["fingerprint"] == Fingerprint({"config": "1" * 64}).value
+    assert [p.name for p in tmp_path.iterdir()] == ["osnet_ain"]
 
 
 def _crops(folder: Path, count: int) -> pd.DataFrame:

@@ -27,7 +27,8 @@ import numpy as np
 from soccerreid.config.retrieval import DistancesConfig, FusionConfig, rerank_setting
 from soccerreid.data.index import read_index
 from soccerreid.errors import ArgumentError, DataError
-from soccerreid.evaluation.methods import official_section, score_section
+from soccerreid.evaluation import score_blocks
+from soccerreid.evaluation.methods import official_section
 from soccerreid.evaluation.metrics import rank_queries
 from soccerreid.evaluation.ranking import ranking_from_blocks
 from soccerreid.features import Embedder, extract_split, load_model
@@ -222,7 +223,7 @@ def evaluate(
         raise DataError(f"{index}/{split}.csv: split {split} is unlabelled; evaluate needs valid or test")
     fs = extract_split(embedder, frame, embedder.info.arch, split, device)
     blocks = features_to_blocks(fs, metric)
-    section = score_section(blocks)
+    section = score_blocks(blocks, classes=True)
     checked = blocks.sizes.size if official_actions is None else official_actions
     section["official"] = official_section(blocks, ranking_from_blocks(blocks), checked)
     return section

@@ -16,24 +16,30 @@ Library versions (torch, timm, ...) and the machine are not parts: a model train
 is reused on a laptop. A stage writes :data:`STAMP` into its output folder; the next run keeps
 the folder when the stamp matches (:func:`is_current`), and otherwise says which parts changed.
 
+The cached-output skeleton (is the output current? else write it whole, then stamp it) lives
+once, in :func:`cached_outputs`; :func:`stamped_dirs` is its writing half, for a stage that
+decides to keep its output by more than the stamp (the train stage also needs its dvclive
+metrics, and only its rank 0 writes).
+
 Examples::
 
-    fp = Fingerprint({"config": value_digest(shaping_values(cfg)), "crops": files_digest(paths), **code_parts(__file__)})
-    if is_current("artifacts/features/osnet_ain", fp):
-        return
-    with atomic_dir("artifacts/features/osnet_ain") as tmp:
-        ...
-        write_stamp(tmp, fp)
+    fp = Fingerprint({"config": value_digest(shaping_values(cfg)), **code_parts(__file__)})
+    with cached_outputs(fp, "artifacts/features/osnet_ain") as folders:
+        if folders is None:
+            return                      # kept: the folder holds fp's stamp and every file it lists
+        (tmp,) = folders
+        ...                             # write into tmp; it replaces the folder whole, stamped
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -42,7 +48,7 @@ import pandas as pd
 
 from soccerreid.config._base import OPERATIONAL
 from soccerreid.errors import DataError
-from soccerreid.io import remove_leftovers, write_json
+from soccerreid.io import atomic_dir, remove_leftovers, write_json
 
 FORMAT = 1  # bump only when the meaning of a part changes: every stamp and checkpoint then mismatches
 STAMP = "fingerprint.json"
@@ -180,6 +186,45 @@ def is_current(folder: str | os.PathLike, fingerprint: Fingerprint) -> bool:
     stamp = read_stamp(folder)
     fresh = stamp.get("fingerprint") == fingerprint.value
     return fresh and all((Path(folder) / name).is_file() for name in stamp.get("files", []))
+
+
+@contextlib.contextmanager
+def cached_outputs(fingerprint: Fingerprint, *folders: str | os.PathLike) -> Iterator[tuple[Path, ...] | None]:
+    """Yield None when every one of ``folders`` is current for ``fingerprint`` (:func:`is_current`):
+    the caller keeps them and writes nothing. Else yield :func:`stamped_dirs`: one temp folder per
+    folder, each replacing its folder whole, stamped, when the block exits without an exception.
+
+    Examples::
+
+        with cached_outputs(fp, "soups/s", "features/s") as folders:
+            if folders is None:
+                print("kept")
+            else:
+                model_dir, features_dir = folders      # write here; a raise leaves the old folders
+    """
+    if all(is_current(folder, fingerprint) for folder in folders):
+        yield None
+        return
+    with stamped_dirs(fingerprint, *folders) as temps:
+        yield temps
+
+
+@contextlib.contextmanager
+def stamped_dirs(fingerprint: Fingerprint, *folders: str | os.PathLike) -> Iterator[tuple[Path, ...]]:
+    """Yield one temp folder per folder of ``folders`` (:func:`~soccerreid.io.atomic_dir`); when the
+    block exits without an exception, each gets the stamp of ``fingerprint`` (:func:`write_stamp`,
+    its last file) and replaces its folder whole; on an exception none is replaced.
+
+    Examples::
+
+        with stamped_dirs(fp, "artifacts/models/osnet_ain") as (tmp,):
+            save(tmp / "model.pt")
+    """
+    with contextlib.ExitStack() as stack:
+        temps = tuple(stack.enter_context(atomic_dir(folder)) for folder in folders)
+        yield temps
+        for tmp in temps:
+            write_stamp(tmp, fingerprint)
 
 
 def _relative(path: Path) -> str:

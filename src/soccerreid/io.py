@@ -163,7 +163,8 @@ def check_output_file(path: str | os.PathLike, flag: str, kind: str, force: bool
     os.unlink(name)
     if target.is_file() and not force and not _is_kind(target, kind):
         raise ArgumentError(
-            f"{flag} {target}: exists and is not {LABELS[kind]} file; refusing to replace it (remove it, or pass --force)"
+            f"{flag} {target}: exists and is not {LABELS[kind]} file; refusing to replace it "
+            "(remove it, or pass --force)"
         )
     return target
 

@@ -9,23 +9,23 @@ member's.
 
 Examples::
 
-    network, info = soup_model_files(["artifacts/models/osnet_ain/model.pt", "artifacts/models/osnet_ain_seed1/model.pt"])
-    fp = soup_fingerprint(files, cfg, settings, frames, "cosine", __file__)         # what shapes the soup stage's outputs
-    write_soup(files, members, cfg, settings, frames, "osnet_ain_soup", "cosine", (out, features, distances))
+    files = ["artifacts/models/osnet_ain/model.pt", "artifacts/models/osnet_ain_seed1/model.pt"]
+    network, info = soup_model_files(files, cfg, ["models.osnet_ain", "models.osnet_ain_seed1"])
+    fp = soup_fingerprint(files, cfg, settings, frames, "cosine", __file__)   # what shapes the soup stage's outputs
+    write_soup(files, members, cfg, settings, frames, "osnet_ain_soup", "cosine", (out, features, distances), fp)
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import pandas as pd
 import torch
 
 from soccerreid.config.models import ExtractConfig, ModelConfig
 from soccerreid.features import extract_split, extraction_fingerprint, load_model
-from soccerreid.fingerprint import Fingerprint, files_digest, value_digest
+from soccerreid.fingerprint import Fingerprint, cached_outputs, files_digest, value_digest
 from soccerreid.models import ModelInfo, ReidModel, check_matches, load_network, read_model_file, save_model
 from soccerreid.retrieval import features_to_blocks
 from soccerreid.schema import write_blocks, write_features
@@ -97,7 +97,7 @@ def soup_fingerprint(
     Examples::
 
         fp = soup_fingerprint(files, model_cfg, settings, frames, "cosine", __file__)
-        is_current("artifacts/soups/osnet_ain_soup", fp)
+        write_soup(files, members, model_cfg, settings, frames, "osnet_ain_soup", "cosine", folders, fp)
     """
     fp = extraction_fingerprint(paths[0], cfg, settings, frames, script)
     return Fingerprint({**fp.parts, "member files": files_digest(paths), "metric": value_digest(metric)})
@@ -112,9 +112,12 @@ def write_soup(
     name: str,
     metric: str,
     folders: tuple[str | os.PathLike, str | os.PathLike, str | os.PathLike],
+    fingerprint: Fingerprint,
     device: str = "auto",
-) -> None:
-    """Write the soup ``name`` of the model files ``paths`` into the existing ``folders`` ``(out, features, distances)``.
+) -> bool:
+    """Write the soup ``name`` of the model files ``paths`` into ``folders`` ``(out, features,
+    distances)``, each whole and stamped with ``fingerprint``, unless all three already hold it
+    (:func:`~soccerreid.fingerprint.cached_outputs`). Returns True when it wrote, False when kept.
 
     ``<out>/model.pt``: the uniform soup (:func:`soup_model_files`) as a model file with the first
     member's input contract and output settings, its record naming the ``members``
@@ -125,23 +128,29 @@ def write_soup(
 
     Examples::
 
-        write_soup(files, ["osnet_ain", "osnet_ain_seed1"], cfg, settings, read_split_crops("data/index", ("valid",)),
-                   "osnet_ain_soup", "cosine", ("soups/osnet_ain_soup", "features/osnet_ain_soup", "distances/osnet_ain_soup"))
+        folders = ("soups/osnet_ain_soup", "features/osnet_ain_soup", "distances/osnet_ain_soup")
+        frames = read_split_crops("data/index", ("valid",))
+        members = ["osnet_ain", "osnet_ain_seed1"]
+        write_soup(files, members, cfg, settings, frames, "osnet_ain_soup", "cosine", folders, fp)   # True: written
     """
-    out, features, distances = (Path(folder) for folder in folders)
-    network, info = soup_model_files(paths, cfg, [f"models.{member}" for member in members])
-    save_model(
-        network,
-        out / "model.pt",
-        cfg,
-        input_size=(info.height, info.width),
-        flip=info.flip,
-        normalize=info.normalize,
-        training={"soup": "uniform", "members": list(members)},
-    )
-    embedder = load_model(out / "model.pt").configure(**vars(settings))
-    for split, frame in frames.items():
-        fs = extract_split(embedder, frame, name, split, device)
-        write_features(features / f"{split}.h5", fs)
-        if split in EVAL_SPLITS:
-            write_blocks(distances / f"{split}.h5", features_to_blocks(fs, metric))
+    with cached_outputs(fingerprint, *folders) as temps:
+        if temps is None:
+            return False
+        out, features, distances = temps
+        network, info = soup_model_files(paths, cfg, [f"models.{member}" for member in members])
+        save_model(
+            network,
+            out / "model.pt",
+            cfg,
+            input_size=(info.height, info.width),
+            flip=info.flip,
+            normalize=info.normalize,
+            training={"soup": "uniform", "members": list(members)},
+        )
+        embedder = load_model(out / "model.pt").configure(**vars(settings))
+        for split, frame in frames.items():
+            fs = extract_split(embedder, frame, name, split, device)
+            write_features(features / f"{split}.h5", fs)
+            if split in EVAL_SPLITS:
+                write_blocks(distances / f"{split}.h5", features_to_blocks(fs, metric))
+    return True

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from soccerreid.errors import DataError
+from soccerreid.layout import model_file, split_file
 from soccerreid.retrieval.fusion import check_aligned
 from soccerreid.schema import DistanceBlocks, FeatureSet, read_blocks, read_features
 from soccerreid.vocab import EVAL_SPLITS
@@ -34,7 +35,7 @@ def split_files(folder: str | os.PathLike, what: str | None = None) -> dict[str,
         split_files("artifacts/features/osnet_ain", what="features file")   # {"valid": ..., "test": ...}
         split_files("artifacts/reranked")                                   # {} before the rerank stage
     """
-    files = {split: Path(folder) / f"{split}.h5" for split in EVAL_SPLITS}
+    files = {split: split_file(folder, split) for split in EVAL_SPLITS}
     files = {split: path for split, path in files.items() if path.is_file()}
     if not files and what is not None:
         raise DataError(f"{folder}: no {what} for any of {', '.join(EVAL_SPLITS)} (<split>.h5)")
@@ -52,10 +53,10 @@ def present_splits(root: str | os.PathLike, models: Sequence[str]) -> list[str]:
     """
     root, splits = Path(root), []
     for split in EVAL_SPLITS:
-        have = [(root / m / f"{split}.h5").is_file() for m in models]
+        have = [model_file(root, m, split).is_file() for m in models]
         if any(have) and not all(have):
             missing = models[have.index(False)]
-            raise DataError(f"{root / missing / f'{split}.h5'}: missing, while other models have {split}")
+            raise DataError(f"{model_file(root, missing, split)}: missing, while other models have {split}")
         splits += [split] if all(have) else []
     if "valid" not in splits:
         raise DataError(f"{root}: no valid distances for {', '.join(models)}; the grid search needs <model>/valid.h5")
@@ -74,8 +75,8 @@ def read_model_blocks(
 
         blocks, feature_sets = read_model_blocks("artifacts/distances", models, "test", features="artifacts/features")
     """
-    paths = [Path(distances) / m / f"{split}.h5" for m in models]
+    paths = [model_file(distances, m, split) for m in models]
     blocks = [read_blocks(p) for p in paths]
     check_aligned(blocks, [str(p) for p in paths])
-    feature_sets = [read_features(Path(features) / m / f"{split}.h5") for m in models] if features is not None else None
+    feature_sets = [read_features(model_file(features, m, split)) for m in models] if features is not None else None
     return blocks, feature_sets

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from soccerreid.evaluation import class_group, cmc_curve, score_queries, summarize, summarize_by_class
-from soccerreid.evaluation.methods import build_scores, cmc_table
+from soccerreid.evaluation import class_group, cmc_curve, score_blocks, score_queries, summarize, summarize_by_class
+from soccerreid.evaluation.methods import cmc_table, score_table
 from soccerreid.retrieval.distances import embeddings_to_blocks
 
 
@@ -59,7 +59,9 @@ def test_per_class_summaries_and_sections():
     blocks = one_action([1, 2], [1, 2], clazz="Goalkeeper_team_left")
     by_class = summarize_by_class(blocks, score_queries(blocks))
     assert list(by_class) == ["goalkeepers"] and by_class["goalkeepers"]["rank1"] == 1.0
-    scores, cmc = build_scores(blocks, {"models": {"toy": blocks}}, max_rank=2)
+    scores, cmc = score_table(blocks, {"models": {"toy": blocks}}, max_rank=2)
     assert scores["models"]["toy"]["mAP"] == scores["mAP"] == 1.0
     assert scores["classes"]["goalkeepers"]["num_queries"] == 1
     assert cmc.splitlines()[0] == "rank,final,models_toy"
+    assert score_blocks(blocks, classes=True) == scores["models"]["toy"]
+    assert "classes" not in score_blocks(blocks) and score_blocks(blocks)["rank1"] == 1.0

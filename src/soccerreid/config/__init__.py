@@ -116,7 +116,8 @@ class Params:
             raise ConfigError(f"fusion.models: '{missing[0]}' is not a key of models or soups (have {embedders})")
         if self.qe.enabled and (self.distances.metric, self.fusion.normalize) != ("cosine", "none"):
             raise ConfigError(
-                "qe.enabled: query expansion works on cosine blocks of unit features; it needs distances.metric: cosine "
+                "qe.enabled: query expansion works on cosine blocks of unit features; it needs distances.metric: "
+                "cosine "
                 f"and fusion.normalize: none, got {self.distances.metric} and {self.fusion.normalize}"
             )
         for name, model in self.models.items():

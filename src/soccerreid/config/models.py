@@ -168,7 +168,8 @@ class TrainConfig:
             )
         if self.ema:
             raise ConfigError(
-                "sampled_classes: not with ema > 0 (the average would still touch every classifier row each step); set one of them to 0"
+                "sampled_classes: not with ema > 0 (the average would still touch every classifier row each step); "
+                "set one of them to 0"
             )
         if self.amp == "fp16":
             raise ConfigError(
@@ -291,12 +292,14 @@ def check_soup(name: str, soup: SoupConfig, models: dict[str, ModelConfig]) -> N
     for member, cfg in zip(soup.members[1:], others):
         if _without_seed(cfg) != recipe:
             raise ConfigError(
-                f"soups.{name}.members: {member} differs from {soup.members[0]} in more than train.seed and train.init_seed; a soup averages one recipe"
+                f"soups.{name}.members: {member} differs from {soup.members[0]} in more than train.seed and "
+                "train.init_seed; a soup averages one recipe"
             )
     inits = {models[m].train.resolved_init_seed for m in soup.members}
     if first.pretrained == "none" and len(inits) > 1:
         raise ConfigError(
-            f"soups.{name}.members: they start from different random inits (pretrained: none, init seeds {sorted(inits)}); "
+            f"soups.{name}.members: they start from different random inits (pretrained: none, init seeds "
+            f"{sorted(inits)}); "
             "set the same train.init_seed on every member"
         )
 

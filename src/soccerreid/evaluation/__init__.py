@@ -1,5 +1,20 @@
 """SoccerNet-protocol scoring: mAP and CMC per action, per class, and the official ranking format.
 
+The scoring entry points, from embeddings to the whole scores file (each returns fractions in
+[0, 1] under ``mAP``, ``rank<k>``, ``num_queries`` and ``queries_without_positive``):
+
+- :func:`score_embeddings`: (N, D) features and their labels; training's validation, the API.
+- :func:`score_blocks`: labelled distance blocks of one method, ``classes=True`` adds the class
+  groups; ``soccerreid.evaluate``.
+- :func:`~soccerreid.evaluation.methods.score_table`: the final blocks and every Table 1 row,
+  ``(scores, cmc_csv)``.
+- :func:`~soccerreid.evaluation.scores.score_run`: the score stage's scores file, CMC table and
+  rankings (``score_table`` on the scored split, held-out test, challenge, the official check).
+
+Under them, :mod:`~soccerreid.evaluation.metrics` (``score_queries`` -> ``QueryResults``,
+``summarize``, ``cmc_curve``) is the per-query core, and
+:func:`~soccerreid.evaluation.methods.official_section` checks ours against the official scorer.
+
 Examples::
 
     from soccerreid.evaluation import score_embeddings
@@ -7,6 +22,8 @@ Examples::
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -22,6 +39,7 @@ from soccerreid.evaluation.metrics import (
     summarize_by_class,
 )
 from soccerreid.retrieval.distances import embeddings_to_blocks
+from soccerreid.schema import DistanceBlocks
 
 __all__ = [
     "CLASS_GROUPS",
@@ -38,14 +56,21 @@ __all__ = [
 ]
 
 
-def score_blocks(blocks, ranks: tuple[int, ...] = RANKS) -> dict:
-    """:func:`summarize` of every query of labelled distance ``blocks``.
+def score_blocks(blocks: DistanceBlocks, ranks: Sequence[int] = RANKS, classes: bool = False) -> dict:
+    """:func:`summarize` of every query of labelled distance ``blocks``; with ``classes``, also
+    ``"classes": {group: summary}`` per class group (:func:`summarize_by_class`), as a row of the
+    scores file.
 
     Examples::
 
         score_blocks(read_blocks("artifacts/reranked/valid.h5"))["rank1"]
+        score_blocks(read_blocks("artifacts/distances/osnet_ain/valid.h5"), classes=True)["classes"]
     """
-    return summarize(score_queries(blocks), ranks)
+    results = score_queries(blocks)
+    summary = summarize(results, tuple(ranks))
+    if classes:
+        summary["classes"] = summarize_by_class(blocks, results, tuple(ranks))
+    return summary
 
 
 def score_embeddings(

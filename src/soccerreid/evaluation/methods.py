@@ -7,24 +7,20 @@ recompute any row from ``artifacts/distances`` (and features for concat) in seco
 Examples::
 
     result = grid_search(model_blocks, step=0.1)
-    sections = {name: score_section(b) for name, b in {"weighted": fused, "standard": reranked}.items()}
+    scores, cmc = score_table(reranked, {"fusion": {"weighted": fused}, "rerank": {"standard": reranked}})
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from soccerreid.config.retrieval import RERANK_PRESETS
 from soccerreid.errors import DataError
 from soccerreid.evaluation.metrics import RANKS, QueryTable, cmc_curve, score_queries, summarize, summarize_by_class
 from soccerreid.evaluation.ranking import attach_labels, ground_truth_from_blocks, official_scores, spread_actions
-from soccerreid.retrieval.expansion import QE_METHODS
-from soccerreid.retrieval.fusion import FUSION_METHODS, normalize_rows, simplex_grid, weighted_sum
+from soccerreid.retrieval.fusion import normalize_rows, simplex_grid, weighted_sum
 from soccerreid.schema import DistanceBlocks
 
 
@@ -48,33 +44,6 @@ class GridResult:
         for w, m, r in zip(self.weights, self.mAP, self.rank1):
             lines.append(",".join([*(f"{x:g}" for x in w), f"{m:.6f}", f"{r:.6f}"]))
         return "\n".join(lines) + "\n"
-
-
-def method_paths(
-    distances: str | os.PathLike,
-    fused: str | os.PathLike,
-    reranked: str | os.PathLike,
-    models: Sequence[str],
-    split: str,
-) -> dict[str, dict[str, Path]]:
-    """Where the DAG keeps the blocks of every Table 1 row of ``split``, by group and name.
-
-    ``{"models": {model: <distances>/<model>/<split>.h5}, "fusion": {method:
-    <fused>/methods/<method>/<split>.h5}, "qe": {method: <reranked>/qe/<method>/<split>.h5},
-    "rerank": {preset: <reranked>/presets/<preset>/<split>.h5}}`` for ``models`` (the fused models,
-    then soups and their members: :func:`models_to_score`), every fusion method, query expansion
-    (written only for a cosine fusion: the caller checks the file) and re-ranking preset.
-
-    Examples::
-
-        method_paths("artifacts/distances", "artifacts/fused", "artifacts/reranked", ["osnet_ain"], "valid")
-    """
-    return {
-        "models": {m: Path(distances) / m / f"{split}.h5" for m in models},
-        "fusion": {m: Path(fused) / "methods" / m / f"{split}.h5" for m in FUSION_METHODS},
-        "qe": {m: Path(reranked) / "qe" / m / f"{split}.h5" for m in QE_METHODS},
-        "rerank": {p: Path(reranked) / "presets" / p / f"{split}.h5" for p in RERANK_PRESETS},
-    }
 
 
 def grid_search(blocks: Sequence[DistanceBlocks], step: float = 0.1, normalize: str = "none") -> GridResult:
@@ -120,27 +89,10 @@ def models_to_score(models: Sequence[str], soups: Mapping[str, Sequence[str]]) -
     return names
 
 
-def score_section(blocks: DistanceBlocks, ranks: Sequence[int] = RANKS) -> dict:
-    """Summary of labelled ``blocks`` with a summary per class group.
-
-    Returns ``{"mAP", "rank<k>", "num_queries", "queries_without_positive", "classes": {group: summary}}``.
-
-    Examples::
-
-        score_section(read_blocks("artifacts/distances/osnet_ain/valid.h5"))["mAP"]
-    """
-    return score_sections({"blocks": blocks}, ranks, max_rank=1)[0]["blocks"]
-
-
-def score_sections(
+def _score_named(
     named: Mapping[str, DistanceBlocks], ranks: Sequence[int] = RANKS, max_rank: int = 50
 ) -> tuple[dict, dict]:
-    """``({name: score_section}, {name: (max_rank,) CMC curve})`` for several labelled blocks.
-
-    Examples::
-
-        sections, curves = score_sections({"osnet_ain": osnet, "weighted": fused})
-    """
+    """``({name: summary with "classes"}, {name: (max_rank,) CMC curve})`` for several labelled blocks."""
     sections, curves = {}, {}
     for name, blocks in named.items():
         results = score_queries(blocks)
@@ -165,24 +117,24 @@ def cmc_table(curves: Mapping[str, np.ndarray]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_scores(
+def score_table(
     final: DistanceBlocks,
     sections: Mapping[str, Mapping[str, DistanceBlocks]],
     ranks: Sequence[int] = RANKS,
     max_rank: int = 50,
 ) -> tuple[dict, str]:
-    """``(scores, cmc_csv)``: the final method's scores at top level, one section per group.
+    """``(scores, cmc_csv)``: Table 1 scored, the final method's scores at top level, one section per group.
 
     ``sections`` maps a group (``models``, ``fusion``, ``rerank``) to ``{name: blocks}``. The
     CMC CSV has one column for the final method and one per ``<group>_<name>``.
 
     Examples::
 
-        scores, cmc = build_scores(reranked, {"models": {"osnet_ain": b}, "rerank": presets})
+        scores, cmc = score_table(reranked, {"models": {"osnet_ain": b}, "rerank": presets})
         scores["mAP"], scores["models"]["osnet_ain"]["rank1"]
     """
     named = {"final": final, **{f"{g}_{n}": b for g, group in sections.items() for n, b in group.items()}}
-    scored, curves = score_sections(named, ranks, max_rank)
+    scored, curves = _score_named(named, ranks, max_rank)
     scores = {"split": final.split, "method": final.source, **scored.pop("final")}
     for group, members in sections.items():
         scores[group] = {name: scored[f"{group}_{name}"] for name in members}
@@ -221,7 +173,7 @@ def official_section(blocks: DistanceBlocks, ranking: dict, max_actions: int) ->
     return {**official, "agrees": True, "actions": int(checked.sizes.size), "queries": ours["num_queries"]}
 
 
-def challenge_scores(
+def score_challenge(
     final: DistanceBlocks,
     sections: Mapping[str, Mapping[str, DistanceBlocks]],
     ground_truth: dict,
@@ -234,13 +186,13 @@ def challenge_scores(
 
     ``ground_truth`` is the bbox_info-layout labels (``source`` names it in errors), ``ranking``
     the exported challenge ranking, checked by the official scorer as well: the result is
-    :func:`build_scores` of the labelled blocks plus ``official``, the official ``{"mAP", "rank1"}``.
+    :func:`score_table` of the labelled blocks plus ``official``, the official ``{"mAP", "rank1"}``.
 
     Examples::
 
-        scores["challenge"] = challenge_scores(final, sections, labels, ranking, "challenge_groundtruth.json")
+        scores["challenge"] = score_challenge(final, sections, labels, ranking, "challenge_groundtruth.json")
     """
     label = lambda blocks: attach_labels(blocks, ground_truth, source)  # noqa: E731
     labelled = {group: {name: label(b) for name, b in members.items()} for group, members in sections.items()}
-    scores, _ = build_scores(label(final), labelled, ranks, max_rank)
+    scores, _ = score_table(label(final), labelled, ranks, max_rank)
     return {**scores, "official": official_scores(ground_truth, ranking)}

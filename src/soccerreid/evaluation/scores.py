@@ -23,14 +23,14 @@ from pathlib import Path
 from soccerreid.config.retrieval import RERANK_PRESETS, ScoreConfig
 from soccerreid.errors import DataError, need
 from soccerreid.evaluation.methods import (
-    build_scores,
-    challenge_scores,
-    method_paths,
     models_to_score,
     official_section,
+    score_challenge,
+    score_table,
 )
 from soccerreid.evaluation.ranking import ranking_from_blocks, write_ranking
 from soccerreid.io import atomic_dir
+from soccerreid.layout import split_file, table_files
 from soccerreid.retrieval.expansion import QE_METHODS
 from soccerreid.retrieval.fusion import FUSION_METHODS
 from soccerreid.schema import DistanceBlocks, read_blocks
@@ -49,7 +49,7 @@ def read_finals(reranked: str | os.PathLike, split: str) -> dict[str, DistanceBl
     """
     paths = split_files(reranked)
     if split not in paths:
-        raise DataError(f"{Path(reranked) / f'{split}.h5'}: not found (score.split is {split})")
+        raise DataError(f"{split_file(reranked, split)}: not found (score.split is {split})")
     return {name: read_blocks(path) for name, path in paths.items()}
 
 
@@ -62,10 +62,10 @@ def read_sections(
 ) -> dict[str, dict[str, DistanceBlocks]]:
     """``{"models", "fusion", "qe", "rerank"}``: ``{name: DistanceBlocks}`` of ``split`` for every Table 1 row.
 
-    ``models``: ``<distances>/<model>/<split>.h5`` of the fused models (``<fused>/fusion.json``),
-    then every soup's members and the soup (:func:`models_to_score`); ``fusion``:
-    ``<fused>/methods/<method>/<split>.h5``; ``qe``: ``<reranked>/qe/<method>/<split>.h5``, none for
-    a fusion that is no cosine Gram; ``rerank``: ``<reranked>/presets/<preset>/<split>.h5``.
+    ``models``: the fused models (``<fused>/fusion.json``), then every soup's members and the
+    soup (:func:`models_to_score`); ``fusion``, every fusion method; ``qe``, every query
+    expansion, none for a fusion that is no cosine Gram; ``rerank``, every re-ranking preset; each
+    at its place of the Table 1 layout (:func:`soccerreid.layout.table_files`).
 
     Examples::
 
@@ -73,7 +73,7 @@ def read_sections(
     """
     info = json.loads(need(Path(fused) / "fusion.json", "dvc repro fuse").read_text())
     models = models_to_score(info["models"], soups)
-    paths = method_paths(distances, fused, reranked, models, split)
+    paths = table_files(distances, fused, reranked, models, split)
     return {
         group: {name: read_blocks(path) for name, path in named.items() if group != "qe" or path.is_file()}
         for group, named in paths.items()
@@ -87,9 +87,10 @@ def describe_run(finals: Mapping[str, DistanceBlocks], cfg: ScoreConfig) -> str:
 
         describe_run(finals, ScoreConfig())   # "score: Table 1 on valid and test (models, 4 fusions, ...)"
     """
+    heldout = " and test" if cfg.split == "valid" and "test" in finals else ""
+    rows = f"{len(FUSION_METHODS)} fusions, {len(QE_METHODS)} query expansions, {len(RERANK_PRESETS)} re-rankings"
     return (
-        f"score: Table 1 on {cfg.split}{' and test' if cfg.split == 'valid' and 'test' in finals else ''} (models, "
-        f"{len(FUSION_METHODS)} fusions, {len(QE_METHODS)} query expansions, {len(RERANK_PRESETS)} re-rankings); official check on up to "
+        f"score: Table 1 on {cfg.split}{heldout} (models, {rows}); official check on up to "
         f"{cfg.official_actions} actions; rankings of {', '.join(finals)}"
     )
 
@@ -103,7 +104,7 @@ def score_run(
 ) -> tuple[dict, str, dict[str, dict]]:
     """``(scores, cmc_csv, rankings)`` of the run: the scores file, the CMC table and the final rankings.
 
-    ``scores`` is :func:`build_scores` on ``cfg.split``, ``sections(split)`` giving the Table 1
+    ``scores`` is :func:`score_table` on ``cfg.split``, ``sections(split)`` giving the Table 1
     blocks of a split (:func:`read_sections`); ``rankings`` is ``{split: official-format ranking}``
     of every split of ``finals`` (``{split: final blocks}``). ``labels`` (e.g. ``soups``,
     ``qe_settings``) are set at top level after the scores; then ``official``
@@ -113,18 +114,19 @@ def score_run(
 
     Examples::
 
-        scores, cmc, rankings = score_run(finals, read, ScoreConfig(), {"soups": {}}, "data/index/challenge_groundtruth.json")
+        truth = "data/index/challenge_groundtruth.json"
+        scores, cmc, rankings = score_run(finals, read, ScoreConfig(), {"soups": {}}, truth)
         scores["mAP"], scores["heldout"]["rerank"]["standard"]["mAP"]
     """
     rankings = {split: ranking_from_blocks(blocks) for split, blocks in finals.items()}
-    scores, cmc = build_scores(finals[cfg.split], sections(cfg.split), cfg.ranks, cfg.max_rank)
+    scores, cmc = score_table(finals[cfg.split], sections(cfg.split), cfg.ranks, cfg.max_rank)
     scores.update(labels or {})
     scores["official"] = official_section(finals[cfg.split], rankings[cfg.split], cfg.official_actions)
     if cfg.split == "valid" and "test" in finals and finals["test"].labelled:
-        scores["heldout"], _ = build_scores(finals["test"], sections("test"), cfg.ranks, cfg.max_rank)
+        scores["heldout"], _ = score_table(finals["test"], sections("test"), cfg.ranks, cfg.max_rank)
     truth = Path(truth) if truth else None
     if truth is not None and truth.is_file() and "challenge" in finals:
-        scores["challenge"] = challenge_scores(
+        scores["challenge"] = score_challenge(
             finals["challenge"],
             sections("challenge"),
             json.loads(truth.read_text()),

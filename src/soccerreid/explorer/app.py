@@ -246,7 +246,8 @@ def _show(run: Run, split, a, b, query, top_k):
         "<h3>Side by side</h3>"
         + _row(first, run.label(split, a), "A: ")
         + _row(second, run.label(split, b), "B: ")
-        + f'<p class="delta" data-delta="{second.ap - first.ap:.6f}">AP change B - A: {100 * (second.ap - first.ap):+.1f}</p>'
+        + f'<p class="delta" data-delta="{second.ap - first.ap:.6f}">AP change B - A: '
+        f"{100 * (second.ap - first.ap):+.1f}</p>"
     )
     return one, side
 
@@ -259,7 +260,8 @@ def _row(view, label: str, prefix: str) -> str:
         for r, (g, path, hit) in enumerate(zip(view.gallery, view.gallery_paths, view.matches), start=1)
     ]
     return (
-        f'<div class="retrieval" data-query="{view.query}"><div class="head">{prefix}{escape(label)}: AP {_fmt(view.ap)}; '
+        f'<div class="retrieval" data-query="{view.query}"><div class="head">{prefix}{escape(label)}: AP '
+        f"{_fmt(view.ap)}; "
         f'true matches at ranks {ranks}</div><div class="tiles">{"".join(tiles)}</div></div>'
     )
 

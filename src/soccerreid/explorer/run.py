@@ -28,9 +28,9 @@ import pandas as pd
 
 from soccerreid.data.index import read_index
 from soccerreid.errors import DataError, need
-from soccerreid.evaluation.methods import method_paths
 from soccerreid.evaluation.metrics import score_queries
 from soccerreid.evaluation.ranking import ranking_from_blocks
+from soccerreid.layout import split_file, table_files
 from soccerreid.reporting.qualitative import crop_lookup
 from soccerreid.reporting.table import method_label
 from soccerreid.schema import read_blocks
@@ -155,16 +155,15 @@ class Run:
     def blocks_path(self, split: str, key: str) -> tuple[Path, str]:
         """The blocks file of method ``key`` on ``split`` and the command that makes it."""
         if key == FINAL:
-            return self.paths.reranked / f"{split}.h5", "dvc repro rerank"
+            return split_file(self.paths.reranked, split), "dvc repro rerank"
         group, _, name = key.partition("/")
         soups = self.scores.get("soups", {})
-        paths = method_paths(
+        paths = table_files(
             self.paths.distances, self.paths.fused, self.paths.reranked, list(self.section(split)["models"]), split
         )
         if name not in paths.get(group, {}):
-            raise DataError(
-                f"method {key!r}: unknown (expected final, models/<model>, fusion/<method>, qe/<method> or rerank/<preset>)"
-            )
+            expected = "final, models/<model>, fusion/<method>, qe/<method> or rerank/<preset>"
+            raise DataError(f"method {key!r}: unknown (expected {expected})")
         stage = {"models": f"soup@{name}" if name in soups else f"distances@{name}", "fusion": "fuse"}.get(
             group, "rerank"
         )

@@ -45,7 +45,8 @@ def tile(src: str, caption: str, state: str | None, role: str, bbox_idx: int | N
     attrs = f' data-role="{role}"' + (f' data-bbox="{bbox_idx}"' if bbox_idx is not None else "")
     attrs += f' data-state="{state}"' if state else ""
     return (
-        f'<figure class="tile {role} {state or "unknown"}"{attrs}><img src="{html.escape(src)}" alt="{role} {bbox_idx}">'
+        f'<figure class="tile {role} {state or "unknown"}"{attrs}><img src="{html.escape(src)}" alt="{role} '
+        f'{bbox_idx}">'
         f"<figcaption>{html.escape(caption)}</figcaption></figure>"
     )
 

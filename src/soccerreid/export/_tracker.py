@@ -25,7 +25,7 @@ import pandas as pd
 
 from soccerreid.config.models import IMAGENET_MEAN, IMAGENET_STD
 from soccerreid.errors import DataError
-from soccerreid.evaluation.methods import score_section
+from soccerreid.evaluation import score_blocks
 from soccerreid.retrieval import features_to_blocks
 from soccerreid.schema import FeatureSet
 
@@ -90,15 +90,15 @@ def deployed_scores(
     """Scores of the DAG's features and of the tracker's on the same crops, by the score stage's scorer.
 
     Returns ``{"dag": section, "deployed": section, "cosine_mean", "cosine_min", "crops"}``, each
-    section as :func:`~soccerreid.evaluation.methods.score_section` (``mAP``, ``rank1``, ...);
+    section as :func:`~soccerreid.evaluation.score_blocks` (``classes=True``) (``mAP``, ``rank1``, ...);
     the cosines compare each crop's deployed feature with its DAG feature.
     """
     deployed = deployed_features(run, frame, dag, height, width)
     reference = dag.features / np.maximum(np.linalg.norm(dag.features, axis=1, keepdims=True), 1e-12)
     cosine = (deployed.features * reference).sum(axis=1)
     return {
-        "dag": score_section(features_to_blocks(dag, metric)),
-        "deployed": score_section(features_to_blocks(deployed, metric)),
+        "dag": score_blocks(features_to_blocks(dag, metric), classes=True),
+        "deployed": score_blocks(features_to_blocks(deployed, metric), classes=True),
         "cosine_mean": float(cosine.mean()),
         "cosine_min": float(cosine.min()),
         "crops": len(cosine),

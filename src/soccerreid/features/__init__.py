@@ -1,7 +1,8 @@
 """Feature extraction: crops -> embeddings -> the features HDF5 of :mod:`soccerreid.schema`.
 
 :func:`load_model` and :class:`Embedder` run a model file; :func:`extract_embeddings` is the
-network-level path under them.
+network-level path under them; :func:`write_extraction` writes the extract stage's output
+folder, kept while its :func:`extraction_fingerprint` holds.
 """
 
 from soccerreid.features.embedder import Embedder, check_same_model, extract_split, load_model, read_split_crops
@@ -15,7 +16,7 @@ from soccerreid.features.extract import (
     make_loader,
     to_pil,
 )
-from soccerreid.features.fingerprint import extraction_fingerprint
+from soccerreid.features.outputs import extraction_fingerprint, write_extraction
 
 __all__ = [
     "EvalCrops",
@@ -32,4 +33,5 @@ __all__ = [
     "load_model",
     "make_loader",
     "to_pil",
+    "write_extraction",
 ]

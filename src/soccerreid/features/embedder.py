@@ -108,7 +108,8 @@ def extract_split(
 
     Examples::
 
-        fs = extract_split(load_model(path).configure(**settings), read_index("data/index", "valid"), "osnet_ain", "valid")
+        embedder = load_model(path).configure(**settings)
+        fs = extract_split(embedder, read_index("data/index", "valid"), "osnet_ain", "valid")
         write_features("artifacts/features/osnet_ain/valid.h5", fs)
     """
     if frame.empty:

@@ -366,7 +366,8 @@ def load_network(path: str | os.PathLike) -> tuple[ReidModel, ModelInfo]:
 
 
 def check_matches(info: ModelInfo, cfg: ModelConfig, path: str | os.PathLike, key: str) -> None:
-    """Raise a one-line :class:`WeightsError` if the model file at ``path`` is not the model ``cfg`` (params ``key``) describes.
+    """Raise a one-line :class:`WeightsError` if the model file at ``path`` is not the model ``cfg`` (params ``key``)
+    describes.
 
     Examples::
 

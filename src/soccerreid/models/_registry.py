@@ -102,7 +102,8 @@ def validate_input_size(cfg: ModelConfig, height: int, width: int, key: str = "i
     """Raise a one-line :class:`ConfigError` naming ``key`` if ``cfg.arch`` cannot take (height, width).
 
     ViTs (DINOv2 and CLIP ViT-L/14: patch 14; CLIP ViT-B/16: 16) need both sides to be multiples
-    of the patch: timm would otherwise silently crop the border. We reject rather than pad, so every pixel of a crop is seen.
+    of the patch: timm would otherwise silently crop the border. We reject rather than pad, so every pixel of a crop
+    is seen.
 
     Examples::
 

@@ -105,19 +105,24 @@ def table_rows(scores: dict, fusion_info: dict) -> list[TableRow]:
 def _notes(scores: dict, fusion_info: dict) -> list[str]:
     order = ", ".join(MODEL_NAMES.get(m, m) for m in fusion_info["models"])
     notes = [
-        f"Final method of this run: `{scores['method']}` (mAP {100 * scores['mAP']:.2f}, Rank-1 {100 * scores['rank1']:.2f}).",
-        f"Fusion weights are in the order {order}; grid search best on valid: {weights_label(fusion_info['grid_weights'])}.",
+        f"Final method of this run: `{scores['method']}` (mAP {100 * scores['mAP']:.2f}, Rank-1 "
+        f"{100 * scores['rank1']:.2f}).",
+        f"Fusion weights are in the order {order}; grid search best on valid: "
+        f"{weights_label(fusion_info['grid_weights'])}.",
         f"Queries: {scores['num_queries']}; queries without a gallery positive: {scores['queries_without_positive']}.",
     ]
     for group, section in scores.get("classes", {}).items():
         notes.append(
-            f"Final method on {group}: mAP {100 * section['mAP']:.2f}, Rank-1 {100 * section['rank1']:.2f} ({section['num_queries']} queries)."
+            f"Final method on {group}: mAP {100 * section['mAP']:.2f}, Rank-1 {100 * section['rank1']:.2f} "
+            f"({section['num_queries']} queries)."
         )
     if "heldout" in scores:
         held = scores["heldout"]
         notes.append(
-            f"Test columns: the same models, weights and settings on the {held['split']} split, which no choice of this run saw "
-            f"(best epochs and grid weights were picked on {scores['split']}); final method there: mAP {100 * held['mAP']:.2f}, "
+            f"Test columns: the same models, weights and settings on the {held['split']} split, which no choice of "
+            "this run saw "
+            f"(best epochs and grid weights were picked on {scores['split']}); final method there: mAP "
+            f"{100 * held['mAP']:.2f}, "
             f"Rank-1 {100 * held['rank1']:.2f} ({held['num_queries']} queries)."
         )
     if "challenge" in scores:

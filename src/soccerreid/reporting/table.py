@@ -106,7 +106,8 @@ def render_results(rows: list[TableRow], dataset: str, notes: list[str] = ()) ->
     lines = [
         "# Results (Table 1)",
         "",
-        f"Dataset: {dataset}. Scores in percent, SoccerNet protocol (each query ranked against its own action's gallery).",
+        f"Dataset: {dataset}. Scores in percent, SoccerNet protocol (each query ranked against its own action's "
+        "gallery).",
         "",
         header,
         "|" + "---|" * (len(columns) + 2),

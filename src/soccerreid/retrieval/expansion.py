@@ -128,8 +128,10 @@ def check_cosine_gram(blocks: DistanceBlocks) -> None:
     """
     if not is_cosine_gram(blocks):
         raise DataError(
-            f"{blocks.source} ({blocks.split}): query expansion needs cosine distance blocks of unit features, got metric "
-            f"{blocks.metric} with |d(i, i)| up to {_largest_self_distance(blocks):.3g} (a normalised fusion or another metric)"
+            f"{blocks.source} ({blocks.split}): query expansion needs cosine distance blocks of unit features, got "
+            "metric "
+            f"{blocks.metric} with |d(i, i)| up to {_largest_self_distance(blocks):.3g} (a normalised fusion or "
+            "another metric)"
         )
 
 

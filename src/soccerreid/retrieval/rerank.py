@@ -12,7 +12,8 @@ It follows torchreid's ``re_ranking`` step for step, on same-size stacks of acti
    (1 - lambda) * jaccard + lambda * normalised original.
 
 Sets are boolean (B, n, n) masks and their overlaps are small matrix products, so no step loops
-over actions in Python (the Jaccard sum runs over member columns). One departure from torchreid: a block whose distances are
+over actions in Python (the Jaccard sum runs over member columns). One departure from torchreid: a block whose
+distances are
 all zero (every member identical) yields zeros instead of NaN.
 
 Examples::
@@ -120,14 +121,16 @@ def rerank_split(
     it is None (source ``qe:...+rerank:...`` with both; with neither, ``blocks`` unchanged).
     ``rows``: ``{"presets": {preset: blocks re-ranked with it}, "qe": {method: expanded blocks}}``,
     every preset of ``presets`` on the un-expanded ``blocks`` (work shared with ``setting``, see
-    :func:`rerank_settings`) and every method of :data:`~soccerreid.retrieval.expansion.QE_METHODS` at ``(qe_k, qe_alpha, qe_times)``
+    :func:`rerank_settings`) and every method of :data:`~soccerreid.retrieval.expansion.QE_METHODS` at ``(qe_k,
+    qe_alpha, qe_times)``
     (none when ``blocks`` are not cosine blocks of unit features): Table 1's rows. Every result has
     the layout of ``blocks``, float32 values.
 
     Examples::
 
         final, rows = rerank_split(fused, (20, 6, 0.3), RERANK_PRESETS)
-        final.source, sorted(rows["presets"]), sorted(rows["qe"])   # "rerank:20/6/0.3", [...], ["alpha_qe", "aqe", "dba"]
+        # "rerank:20/6/0.3", [...], ["alpha_qe", "aqe", "dba"]
+        final.source, sorted(rows["presets"]), sorted(rows["qe"])
         final, _ = rerank_split(fused, None, RERANK_PRESETS, qe_method="dba")   # final.source "qe:dba/5/3/1"
     """
     final = {FINAL: setting} if setting is not None else {}

@@ -17,8 +17,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from soccerreid.config.models import ModelConfig
-from soccerreid.fingerprint import Fingerprint, is_current, write_stamp
-from soccerreid.io import atomic_dir, remove_leftovers_in, write_json
+from soccerreid.fingerprint import Fingerprint, is_current, stamped_dirs
+from soccerreid.io import remove_leftovers_in, write_json
 from soccerreid.training.model_file import save_trained_model
 from soccerreid.training.trainer import TrainResult
 
@@ -38,10 +38,13 @@ def keep_outputs(
 
 
 def export_run(result: TrainResult, cfg: ModelConfig, out_dir: str | Path, name: str, stamp: Fingerprint) -> None:
-    """Write the train stage's outputs whole (atomically): ``out_dir/model.pt`` (the model file of
-    ``result`` trained from ``cfg``),
-    ``summary.json`` (``{"model": name, **result.summary}``) and the ``stamp`` of what shaped them."""
-    with atomic_dir(out_dir) as tmp:
+    """Write the train stage's outputs whole (:func:`~soccerreid.fingerprint.stamped_dirs`):
+    ``out_dir/model.pt`` (the model file of ``result`` trained from ``cfg``), ``summary.json``
+    (``{"model": name, **result.summary}``) and the ``stamp`` of what shaped them.
+
+    The train stage keeps its outputs by :func:`keep_outputs` rather than by
+    :func:`~soccerreid.fingerprint.cached_outputs` alone: it also needs the dvclive metrics, and
+    under DDP every rank trains while only rank 0 writes."""
+    with stamped_dirs(stamp, out_dir) as (tmp,):
         save_trained_model(result, cfg, tmp / "model.pt")
         write_json(tmp / "summary.json", {"model": name, **result.summary})
-        write_stamp(tmp, stamp)
