@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     args = PARSER.parse_args(argv)
     params = load_params(args.params)
     cfg = params.extraction(args.model)
-    split = "valid" if "valid" in cfg.splits else cfg.splits[0]
+    split = cfg.check_split
     frame = read_index(args.index, split)
     crops = pick_check_crops(frame)
     check_images(crops, source=f"{args.index}/{split}.csv", hint=" (re-run the prepare stage?)")

@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     with atomic_dir(args.out) as out:
         for split in splits:
             blocks, features = read_model_blocks(
-                args.distances, cfg.models, split, args.features if metric != "cosine" else None
+                args.distances, cfg.models, split, args.features if params.distances.concat_reads_features else None
             )
             variants = fuse_all(blocks, features, cfg.weights, grid.best_weights, cfg.normalize, metric)
             write_fused(out, split, variants, cfg.method)

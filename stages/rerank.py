@@ -36,9 +36,9 @@ def main(argv: list[str] | None = None) -> None:
     cfg, qe = params.rerank, params.qe
     paths = split_files(args.fused, what="fused distances")
     fused = [read_blocks(p) for p in paths.values()]
-    setting = f"k1={cfg.k1} k2={cfg.k2} lambda={cfg.lambda_:g}" if cfg.enabled else "disabled"
     progress(
-        f"rerank: {f'qe {qe.method}, then ' if qe.enabled else ''}{setting} on {', '.join(b.split for b in fused)} "
+        f"rerank: {f'qe {qe.method}, then ' if qe.enabled else ''}{cfg.describe()} "
+        f"on {', '.join(b.split for b in fused)} "
         f"({sum(b.sizes.size for b in fused):,} actions), with Table 1's presets {', '.join(RERANK_PRESETS)} "
         f"and query expansions (k={qe.k}, alpha={qe.alpha:g}, times={qe.times})"
     )
@@ -46,9 +46,9 @@ def main(argv: list[str] | None = None) -> None:
         for (split, path), blocks in zip(paths.items(), fused):
             reranked, rows = rerank_split(
                 blocks,
-                (cfg.k1, cfg.k2, cfg.lambda_) if cfg.enabled else None,
+                cfg.setting,
                 RERANK_PRESETS,
-                qe.method if qe.enabled else None,
+                qe.applied,
                 qe.k,
                 qe.alpha,
                 qe.times,

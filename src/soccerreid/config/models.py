@@ -224,6 +224,11 @@ class ExtractConfig:
     splits: tuple[Literal[SPLITS], ...] = EVAL_SPLITS
     differs_from_validation: str = field(default="", metadata={OPERATIONAL: True})
 
+    @property
+    def check_split(self) -> str:
+        """The split whose crops check an export against torch: valid when extracted, else the first."""
+        return "valid" if "valid" in self.splits else self.splits[0]
+
 
 @dataclass(frozen=True)
 class ModelConfig:

@@ -23,6 +23,11 @@ class DistancesConfig:
 
     metric: Literal["cosine", "euclidean"] = "cosine"
 
+    @property
+    def concat_reads_features(self) -> bool:
+        """Concat fusion needs the features files for euclidean distances; with cosine it is exact from the blocks."""
+        return self.metric != "cosine"
+
 
 @dataclass(frozen=True)
 class FusionConfig:
@@ -63,6 +68,15 @@ class RerankConfig:
     k2: int = bounded(6, ge=1)
     lambda_: float = bounded(0.3, ge=0.0, le=1.0, key="lambda")
 
+    @property
+    def setting(self) -> tuple[int, int, float] | None:
+        """``(k1, k2, lambda)`` of the final method's re-ranking, or None when it is off."""
+        return (self.k1, self.k2, self.lambda_) if self.enabled else None
+
+    def describe(self) -> str:
+        """``k1=20 k2=6 lambda=0.3``, or ``disabled``: how the stage's plan line names it."""
+        return f"k1={self.k1} k2={self.k2} lambda={self.lambda_:g}" if self.enabled else "disabled"
+
 
 def rerank_setting(values: object, name: str = "rerank") -> tuple[int, int, float]:
     """``(k1, k2, lambda)`` of one re-ranking, checked against :class:`RerankConfig`'s ranges; whole floats
@@ -101,6 +115,11 @@ class QeConfig:
     k: int = bounded(5, ge=1)
     alpha: float = bounded(3.0, ge=0.0)
     times: int = bounded(1, ge=1)
+
+    @property
+    def applied(self) -> str | None:
+        """The method the rerank stage applies before re-ranking, or None when ``enabled`` is off."""
+        return self.method if self.enabled else None
 
     def __post_init__(self) -> None:
         if self.alpha != int(self.alpha):
