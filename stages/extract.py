@@ -1,10 +1,10 @@
 """Stage extract@<model>: embed every crop of the configured splits with a trained model.
 
-Runs the model file through :func:`soccerreid.load_model` with the ``extract.<name>`` settings (``models.<name>``, or
-``imported.<name>`` for a model imported by import@<name>, checks the file is that model); writes, whole or not at all, ``<out>/<split>.h5`` (soccerreid.schema) for each of
-``extract.<name>.splits`` and ``<out>/fingerprint.json``, kept while that holds (model file, extraction config, crops,
-code). Run as ``python stages/extract.py --params params.yaml --model osnet_ain --weights
-artifacts/models/osnet_ain/model.pt --index data/index --out artifacts/features/osnet_ain``.
+Runs the model file through :func:`soccerreid.load_model` with the ``extract.<name>`` settings (``models.<name>``,
+or ``imported.<name>`` for a model of import@<name>, checks the file is that model); writes, whole or not at all,
+``<out>/<split>.h5`` (soccerreid.schema) for each of ``extract.<name>.splits`` and ``<out>/fingerprint.json``, kept
+while that holds (model file, extraction config, crops, code). Run as ``python stages/extract.py --params params.yaml
+--model osnet_ain --weights artifacts/models/osnet_ain/model.pt --index data/index --out artifacts/features/osnet_ain``.
 """
 
 from __future__ import annotations

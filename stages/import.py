@@ -1,10 +1,11 @@
 """Stage import@<name>: a torchreid checkpoint trained elsewhere becomes the model file of ``imported.<name>``.
 
-Reads ``imported.<name>.checkpoint`` (torchreid's ``save_checkpoint`` ``.pth.tar``; a path relative to the repository
-root, or absolute: dvc.yaml lists it as a dep, so replacing the file re-imports) and writes ``<out>/model.pt`` for
-``arch``/``variant`` at ``height`` x ``width`` (soccerreid.models.import_checkpoint). A checkpoint that does not fit is a
-one-line error naming the first missing or unexpected tensors, before anything is written. extract@, distances@, fuse,
-score and report then take the model as one trained here. Params: ``imported.<name>``.
+Reads ``imported.<name>.checkpoint`` (torchreid's ``save_checkpoint`` ``.pth.tar``; a path relative to the
+repository root, or absolute: dvc.yaml lists it as a dep, so replacing the file re-imports) and writes
+``<out>/model.pt`` for ``arch``/``variant`` at ``height`` x ``width`` (soccerreid.models.import_checkpoint). A
+checkpoint that does not fit is a one-line error naming the first missing or unexpected tensors, before anything is
+written. extract@, distances@, fuse, score and report then take the model as one trained here. Params:
+``imported.<name>``.
 
     python stages/import.py --params params.yaml --model osnet_sn --out artifacts/models/osnet_sn
 """

@@ -37,7 +37,7 @@ def _expanded_stages(params: dict) -> dict[str, dict]:
         assert stage["foreach"] in FOREACH, f"{name}: foreach must iterate over the models, soups or imported section"
         for key, item in params[FOREACH[stage["foreach"]]].items():
             text = yaml.safe_dump(stage["do"]).replace("${key}", key)
-            text = re.sub(r"\$\{item\.(\w+)\}", lambda m: str(item[m.group(1)]), text)
+            text = re.sub(r"\$\{item\.(\w+)\}", lambda m, item=item: str(item[m.group(1)]), text)
             stages[f"{name}@{key}"] = yaml.safe_load(text)
     return stages
 

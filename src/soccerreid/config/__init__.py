@@ -109,7 +109,7 @@ class Params:
         return f"models.{name}", self.model(name)
 
     def extraction(self, name: str) -> ExtractConfig:
-        """``extract.<name>`` of a model, soup or imported model, or a one-line :class:`ConfigError` as :meth:`model`."""
+        """``extract.<name>`` of a model, soup or imported model, or a one-line :class:`ConfigError`."""
         return self._entry("extract", "model, soup or imported model", name)
 
     def _entry(self, section: str, what: str, name: str):
@@ -125,11 +125,14 @@ class Params:
             check_soup(name, soup, self.models)
         for name in self.imported:
             if name in self.models or name in self.soups:
-                raise ConfigError(f"imported.{name}: also a key of models or soups; an imported model needs a name of its own")
+                raise ConfigError(
+                    f"imported.{name}: also a key of models or soups; an imported model needs a name of its own"
+                )
         embedders = [*self.models, *self.soups, *self.imported]
         if set(self.extract) != set(embedders):
             raise ConfigError(
-                f"extract: expected one entry per model, soup and imported model {sorted(embedders)}, got {sorted(self.extract)}"
+                f"extract: expected one entry per model, soup and imported model {sorted(embedders)}, "
+                f"got {sorted(self.extract)}"
             )
         missing = [name for name in self.fusion.models if name not in embedders]
         if missing:
@@ -168,7 +171,8 @@ def _check_imported_size(name: str, imported: ImportedConfig, extract: ExtractCo
         return
     raise ConfigError(
         f"extract.{name}: extracts at {extract.height}x{extract.width}, but imported.{name} was trained at "
-        f"{imported.height}x{imported.width}: make them equal, or give the reason in extract.{name}.differs_from_validation"
+        f"{imported.height}x{imported.width}: make them equal, or give the reason in "
+        f"extract.{name}.differs_from_validation"
     )
 
 
