@@ -124,6 +124,12 @@ def test_an_imported_name_of_a_trained_model_or_another_size_is_refused(in_tmp, 
     with pytest.raises(ConfigError, match="imported.osnet_ain: also a key of models or soups"):
         parse_params(params)
     params = yaml.safe_load(Path(p).read_text())
+    params["imported"]["osnet_sn"] = {**IMPORTED, "arch": "osnet"}
+    with pytest.raises(ConfigError, match=r"imported.osnet_sn.arch: expected one of \['osnet_ain', "):
+        parse_params(params)
+    params["imported"]["osnet_sn"] = {**IMPORTED, "epoch": 3}
+    with pytest.raises(ConfigError, match="imported.osnet_sn.epoch: unknown key"):
+        parse_params(params)
     params["imported"]["osnet_sn"] = {**IMPORTED, "height": 128}
     with pytest.raises(
         ConfigError, match=r"extract.osnet_sn: extracts at 64x32, but imported.osnet_sn was trained at 128x32"

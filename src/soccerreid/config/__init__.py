@@ -20,7 +20,8 @@ import yaml
 
 from soccerreid.config._base import from_mapping
 from soccerreid.config.data import DataConfig
-from soccerreid.config.models import ExtractConfig, ImportedConfig, ModelConfig, SoupConfig, check_soup
+from soccerreid.config.imported import ImportedConfig
+from soccerreid.config.models import ExtractConfig, ModelConfig, SoupConfig, check_soup
 from soccerreid.config.report import ReportConfig
 from soccerreid.config.retrieval import (
     RERANK_PRESETS,

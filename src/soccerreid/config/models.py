@@ -277,32 +277,6 @@ class SoupConfig:
             raise ConfigError(f"members: expected two or more distinct model names, got {list(self.members)}")
 
 
-@dataclass(frozen=True)
-class ImportedConfig:
-    """A model trained elsewhere (``import@<name>``): a torchreid checkpoint (``save_checkpoint``'s
-    ``.pth.tar``, as SoccerNet's sn-reid baseline writes it), the registered ``arch``/``variant`` it
-    holds and the input size it was trained at. It becomes ``artifacts/models/<name>/model.pt`` and is
-    then extracted, fused and scored like a model trained here; nothing trains it."""
-
-    checkpoint: str
-    arch: Literal["osnet_ain", "resnet50_ibn", "dinov2_lora", "clip_vit", "clip_vit_lora"]
-    variant: str = ""
-    height: int = bounded(256, ge=16)
-    width: int = bounded(128, ge=16)
-    neck: Literal["bnneck", "none"] = "none"
-    mean: tuple[float, float, float] = bounded(IMAGENET_MEAN, ge=0.0, le=1.0)
-    std: tuple[float, float, float] = bounded(IMAGENET_STD, gt=0.0, le=1.0)
-
-    def __post_init__(self) -> None:
-        if not self.checkpoint:
-            raise ConfigError("checkpoint: expected the path of a torchreid checkpoint, got ''")
-
-    @property
-    def network(self) -> ModelConfig:
-        """The network it holds, as the ``ModelConfig`` that extraction checks the model file against."""
-        return ModelConfig(arch=self.arch, variant=self.variant, neck=self.neck, mean=self.mean, std=self.std)
-
-
 def check_soup(name: str, soup: SoupConfig, models: dict[str, ModelConfig]) -> None:
     """Raise a :class:`ConfigError` (``soups.<name>...``) unless the members are one recipe but for ``train.seed``.
 
