@@ -117,7 +117,7 @@ def test_a_checkpoint_that_does_not_fit_is_one_line_and_writes_nothing(in_tmp, m
     assert not (in_tmp / "artifacts/models/osnet_sn").exists()
 
 
-def test_an_imported_name_of_a_trained_model_or_another_size_is_refused(in_tmp, model_files):
+def test_imported_entries_are_validated_names_keys_arch_and_size(in_tmp, model_files):
     p = _params(in_tmp, model_files, IMPORTED)
     params = yaml.safe_load(Path(p).read_text())
     params["imported"]["osnet_ain"] = IMPORTED
