@@ -18,6 +18,7 @@ from conftest import load_stage, tiny_params
 from soccerreid import load_model
 from soccerreid.config import parse_params
 from soccerreid.errors import ConfigError, WeightsError
+from soccerreid.explorer.run import Run, RunPaths, query_table
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore")
@@ -97,6 +98,9 @@ def test_an_imported_checkpoint_is_fused_scored_and_a_table_1_row(in_tmp, model_
     )
     methods = pd.read_csv(in_tmp / "reports/methods.csv")
     assert methods["method"].str.startswith("osnet_sn").any()
+    run = Run(RunPaths.under(in_tmp))  # the explorer compares it query by query like a trained model
+    table = query_table(run, "valid", "models/osnet_sn", "models/osnet_ain")
+    assert len(table) > 0 and "models/osnet_sn" in [m.key for m in run.methods("valid")]
 
 
 @pytest.mark.parametrize(
