@@ -1,10 +1,10 @@
 """Stage extract@<model>: embed every crop of the configured splits with a trained model.
 
-Runs the model file through :func:`soccerreid.load_model` with the ``extract.<name>`` settings (``models.<name>`` checks
-the file is that model); writes, whole or not at all, ``<out>/<split>.h5`` (soccerreid.schema) for each of
-``extract.<name>.splits`` and ``<out>/fingerprint.json``, kept while that holds (model file, extraction config, crops,
-code). Run as ``python stages/extract.py --params params.yaml --model osnet_ain --weights
-artifacts/models/osnet_ain/model.pt --index data/index --out artifacts/features/osnet_ain``.
+Runs the model file through :func:`soccerreid.load_model` with the ``extract.<name>`` settings (``models.<name>``,
+or ``imported.<name>`` for a model of import@<name>, checks the file is that model); writes, whole or not at all,
+``<out>/<split>.h5`` (soccerreid.schema) for each of ``extract.<name>.splits`` and ``<out>/fingerprint.json``, kept
+while that holds (model file, extraction config, crops, code). Run as ``python stages/extract.py --params params.yaml
+--model osnet_ain --weights artifacts/models/osnet_ain/model.pt --index data/index --out artifacts/features/osnet_ain``.
 """
 
 from __future__ import annotations
@@ -23,18 +23,18 @@ PARSER = stage_parser(
     },
     device=True,
 )
-PARSER.add_argument("--model", required=True, help="a key of params models and extract")
+PARSER.add_argument("--model", required=True, help="a key of params models (or imported) and extract")
 
 
 def main(argv: list[str] | None = None) -> None:
     args = PARSER.parse_args(argv)
     params = load_params(args.params)
-    model_cfg, cfg = params.model(args.model), params.extraction(args.model)
-    check_model_config(model_cfg, key=f"{args.params}: models.{args.model}")
+    (network_key, model_cfg), cfg = params.network(args.model), params.extraction(args.model)
+    check_model_config(model_cfg, key=f"{args.params}: {network_key}")
     validate_input_size(model_cfg, cfg.height, cfg.width, key=f"{args.params}: extract.{args.model}")
     frames = read_split_crops(args.index, cfg.splits)
     embedder = load_model(args.weights)
-    check_matches(embedder.info, model_cfg, args.weights, key=f"{args.params}: models.{args.model}")
+    check_matches(embedder.info, model_cfg, args.weights, key=f"{args.params}: {network_key}")
     embedder = embedder.configure(**vars(cfg))
     crops = sum(map(len, frames.values()))
     progress(f"extract@{args.model}: {crops:,} crops of {', '.join(frames)} at {cfg.height}x{cfg.width}")

@@ -141,7 +141,7 @@ def test_input_is_not_mutated(raw):
 def test_extract_section_covers_every_model(raw):
     del raw["extract"]["osnet_ain"]
     assert _error(raw) == (
-        "params.yaml: extract: expected one entry per model and soup "
+        "params.yaml: extract: expected one entry per model, soup and imported model "
         "['dinov2_lora', 'osnet_ain', 'resnet50_ibn'], got ['dinov2_lora', 'resnet50_ibn']"
     )
 

@@ -23,19 +23,21 @@ ROOT = Path(__file__).resolve().parents[1]
 DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())
 PARAM_FILES = [ROOT / "params.yaml", *sorted((ROOT / "presets").glob("*.yaml"))]
 PER_MODEL = ("train", "extract", "distances")
-FOREACH = {"${models}": "models", "${soups}": "soups"}
+FOREACH = {"${models}": "models", "${soups}": "soups", "${imported}": "imported"}
 
 
 def _expanded_stages(params: dict) -> dict[str, dict]:
-    """dvc.yaml stages with ``foreach: ${models}`` / ``${soups}`` expanded into ``name@key`` entries."""
+    """dvc.yaml stages with ``foreach: ${models}`` / ``${soups}`` / ``${imported}`` expanded into ``name@key``
+    entries (``${item.<field>}``: the field of the entry)."""
     stages = {}
     for name, stage in DVC["stages"].items():
         if "foreach" not in stage:
             stages[name] = stage
             continue
-        assert stage["foreach"] in FOREACH, f"{name}: foreach must iterate over the models or soups section"
-        for key in params[FOREACH[stage["foreach"]]]:
+        assert stage["foreach"] in FOREACH, f"{name}: foreach must iterate over the models, soups or imported section"
+        for key, item in params[FOREACH[stage["foreach"]]].items():
             text = yaml.safe_dump(stage["do"]).replace("${key}", key)
+            text = re.sub(r"\$\{item\.(\w+)\}", lambda m, item=item: str(item[m.group(1)]), text)
             stages[f"{name}@{key}"] = yaml.safe_load(text)
     return stages
 
@@ -76,10 +78,38 @@ def test_fuse_depends_on_every_fused_model(params_file):
 
 
 def test_stage_order_and_per_model_stages():
-    assert list(DVC["stages"]) == ["prepare", *PER_MODEL, "soup", "fuse", "rerank", "score", "report", "export"]
+    imported = ["import", "extract_imported", "distances_imported"]
+    stages = ["prepare", *PER_MODEL, *imported, "soup", "fuse", "rerank", "score", "report", "export"]
+    assert list(DVC["stages"]) == stages
     for name in (*PER_MODEL, "export"):
         assert DVC["stages"][name]["foreach"] == "${models}"
+    for name in imported:
+        assert DVC["stages"][name]["foreach"] == "${imported}"
     assert DVC["stages"]["soup"]["foreach"] == "${soups}"
+
+
+def test_an_imported_model_is_extracted_and_measured_as_a_trained_one():
+    """extract_imported@ and distances_imported@ are extract@ and distances@ but for the params section
+    of the network (imported.<name>, not models.<name>), and import@ depends on the checkpoint file."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["imported"] = {"sn": {"checkpoint": "ckpt/sn.pth.tar", "arch": "osnet_ain", "variant": "x1_0"}}
+    params["extract"]["sn"] = {"height": 256, "width": 128}
+    stages = _expanded_stages(params)
+    trained, imported = stages["extract@osnet_ain"], stages["extract_imported@sn"]
+    assert imported["params"] == ["imported.sn", "extract.sn"]
+    assert yaml.safe_dump({**imported, "params": []}) == yaml.safe_dump({**trained, "params": []}).replace(
+        "osnet_ain", "sn"
+    )
+    assert stages["distances_imported@sn"] == yaml.safe_load(
+        yaml.safe_dump(stages["distances@osnet_ain"]).replace("osnet_ain", "sn")
+    )
+    assert "ckpt/sn.pth.tar" in _dep_paths(stages["import@sn"])
+    assert stages["import@sn"]["outs"] == ["artifacts/models/sn"]
+    script = _script_of(stages["import@sn"])
+    assert _sections_read(script) == {"imported"}
+    deps = _dep_paths(stages["import@sn"])
+    assert str(script.relative_to(ROOT)) in deps
+    assert not sorted(rel for rel in _code_files(script) if not _covered(rel, deps))
 
 
 def test_export_is_off_the_critical_path_of_the_scores():
@@ -101,12 +131,13 @@ def _is_load_params(node: ast.AST) -> bool:
     return isinstance(node, ast.Call) and getattr(node.func, "id", None) == "load_params"
 
 
-LOOKUPS = {"model": "models", "soup": "soups", "extraction": "extract"}  # Params methods -> the section they read
+LOOKUPS = {"model": "models", "soup": "soups", "extraction": "extract", "imported_model": "imported"}  # Params methods
 
 
-def _sections_read(script: Path) -> set[str]:
+def _sections_read(script: Path, network: str = "models") -> set[str]:
     """Top-level params sections a stage script reads: attributes of ``load_params(...)`` results
-    (a lookup method such as ``params.model(name)`` reads its section)."""
+    (a lookup method such as ``params.model(name)`` reads its section; ``params.network(name)`` reads
+    ``network``: models, or imported for a stage over the imported section)."""
     tree = ast.parse(script.read_text())
     holders = {
         target.id
@@ -116,7 +147,7 @@ def _sections_read(script: Path) -> set[str]:
         if isinstance(target, ast.Name)
     }
     return {
-        LOOKUPS.get(node.attr, node.attr)
+        {**LOOKUPS, "network": network}.get(node.attr, node.attr)
         for node in ast.walk(tree)
         if isinstance(node, ast.Attribute)
         and (_is_load_params(node.value) or (isinstance(node.value, ast.Name) and node.value.id in holders))
@@ -131,7 +162,7 @@ def test_stages_declare_their_script_and_the_sections_they_read(params_file):
         assert script.is_file(), f"{name}: {script} does not exist"
         assert str(script.relative_to(ROOT)) in _dep_paths(stage), f"{name}: its script is not a dep"
         declared = {key.split(".")[0] for key in stage.get("params", [])}
-        read = _sections_read(script)
+        read = _sections_read(script, network="imported" if "imported" in declared else "models")
         assert read == declared, (
             f"{name}: script reads params sections {sorted(read)}, dvc.yaml declares {sorted(declared)}"
         )

@@ -239,7 +239,7 @@ def test_soup_members_must_be_one_recipe_with_a_shared_init(raw):
     )
     bad = copy.deepcopy(raw)
     del bad["extract"]["osnet_ain_soup"]
-    assert "extract: expected one entry per model and soup" in _params_error(bad)
+    assert "extract: expected one entry per model, soup and imported model" in _params_error(bad)
     fused = copy.deepcopy(raw)
     fused["fusion"].update(models=["osnet_ain_soup"], weights=[1.0])
     parse_params(fused)  # a soup can be fused like a model

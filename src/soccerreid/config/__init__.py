@@ -20,6 +20,7 @@ import yaml
 
 from soccerreid.config._base import from_mapping
 from soccerreid.config.data import DataConfig
+from soccerreid.config.imported import ImportedConfig
 from soccerreid.config.models import ExtractConfig, ModelConfig, SoupConfig, check_soup
 from soccerreid.config.report import ReportConfig
 from soccerreid.config.retrieval import (
@@ -40,6 +41,7 @@ __all__ = [
     "DataConfig",
     "ModelConfig",
     "SoupConfig",
+    "ImportedConfig",
     "ExtractConfig",
     "DistancesConfig",
     "FusionConfig",
@@ -69,6 +71,7 @@ class Params:
     data: DataConfig = field(default_factory=DataConfig)
     models: dict[str, ModelConfig] = field(default_factory=dict)
     soups: dict[str, SoupConfig] = field(default_factory=dict)
+    imported: dict[str, ImportedConfig] = field(default_factory=dict)
     extract: dict[str, ExtractConfig] = field(default_factory=dict)
     distances: DistancesConfig = field(default_factory=DistancesConfig)
     fusion: FusionConfig = field(default_factory=FusionConfig)
@@ -91,9 +94,24 @@ class Params:
         """``soups.<name>``, or a one-line :class:`ConfigError` as :meth:`model`."""
         return self._entry("soups", "soup", name)
 
+    def imported_model(self, name: str) -> ImportedConfig:
+        """``imported.<name>``, or a one-line :class:`ConfigError` as :meth:`model`."""
+        return self._entry("imported", "imported model", name)
+
+    def network(self, name: str) -> tuple[str, ModelConfig]:
+        """``(key, network)`` of a model trained here (``models.<name>``) or imported (``imported.<name>``).
+
+        Examples::
+
+            load_params("params.yaml").network("osnet_ain")      # ('models.osnet_ain', ModelConfig(...))
+        """
+        if name in self.imported:
+            return f"imported.{name}", self.imported[name].network
+        return f"models.{name}", self.model(name)
+
     def extraction(self, name: str) -> ExtractConfig:
-        """``extract.<name>`` of a model or a soup, or a one-line :class:`ConfigError` as :meth:`model`."""
-        return self._entry("extract", "model or soup", name)
+        """``extract.<name>`` of a model, soup or imported model, or a one-line :class:`ConfigError`."""
+        return self._entry("extract", "model, soup or imported model", name)
 
     def _entry(self, section: str, what: str, name: str):
         entries = getattr(self, section)
@@ -106,14 +124,22 @@ class Params:
             if name in self.models:
                 raise ConfigError(f"soups.{name}: also a key of models; a soup needs a name of its own")
             check_soup(name, soup, self.models)
-        embedders = [*self.models, *self.soups]
+        for name in self.imported:
+            if name in self.models or name in self.soups:
+                raise ConfigError(
+                    f"imported.{name}: also a key of models or soups; an imported model needs a name of its own"
+                )
+        embedders = [*self.models, *self.soups, *self.imported]
         if set(self.extract) != set(embedders):
             raise ConfigError(
-                f"extract: expected one entry per model and soup {sorted(embedders)}, got {sorted(self.extract)}"
+                f"extract: expected one entry per model, soup and imported model {sorted(embedders)}, "
+                f"got {sorted(self.extract)}"
             )
         missing = [name for name in self.fusion.models if name not in embedders]
         if missing:
-            raise ConfigError(f"fusion.models: '{missing[0]}' is not a key of models or soups (have {embedders})")
+            raise ConfigError(
+                f"fusion.models: '{missing[0]}' is not a key of models, soups or imported (have {embedders})"
+            )
         if self.qe.enabled and (self.distances.metric, self.fusion.normalize) != ("cosine", "none"):
             raise ConfigError(
                 "qe.enabled: query expansion works on cosine blocks of unit features; it needs distances.metric: "
@@ -122,6 +148,8 @@ class Params:
             )
         for name, model in self.models.items():
             _check_validation_recipe(name, model, self.extract[name])
+        for name, imported in self.imported.items():
+            _check_imported_size(name, imported, self.extract[name])
 
 
 def _check_validation_recipe(name: str, model: ModelConfig, extract: ExtractConfig) -> None:
@@ -136,6 +164,17 @@ def _check_validation_recipe(name: str, model: ModelConfig, extract: ExtractConf
         f"models.{name} picks its best epoch on validation at {last.height}x{last.width} with flip "
         f"{flip[model.train.val_flip]} (its last phase, train.val_flip): make them equal, or give the reason "
         f"in extract.{name}.differs_from_validation"
+    )
+
+
+def _check_imported_size(name: str, imported: ImportedConfig, extract: ExtractConfig) -> None:
+    """An imported model is extracted at the size it was trained at, unless a reason is given."""
+    if (extract.height, extract.width) == (imported.height, imported.width) or extract.differs_from_validation:
+        return
+    raise ConfigError(
+        f"extract.{name}: extracts at {extract.height}x{extract.width}, but imported.{name} was trained at "
+        f"{imported.height}x{imported.width}: make them equal, or give the reason in "
+        f"extract.{name}.differs_from_validation"
     )
 
 
