@@ -2,7 +2,7 @@
 
 Reads ``imported.<name>.checkpoint`` (torchreid's ``save_checkpoint`` ``.pth.tar``; a path relative to the
 repository root, or absolute: dvc.yaml lists it as a dep, so replacing the file re-imports) and writes
-``<out>/model.pt`` for ``arch``/``variant`` at ``height`` x ``width`` (soccerreid.models.import_checkpoint). A
+``<out>/model.pt`` for ``arch``/``variant`` at ``height`` x ``width`` (soccerreid.models._import.import_checkpoint). A
 checkpoint that does not fit is a one-line error naming the first missing or unexpected tensors, before anything is
 written. extract@, distances@, fuse, score and report then take the model as one trained here. Params:
 ``imported.<name>``.
@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from soccerreid.config import load_params
 from soccerreid.io import atomic_dir
-from soccerreid.models import check_model_config, import_checkpoint
+from soccerreid.models import check_model_config
+from soccerreid.models._import import import_checkpoint
 from soccerreid.stage import progress, run_stage, stage_parser
 
 PARSER = stage_parser(__doc__, {"out": "folder for model.pt"})
