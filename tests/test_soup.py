@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 import torch
 import yaml
-from tinyset import ROOT, make_split
+from helpers import ROOT, load_stage
+from tinyset import make_split
 
 from soccerreid.config import load_params
 from soccerreid.data.index import write_index
@@ -28,13 +27,6 @@ def test_uniform_soup_averages_floats_and_keeps_integer_counters():
         ValueError, match="^state 1 has other names or shapes than state 0; a soup needs one architecture$"
     ):
         uniform_soup([{"w": torch.zeros(2)}, {"w": torch.zeros(3)}])
-
-
-def _load_stage(name: str):
-    spec = importlib.util.spec_from_file_location(f"stage_{name}", ROOT / "stages" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
 
 
 def test_soup_stage_writes_the_averaged_model_its_features_and_blocks(tmp_path):
@@ -70,7 +62,7 @@ def test_soup_stage_writes_the_averaged_model_its_features_and_blocks(tmp_path):
         "--device",
         "cpu",
     ]
-    _load_stage("soup")(argv)
+    load_stage("soup")(argv)
     soup, info = load_network(out["soups"] / "model.pt")
     assert info.training == {"soup": "uniform", "members": ["osnet_ain", "osnet_ain_seed1"]} and (
         info.height,
@@ -86,11 +78,11 @@ def test_soup_stage_writes_the_averaged_model_its_features_and_blocks(tmp_path):
     assert blocks.source == "osnet_ain_soup" and blocks.metric == "cosine"
     assert sorted(p.name for p in out["distances"].iterdir()) == ["fingerprint.json", "valid.h5"]
     written = {path: path.stat().st_mtime_ns for folder in out.values() for path in folder.iterdir()}
-    _load_stage("soup")(argv)  # nothing that shapes the soup changed: its outputs stay as they are
+    load_stage("soup")(argv)  # nothing that shapes the soup changed: its outputs stay as they are
     assert {path: path.stat().st_mtime_ns for folder in out.values() for path in folder.iterdir()} == written
     save_model(
         create_model(cfg, num_classes=4), tmp_path / "models" / "osnet_ain_seed1" / "model.pt", cfg, input_size=(64, 32)
     )
-    _load_stage("soup")(argv)  # a member retrained: a new soup
+    load_stage("soup")(argv)  # a member retrained: a new soup
     again = load_network(out["soups"] / "model.pt")[0].state_dict()
     assert any(not torch.equal(again[k], v) for k, v in soup.state_dict().items())
