@@ -1,30 +1,25 @@
 """Session fixtures shared by the tests of the model-file API, the command and the export:
 a tiny SoccerNet-format valid split (our generator: SoccerNet's folders, file names and
-bbox_info.json) with its index, and tiny model files of every family."""
+bbox_info.json) with its index, and tiny model files of every family. The suite's one DAG run
+(``smoke_run`` and the fixtures built on it) is in tests/dagruns.py."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
+from helpers import TINY
 
-from soccerreid.config.data import SplitActions, SyntheticConfig
+from soccerreid.config.data import SplitActions
 from soccerreid.config.models import LoraConfig, ModelConfig
 from soccerreid.data.index import decode_splits, scan_split, write_index
 from soccerreid.data.synthetic import generate_synthetic
 from soccerreid.models import create_model, save_model
 
-SOCCERNET = SyntheticConfig(
-    seed=11,
-    actions=SplitActions(train=1, valid=4, test=1, challenge=1),
-    games=2,
-    teams=3,
-    real_players_per_team=11,
-    people_per_action=(5, 8),
-    frames_per_action=(2, 3),
-    crop_height=(30, 90),
-)
+pytest_plugins = ["dagruns"]
+SOCCERNET = replace(TINY, seed=11, actions=SplitActions(train=1, valid=4, test=1, challenge=1))
 # family -> (config, input height, input width): the smallest variant of each
 FAMILIES = {
     "osnet_ain": (ModelConfig(arch="osnet_ain", variant="x0_25"), 64, 32),

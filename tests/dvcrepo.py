@@ -5,6 +5,7 @@ Examples::
     repo = copy_repo(tmp_path / "repo")
     commit(repo, "baseline")
     stages_run(run(["dvc", "repro"], repo))     # {'prepare', 'train@osnet_ain', ...}
+    adopt_prepare(smoke_prepared, other)        # other's prepare is cached: its repro starts at train
 
     with scratch(tmp_path_factory, "e2e") as base:  # in a module fixture: removed at its teardown
         yield copy_repo(base)
@@ -37,6 +38,11 @@ def run(
     return done.stdout if stdout_only else done.stdout + done.stderr
 
 
+def run_in_copy(cmd: list[str], repo: Path, stdout_only: bool = False) -> str:
+    """:func:`run` with the copy's own package code on PYTHONPATH: what DVC hashes is what runs."""
+    return run(cmd, repo, stdout_only, env={"PYTHONPATH": str(repo / "src")})
+
+
 def copy_repo(dest: Path) -> Path:
     """Copy the tracked and untracked-but-not-ignored files of this repo into ``dest``, git-initialised."""
     files = subprocess.run(
@@ -55,6 +61,16 @@ def commit(repo: Path, message: str) -> None:
     """``git add -A`` and commit everything in ``repo``."""
     run([*_GIT, "add", "-A"], repo)
     run([*_GIT, "commit", "-qm", message], repo)
+
+
+def adopt_prepare(source: Path, repo: Path) -> None:
+    """Give ``repo`` the prepare outputs (data/raw, data/index) of ``source``, a copy with the same
+    ``data`` params after ``dvc repro prepare``, and record them in ``repo``'s dvc.lock and cache:
+    its next ``dvc repro`` skips prepare."""
+    for name in ("data/raw", "data/index"):
+        shutil.rmtree(repo / name, ignore_errors=True)
+        shutil.copytree(source / name, repo / name)
+    run(["dvc", "commit", "--force", "prepare"], repo)
 
 
 def stages_run(output: str) -> set[str]:

@@ -1,7 +1,9 @@
-"""End to end: the smoke preset through the whole DAG, then a fusion-only experiment, then the
-edits, kills and forced retrains that must (or must not) retrain and re-extract.
+"""End to end: the smoke preset through the whole DAG, then a fusion and a rerank experiment in
+the workspace, then the edits, kills and forced retrains that must (or must not) retrain and
+re-extract. (A ``--temp`` and a queued experiment: tests/test_rehearsal.py.)
 
-Runs in a copy of the repo (its own git and DVC), so it never touches the work tree.
+Runs on the session's smoke run (tests/dagruns.py), a copy of the repo with its own git and
+DVC, so it never touches the work tree.
 """
 
 from __future__ import annotations
@@ -14,33 +16,21 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
-from dvcrepo import FAST_STAGES, UPSTREAM_STAGES, commit, copy_repo, run, scratch
-from dvcrepo import stages_run as _stages_run
+from dvcrepo import FAST_STAGES, UPSTREAM_STAGES, stages_run
+from dvcrepo import run_in_copy as _run
 
 pytestmark = pytest.mark.slow
 
 
-def _run(cmd: list[str], repo: Path, stdout_only: bool = False) -> str:
-    """dvcrepo.run with the copy's own package code on PYTHONPATH: what DVC hashes is what runs."""
-    return run(cmd, repo, stdout_only, env={"PYTHONPATH": str(repo / "src")})
-
-
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory) -> Iterator[Path]:
-    with scratch(tmp_path_factory, "e2e") as base:
-        repo = copy_repo(base)
-        shutil.copy(repo / "presets" / "smoke.yaml", repo / "params.yaml")
-        commit(repo, "smoke")
-        output = _run(["dvc", "repro"], repo)
-        assert {"prepare", "fuse", "rerank", "score", "report"} <= _stages_run(output)
-        commit(repo, "repro")
-        yield repo
+def repo(smoke_run) -> Path:
+    """The session's smoke run (tests/dagruns.py): a repo copy after ``dvc repro``, committed."""
+    return smoke_run
 
 
 def _scores(repo: Path) -> dict:
@@ -157,7 +147,7 @@ def test_exported_onnx_with_the_cards_lines_equals_the_dags_features(repo):
 def test_fusion_experiment_reruns_only_downstream(repo):
     before = _scores(repo)
     output = _run(["dvc", "exp", "run", "-S", "fusion.weights=[0.6,0.3,0.1]"], repo)
-    ran = _stages_run(output)
+    ran = stages_run(output)
     assert ran and ran <= FAST_STAGES, f"unexpected stages ran: {sorted(ran)}"
     assert not [s for s in ran if s.startswith(UPSTREAM_STAGES)]
     after = _scores(repo)
@@ -166,15 +156,9 @@ def test_fusion_experiment_reruns_only_downstream(repo):
     assert "mAP" in diff["metrics/scores.json"]
 
 
-def test_queued_style_experiment_in_a_temp_workspace_retrains_nothing(repo):
-    output = _run(["dvc", "exp", "run", "--temp", "-S", "fusion.weights=[0.2,0.5,0.3]"], repo)
-    ran = _stages_run(output)
-    assert ran and ran <= FAST_STAGES, f"unexpected stages ran: {sorted(ran)}"
-
-
 def test_rerank_experiment_reruns_from_rerank_on(repo):
     output = _run(["dvc", "exp", "run", "-S", "rerank.k1=10", "-S", "rerank.k2=3"], repo)
-    ran = _stages_run(output)
+    ran = stages_run(output)
     assert ran and ran <= {"rerank", "score", "report"}, f"unexpected stages ran: {sorted(ran)}"
     assert _scores(repo)["method"] == "rerank:10/3/0.3"
 
@@ -294,7 +278,7 @@ def test_edits_that_shape_no_weights_retrain_nothing_and_rewrite_no_checkpoint(r
     assert stale >= GPU_STAGES  # DVC re-runs them: their deps changed
 
     output = _run(["dvc", "repro"], repo)
-    assert _stages_run(output) >= GPU_STAGES
+    assert stages_run(output) >= GPU_STAGES
     for model in MODELS:
         assert f"train@{model}: artifacts/models/{model} kept: weight-shaping config, data and code unchanged" in output
         assert f"extract {model}: artifacts/features/{model} kept" in output
@@ -352,7 +336,7 @@ def test_deleting_a_models_outputs_and_checkpoints_forces_a_retrain(restored):
     shutil.rmtree(repo / "artifacts" / "models" / "osnet_ain")
     shutil.rmtree(repo / "artifacts" / "checkpoints" / "osnet_ain")
     output = _run(["dvc", "repro"], repo)
-    assert "train@osnet_ain" in _stages_run(output) and "kept: weight-shaping" not in output
+    assert "train@osnet_ain" in stages_run(output) and "kept: weight-shaping" not in output
     assert (repo / "artifacts" / "checkpoints" / "osnet_ain" / "last.pt").stat().st_mtime_ns != last
     assert model.read_bytes() == weights  # seeded, on this CPU: the same weights again ...
     assert "extract osnet_ain: artifacts/features/osnet_ain kept" in output  # ... so nothing re-extracts

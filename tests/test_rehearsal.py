@@ -5,7 +5,8 @@ The synthetic data (smoke-sized, numbered the SoccerNet way) is packed into the 
 zips and the two label files (hubmock.build_soccernet_archives). ``presets/soccernet-cpu.yaml``
 (presets/soccernet.yaml with tiny sizes) runs with ``data.download: true`` against the mock,
 for data kept inside the repo but git-ignored (``data/soccernet``, the preset's place) and at an
-absolute path outside it. After ``dvc repro``: the README's queued Table 1 sweep (two queued
+absolute path outside it (there, ``dvc repro prepare`` only: the download and the index are
+what differ). After the full ``dvc repro``: the README's queued Table 1 sweep (two queued
 experiments and ``dvc queue start``), then a ``--temp`` fusion experiment. Neither may rerun
 prepare, train, extract or distances, and the report stage must draw its figures from the crops.
 """
@@ -20,11 +21,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from dvcrepo import FAST_STAGES, ROOT, UPSTREAM_STAGES, commit, copy_repo, run, scratch, stages_run
+from dvcrepo import FAST_STAGES, UPSTREAM_STAGES, commit, copy_repo, run, scratch, stages_run
 from hubmock import HubMock, build_soccernet_archives
-
-from soccerreid.config import load_params
-from soccerreid.data.synthetic import generate_synthetic
 
 pytestmark = pytest.mark.slow
 QUEUED = {
@@ -42,39 +40,37 @@ QUEUED = {
 }
 
 
-def _keys(node: object, prefix: str = "") -> set[str]:
-    if not isinstance(node, dict):
-        return {prefix}
-    return set().union(*(_keys(value, f"{prefix}.{key}") for key, value in node.items()))
-
-
-def test_cpu_preset_has_the_soccernet_presets_keys():
-    real = yaml.safe_load((ROOT / "presets" / "soccernet.yaml").read_text())
-    cpu = yaml.safe_load((ROOT / "presets" / "soccernet-cpu.yaml").read_text())
-    assert _keys(cpu) == _keys(real)
-    assert cpu["data"] == real["data"]
+@pytest.fixture(scope="module")
+def published(tmp_path_factory, smoke_prepared) -> Iterator[dict[str, dict[str, Path]]]:
+    """The published SoccerNet files, built from the smoke-sized synthetic data (the session's prepare output)."""
+    with scratch(tmp_path_factory, "published") as base:
+        yield build_soccernet_archives(smoke_prepared / "data" / "raw" / "reid", base / "hub")
 
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory) -> Iterator[dict[str, dict[str, Path]]]:
-    """The published SoccerNet files, built from the smoke-sized synthetic data."""
-    with scratch(tmp_path_factory, "published") as base:
-        generate_synthetic(load_params(ROOT / "presets" / "smoke.yaml").data.synthetic, base / "raw", workers=2)
-        yield build_soccernet_archives(base / "raw" / "reid", base / "hub")
+def rehearsal(published, tmp_path_factory) -> Iterator[tuple[Path, Path, dict[str, str]]]:
+    """A repo after ``dvc repro`` on data downloaded inside it, git-ignored (the preset's place);
+    yields (repo, SoccerNet dir, hub env)."""
+    with scratch(tmp_path_factory, "inside_repo_git_ignored") as base:
+        yield _rehearse(published, base, [], {"prepare", "train@osnet_ain", "report"})
 
 
-@pytest.fixture(scope="module", params=["inside_repo_git_ignored", "outside_repo"])
-def rehearsal(request, published, tmp_path_factory) -> Iterator[tuple[Path, Path, dict[str, str]]]:
-    """A repo after ``dvc repro`` on downloaded data; yields (repo, SoccerNet dir, hub env)."""
-    with scratch(tmp_path_factory, request.param) as base:
-        yield _rehearse(request.param, published, base)
+@pytest.fixture(scope="module")
+def prepared_outside(published, tmp_path_factory) -> Iterator[tuple[Path, Path, dict[str, str]]]:
+    """A repo after ``dvc repro prepare`` on data downloaded to an absolute path outside it."""
+    with scratch(tmp_path_factory, "outside_repo") as base:
+        yield _rehearse(published, base, ["prepare"], {"prepare"}, outside=True)
 
 
-def _rehearse(case: str, published: dict[str, dict[str, Path]], base: Path) -> tuple[Path, Path, dict[str, str]]:
-    """Copy the repo under ``base``, point it at SoccerNet as ``case`` says, and ``dvc repro`` it through a loopback Hub."""
+def _rehearse(
+    published: dict[str, dict[str, Path]], base: Path, targets: list[str], ran: set[str], outside: bool = False
+) -> tuple[Path, Path, dict[str, str]]:
+    """Copy the repo under ``base``, point it at SoccerNet (``outside``: an absolute path beside
+    the repo), ``dvc repro`` its ``targets`` (none: all) through a loopback Hub, check that the
+    stages ``ran`` ran and commit."""
     repo = copy_repo(base / "repo")
     params = yaml.safe_load((repo / "presets" / "soccernet-cpu.yaml").read_text())
-    if case == "outside_repo":
+    if outside:
         params["data"]["soccernet_dir"] = str(base / "SoccerNet")
     # the smoke-sized archives: 10 % of train without None ids holds 5 identities (real SoccerNet: thousands)
     params["models"]["dinov2_lora"]["train"].update(
@@ -85,19 +81,25 @@ def _rehearse(case: str, published: dict[str, dict[str, Path]], base: Path) -> t
     commit(repo, "soccernet-cpu")
     with HubMock(published) as hub:
         env = hub.env(base / "hf")
-        output = run(["dvc", "repro"], repo, env=env)
-    assert {"prepare", "train@osnet_ain", "report"} <= stages_run(output)
+        output = run(["dvc", "repro", *targets], repo, env=env)
+    assert ran <= stages_run(output)
     commit(repo, "repro")
     return repo, soccernet, env
 
 
-def test_data_lives_outside_dvc_and_the_index_points_at_it(rehearsal):
-    repo, soccernet, _ = rehearsal
+@pytest.mark.parametrize("case", ["rehearsal", "prepared_outside"])
+def test_data_lives_outside_dvc_and_the_index_points_at_it(case, request):
+    repo, soccernet, _ = request.getfixturevalue(case)
     for split in ("train", "valid", "test", "challenge"):
         paths = pd.read_csv(repo / "data" / "index" / f"{split}.csv")["path"]
         assert paths.str.startswith(str(soccernet / "reid" / split) + "/").all()
     assert not run(["git", "ls-files", "data/soccernet"], repo, stdout_only=True).strip()
     assert json.loads((repo / "data" / "raw" / "SOURCE.json").read_text())["reid_dir"] == str(soccernet / "reid")
+
+
+def test_the_run_on_downloaded_data_trains_scores_and_agrees_with_the_official_scorer(rehearsal):
+    repo, _, _ = rehearsal
+    assert (repo / "artifacts" / "models" / "osnet_ain" / "model.pt").is_file()
     scores = json.loads((repo / "metrics" / "scores.json").read_text())
     assert scores["official"]["agrees"] and "challenge" in scores
 

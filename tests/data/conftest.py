@@ -6,20 +6,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers import TINY
 
-from soccerreid.config.data import SplitActions, SyntheticConfig
+from soccerreid.config.data import SyntheticConfig
 from soccerreid.data.synthetic import generate_synthetic
-
-TINY = SyntheticConfig(
-    seed=3,
-    actions=SplitActions(train=3, valid=2, test=2, challenge=2),
-    games=2,
-    teams=3,
-    real_players_per_team=11,
-    people_per_action=(5, 8),
-    frames_per_action=(2, 3),
-    crop_height=(30, 90),
-)
 
 
 @pytest.fixture(scope="session")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import yaml
+from helpers import TINY, load_stage, tiny_data_section
 from SoccerNet.Evaluation.ReIdentification import evaluate
 
 from soccerreid.stage import run_stage
@@ -21,13 +22,6 @@ from soccerreid.errors import DataError
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _load_stage():
-    spec = importlib.util.spec_from_file_location("prepare_stage", REPO / "stages" / "prepare.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _params(tmp_path: Path, data: dict) -> Path:
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["data"] = data
@@ -36,20 +30,13 @@ def _params(tmp_path: Path, data: dict) -> Path:
     return path
 
 
-TINY_DATA = {
-    "source": "synthetic",
-    "synthetic": {
-        "seed": 1, "actions": {"train": 3, "valid": 2, "test": 2, "challenge": 2}, "games": 2, "teams": 3,
-        "real_players_per_team": 11, "people_per_action": [5, 8], "frames_per_action": [2, 3],
-        "crop_height": [30, 90], "occlusion": 0.3,
-    },
-}
+TINY_DATA = tiny_data_section(replace(TINY, seed=1))
 
 
 def test_stage_end_to_end_on_tiny_synthetic(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     params = _params(tmp_path, TINY_DATA)
-    _load_stage().main(["--params", str(params), "--raw", "data/raw", "--index", "data/index"])
+    load_stage("prepare")(["--params", str(params), "--raw", "data/raw", "--index", "data/index"])
     out = capsys.readouterr().out
     assert out.splitlines()[0].split() == ["split", "images", "query", "gallery", "actions", "identities", "none_ids", "invalid"]
     index = Path("data/index")
@@ -119,9 +106,9 @@ def test_bad_split_fails_before_decoding_and_keeps_the_old_index(raw_copy, tmp_p
 def test_stage_user_error_is_one_line_exit_2(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     params = _params(tmp_path, {"source": "soccernet", "soccernet_dir": str(tmp_path / "SoccerNet")})
-    stage = _load_stage()
+    stage = load_stage("prepare")
     with pytest.raises(SystemExit) as exit_info:
-        run_stage(lambda: stage.main(["--params", str(params), "--raw", "data/raw", "--index", "data/index"]))
+        run_stage(lambda: stage(["--params", str(params), "--raw", "data/raw", "--index", "data/index"]))
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
@@ -133,9 +120,9 @@ def test_stage_rejects_bad_params_before_work(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     bad = {**TINY_DATA, "synthetic": {**TINY_DATA["synthetic"], "people_per_action": [5, 40]}}
     params = _params(tmp_path, bad)
-    stage = _load_stage()
+    stage = load_stage("prepare")
     with pytest.raises(SystemExit):
-        run_stage(lambda: stage.main(["--params", str(params), "--raw", "data/raw", "--index", "data/index"]))
+        run_stage(lambda: stage(["--params", str(params), "--raw", "data/raw", "--index", "data/index"]))
     assert capsys.readouterr().err == f"error: {params}: data.synthetic.people_per_action: expected a value <= 26, got 40\n"
 
 

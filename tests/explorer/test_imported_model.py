@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from conftest import load_stage, tiny_params
+from helpers import load_stage, tiny_params
 
 from soccerreid import load_model
 from soccerreid.config import parse_params

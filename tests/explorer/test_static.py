@@ -13,7 +13,7 @@ from soccerreid.explorer.run import Run, RunPaths
 from soccerreid.explorer.static import THUMB_HEIGHT, write_static_explorer
 from soccerreid.reporting.qualitative import MATCH_COLOR, MISS_COLOR
 
-pytestmark = pytest.mark.slow  # the tiny finished run takes a minute to build
+pytestmark = pytest.mark.slow  # the finished run is the session's smoke dvc repro
 GREEN, RED = ("rgb({}, {}, {})".format(*c) for c in (MATCH_COLOR, MISS_COLOR))
 
 

@@ -1,11 +1,11 @@
-"""Fixtures of the training tests (helpers live in tinyset.py)."""
+"""Fixtures of the training tests (helpers live in tests/tinyset.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from tinyset import write_tiny_set  # tests/training is on sys.path (pytest rootdir-relative import)
+from tinyset import write_tiny_set
 
 
 @pytest.fixture(scope="session")

@@ -1,12 +1,12 @@
 """The distances, fuse, rerank and score stages end to end on tiny synthetic features."""
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from helpers import load_stage
 from synthetic_blocks import synthetic_feature_set, synthetic_split
 
 from soccerreid.config import RERANK_PRESETS
@@ -19,13 +19,6 @@ from soccerreid.schema import FeatureSet, read_blocks, write_features
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = {"resnet50_ibn": (32, 5.0), "dinov2_lora": (24, 4.5), "osnet_ain": (16, 3.5)}
 SPLIT_SIZES = {"valid": (20, 120, 360), "test": (15, 90, 280), "challenge": (12, 70, 220)}
-
-
-def load_stage(name):
-    spec = importlib.util.spec_from_file_location(f"stage_{name}", ROOT / "stages" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
 
 
 def unlabelled(fs):

@@ -21,7 +21,7 @@ import yaml
 
 from soccerreid.data.index import COLUMNS, assign_labels, write_index
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 STAGE = ROOT / "stages" / "train.py"
 
 

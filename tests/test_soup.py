@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 
 import pytest
 import torch
 import yaml
-from tinyset import ROOT, make_split
+from helpers import ROOT, load_stage
+from tinyset import make_split
 
 from soccerreid.config import load_params
 from soccerreid.config.models import ModelConfig
@@ -47,13 +47,6 @@ def test_a_member_of_another_last_stride_is_refused(tmp_path):
         soup_model_files(files, cfg, ["models.a", "models.b"])
 
 
-def _load_stage(name: str):
-    spec = importlib.util.spec_from_file_location(f"stage_{name}", ROOT / "stages" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
-
-
 def test_soup_stage_writes_the_averaged_model_its_features_and_blocks(tmp_path):
     params = yaml.safe_load((ROOT / "presets" / "smoke.yaml").read_text())
     params["extract"]["osnet_ain_soup"]["splits"] = ["valid"]
@@ -87,7 +80,7 @@ def test_soup_stage_writes_the_averaged_model_its_features_and_blocks(tmp_path):
         "--device",
         "cpu",
     ]
-    _load_stage("soup")(argv)
+    load_stage("soup")(argv)
     soup, info = load_network(out["soups"] / "model.pt")
     assert info.training == {"soup": "uniform", "members": ["osnet_ain", "osnet_ain_seed1"]} and (
         info.height,
@@ -103,11 +96,11 @@ def test_soup_stage_writes_the_averaged_model_its_features_and_blocks(tmp_path):
     assert blocks.source == "osnet_ain_soup" and blocks.metric == "cosine"
     assert sorted(p.name for p in out["distances"].iterdir()) == ["fingerprint.json", "valid.h5"]
     written = {path: path.stat().st_mtime_ns for folder in out.values() for path in folder.iterdir()}
-    _load_stage("soup")(argv)  # nothing that shapes the soup changed: its outputs stay as they are
+    load_stage("soup")(argv)  # nothing that shapes the soup changed: its outputs stay as they are
     assert {path: path.stat().st_mtime_ns for folder in out.values() for path in folder.iterdir()} == written
     save_model(
         create_model(cfg, num_classes=4), tmp_path / "models" / "osnet_ain_seed1" / "model.pt", cfg, input_size=(64, 32)
     )
-    _load_stage("soup")(argv)  # a member retrained: a new soup
+    load_stage("soup")(argv)  # a member retrained: a new soup
     again = load_network(out["soups"] / "model.pt")[0].state_dict()
     assert any(not torch.equal(again[k], v) for k, v in soup.state_dict().items())

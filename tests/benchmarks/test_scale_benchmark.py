@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FULL = {"train": 248_234, "valid": 45_993, "test": 46_766, "challenge": 35_103}
 
 

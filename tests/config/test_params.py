@@ -11,7 +11,7 @@ import yaml
 from soccerreid.config import RERANK_PRESETS, load_params, parse_params
 from soccerreid.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture()
@@ -39,6 +39,19 @@ def test_presets_are_complete_and_valid():
     assert {p.stem for p in presets} >= {"smoke", "soccernet"}
     for preset in presets:
         load_params(preset)
+
+
+def _keys(node: object, prefix: str = "") -> set[str]:
+    if not isinstance(node, dict):
+        return {prefix}
+    return set().union(*(_keys(value, f"{prefix}.{key}") for key, value in node.items()))
+
+
+def test_cpu_preset_has_the_soccernet_presets_keys():
+    real = yaml.safe_load((ROOT / "presets" / "soccernet.yaml").read_text())
+    cpu = yaml.safe_load((ROOT / "presets" / "soccernet-cpu.yaml").read_text())
+    assert _keys(cpu) == _keys(real)
+    assert cpu["data"] == real["data"]
 
 
 def test_unknown_key_is_named(raw):
