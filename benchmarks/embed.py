@@ -4,7 +4,8 @@ torchreid's FeatureExtractor (issue 13, point 5).
 Same osnet_ain_x1_0 weights for all three (torchreid loads them from a local file; ours come
 from a soccerreid model file; the ONNX file is ``soccerreid export``'s, checked against torch
 before it is timed), the same synthetic PNG crops, 256x128, float32 on CPU, no flip TTA, no
-normalisation, batch 32, each library's default threads. Our two rows share the decoding loader (``--workers`` processes); the
+normalisation, batch 32, each library's default threads. Our two rows share the decoding loader
+(``--workers`` processes); the
 anchor decodes in-process, its documented use. Rows are timed interleaved, best of
 ``--repeats`` rounds. The last line is one JSON object.
 
@@ -72,7 +73,8 @@ def report(results, args, load: tuple[float, float], check: float) -> None:
     anchor_s, anchor_out = results[0][1], results[0][2]
     print(
         f"\nosnet_ain_x1_0, {HEIGHT}x{WIDTH}, {args.images} PNG crops, batch {args.batch_size}, {args.workers} decode "
-        f"workers for ours, torch {torch.__version__} ({torch.get_num_threads()} threads), onnxruntime {ort.__version__} "
+        f"workers for ours, torch {torch.__version__} ({torch.get_num_threads()} threads), "
+        f"onnxruntime {ort.__version__} "
         f"(default threads: one per physical core), "
         f"1-min load average {load[0]:.1f} -> {load[1]:.1f}\n"
     )

@@ -157,7 +157,8 @@ def report(results, args, load: tuple[float, float], compile_s: float) -> None:
     anchor_s, anchor_out = results[0][1], results[0][2]
     print(
         f"\nosnet_ain_x1_0, {HEIGHT}x{WIDTH}, {args.images} PNG crops, batch {args.batch_size}, "
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, 1-min load average {load[0]:.1f} -> {load[1]:.1f}\n"
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"1-min load average {load[0]:.1f} -> {load[1]:.1f}\n"
     )
     print(f"| {'method':49s} | images/s | speed-up | max abs diff |")
     print(f"|{'-' * 51}|---------:|---------:|-------------:|")

@@ -126,7 +126,8 @@ def main() -> None:
         ("soccerreid, 1 thread", 0, ours_w0),
     ]
     print(
-        f"input pipeline at {args.height}x{args.width}, {args.images} PNG crops, our torch threads {thread_budget(0, args.workers)}, "
+        f"input pipeline at {args.height}x{args.width}, {args.images} PNG crops, "
+        f"our torch threads {thread_budget(0, args.workers)}, "
         f"1-min load average {load[0]:.2f} -> {load[1]:.2f} on {os.cpu_count()} cores"
     )
     print(f"{'pipeline':<28}{'workers':>8}{'images/s':>11}{'vs anchor':>11}")
@@ -134,7 +135,8 @@ def main() -> None:
         print(f"{name:<28}{workers:>8}{rate:>11.0f}{rate / anchor:>10.2f}x")
     print(
         f"soccerreid in the main process: {cpu_w0:.0f} CPU us per image (one thread: little affected by load; "
-        f"{args.workers} workers on {args.workers} free cores reach at most about {args.workers * 1e6 / cpu_w0:.0f} images/s)"
+        f"{args.workers} workers on {args.workers} free cores reach at most about "
+        f"{args.workers * 1e6 / cpu_w0:.0f} images/s)"
     )
     figures = {
         "images_per_s": round(ours, 1),

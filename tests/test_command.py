@@ -100,7 +100,8 @@ def test_explore_has_help_and_a_missing_root_is_one_line(tmp_path):
 
 def test_no_verb_or_a_missing_argument_is_one_line():
     assert _bad(soccerreid_cmd()) == (
-        "error: soccerreid: the following arguments are required: {embed,rank,evaluate,export,import,explore} (see --help)"
+        "error: soccerreid: the following arguments are required: "
+        "{embed,rank,evaluate,export,import,explore} (see --help)"
     )
     assert _bad(soccerreid_cmd("export", "m.pt")) == (
         "error: soccerreid export: the following arguments are required: --format (see --help)"
@@ -279,7 +280,8 @@ def test_bad_inputs_are_one_line_errors_with_status_2(capsys, model_files, embed
         ),
         (
             ("embed", dino, crop, "--out", tmp_path / "o.h5", "--height", "50"),
-            f"error: {dino}: height x width: dinov2_lora needs height and width that are multiples of its patch size 14, "
+            f"error: {dino}: height x width: dinov2_lora needs height and width that are multiples of "
+            "its patch size 14, "
             "got 50x28 (nearest: 56x28)",
         ),
         (
@@ -314,8 +316,8 @@ def test_a_bad_input_exits_2_from_the_real_process(tmp_path, valid_dir):
     crop = next(valid_dir.rglob("*.png"))
     line = _bad(soccerreid_cmd("embed", tmp_path / "absent.pt", crop, "--out", tmp_path / "o.h5"))
     assert (
-        line
-        == f"error: {tmp_path / 'absent.pt'}: model file not found (the train stage writes artifacts/models/<name>/model.pt)"
+        line == f"error: {tmp_path / 'absent.pt'}: model file not found "
+        "(the train stage writes artifacts/models/<name>/model.pt)"
     )
 
 

@@ -42,7 +42,8 @@ def test_query_and_gallery_share_bbox_idx_but_a_role_never_repeats_one(path, fea
     _replace(path, "bbox_idx", bbox)
     with pytest.raises(
         DataError,
-        match=rf"^{path}: gallery bbox_idx {bbox[gallery[0]]} appears more than once \(a crop is keyed by role and bbox_idx\)$",
+        match=rf"^{path}: gallery bbox_idx {bbox[gallery[0]]} appears more than once "
+        r"\(a crop is keyed by role and bbox_idx\)$",
     ):
         read_features(path)
 

@@ -240,8 +240,8 @@ def test_extract_stage_rejects_bad_input_before_work(tmp_path, crops, model):
     result = _run_stage(tmp_path, _params(tmp_path), tmp_path / "absent.pt")
     assert result.returncode == 2
     assert (
-        result.stderr.strip()
-        == f"error: {tmp_path / 'absent.pt'}: model file not found (the train stage writes artifacts/models/<name>/model.pt)"
+        result.stderr.strip() == f"error: {tmp_path / 'absent.pt'}: model file not found "
+        "(the train stage writes artifacts/models/<name>/model.pt)"
     )
     Path(crops[2]).unlink()
     result = _run_stage(tmp_path, _params(tmp_path), tmp_path / "absent.pt")

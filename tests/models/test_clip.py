@@ -27,7 +27,8 @@ def test_each_variant_has_its_own_patch_and_non_square_sizes_work():
     with pytest.raises(ConfigError) as info:
         validate_input_size(ModelConfig(arch="clip_vit", variant="b16"), 252, 126, key="extract.clip_vit")
     assert str(info.value) == (
-        "extract.clip_vit: clip_vit needs height and width that are multiples of its patch size 16, got 252x126 (nearest: 256x128)"
+        "extract.clip_vit: clip_vit needs height and width that are multiples of its patch size 16, "
+        "got 252x126 (nearest: 256x128)"
     )
     model = create_model(ModelConfig(arch="clip_vit", variant="b16"), num_classes=0).eval()
     for height, width in [(64, 32), (32, 48)]:
@@ -95,7 +96,8 @@ SEEDED_SCRIPT = textwrap.dedent(
     vit = create_model(ModelConfig(arch="clip_vit", variant="b16", pretrained="imagenet"), num_classes=0).backbone
     seeded = load_file(sys.argv[1])
     own = vit.state_dict()
-    print(json.dumps({"tensors": len(own), "equal": sum(k in seeded and torch.equal(v, seeded[k]) for k, v in own.items())}))
+    equal = sum(k in seeded and torch.equal(v, seeded[k]) for k, v in own.items())
+    print(json.dumps({"tensors": len(own), "equal": equal}))
     """
 )
 

@@ -55,7 +55,8 @@ def test_file_leaving_tensors_at_init_is_an_error_naming_them(tmp_path, tiny):
     assert _one_line(info) == (
         f"{path}: loaded {len(state) - 2} tensors; 2 missing ({dropped[0]}, {dropped[1]}); "
         "1 unexpected (classifier.weight); 1 shape-mismatched (fc.0.weight): 3 backbone tensors would keep "
-        f"their random init ({dropped[0]}, {dropped[1]}, fc.0.weight); set allow_random_init: [<name patterns>] to accept that"
+        f"their random init ({dropped[0]}, {dropped[1]}, fc.0.weight); "
+        "set allow_random_init: [<name patterns>] to accept that"
     )
 
 
@@ -166,7 +167,8 @@ SEEDED_SCRIPT = textwrap.dedent(
         path = files[arch]
         seeded = load_file(path) if path.endswith(".safetensors") else torch.load(path, weights_only=True)
         seeded = {k.removeprefix("module."): v for k, v in seeded.items()}
-        result[arch] = {"tensors": len(own), "equal": sum(k in seeded and torch.equal(v, seeded[k]) for k, v in own.items())}
+        equal = sum(k in seeded and torch.equal(v, seeded[k]) for k, v in own.items())
+        result[arch] = {"tensors": len(own), "equal": equal}
     print(json.dumps(result))
     """
 )
@@ -248,7 +250,8 @@ def test_imagenet_loads_every_backbone_tensor_from_seeded_caches(tmp_path):
     )
     reports = [line for line in result.stderr.splitlines() if " tensors" in line and ": loaded " in line]
     assert reports == [
-        f"{files['osnet_ain']}: loaded {loaded['osnet_ain']['tensors']} tensors; 2 unexpected (classifier.weight, classifier.bias)",
+        f"{files['osnet_ain']}: loaded {loaded['osnet_ain']['tensors']} tensors; "
+        "2 unexpected (classifier.weight, classifier.bias)",
         f"{files['resnet50_ibn']}: loaded 344 tensors; 2 unexpected (fc.weight, fc.bias)",
         "hf-hub:timm/vit_small_patch14_dinov2.lvd142m: loaded 174 tensors",
     ]

@@ -154,7 +154,10 @@ def test_heldout_and_challenge_scores_become_columns_without_changing_the_best_r
     assert [r.extra["Test"]["mAP"] for r in rows] == [0.5, 0.45, 0.55]
     assert [r.extra["Challenge"]["mAP"] for r in rows] == [0.3, 0.35, 0.4]
     text = render_results(rows, dataset="toy")
-    header = "| Method | Group | mAP | Rank-1 | Rank-5 | Rank-10 | Rank-20 | Test mAP | Test Rank-1 | Challenge mAP | Challenge Rank-1 |"
+    header = (
+        "| Method | Group | mAP | Rank-1 | Rank-5 | Rank-10 | Rank-20 | Test mAP | Test Rank-1 "
+        "| Challenge mAP | Challenge Rank-1 |"
+    )
     assert header in text
     grid = next(
         line

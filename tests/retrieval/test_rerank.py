@@ -27,7 +27,8 @@ def random_action(rng, n_query, n_gallery, dim, ties=False):
 
 
 def random_blocks(seed, n, num_actions, dim, unit=False):
-    """Cosine blocks of ``n`` random features over ``num_actions`` actions, each with a query (unit rows if ``unit``)."""
+    """Cosine blocks of ``n`` random features over ``num_actions`` actions, each with a query
+    (unit rows if ``unit``)."""
     rng = np.random.default_rng(seed)
     action = np.sort(rng.integers(0, num_actions, n))
     is_query = rng.random(n) < 0.3
