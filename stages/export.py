@@ -15,11 +15,6 @@ When the model extracts valid, ``tracker.onnx`` is scored on it as a tracker com
 from __future__ import annotations
 
 from soccerreid.config import load_params
-from soccerreid.data.index import read_index
-from soccerreid.export import export_model, pick_check_crops
-from soccerreid.features import check_images, load_model
-from soccerreid.io import atomic_dir
-from soccerreid.schema import read_features
 from soccerreid.stage import run_stage, stage_parser
 
 PARSER = stage_parser(
@@ -38,6 +33,13 @@ def main(argv: list[str] | None = None) -> None:
     args = PARSER.parse_args(argv)
     params = load_params(args.params)
     cfg = params.extraction(args.model)
+    # the libraries load once the params are valid: a bad params file is refused in a second, not after torch
+    from soccerreid.data.index import read_index
+    from soccerreid.export import export_model, pick_check_crops
+    from soccerreid.features import check_images, load_model
+    from soccerreid.io import atomic_dir
+    from soccerreid.schema import read_features
+
     split = cfg.check_split
     frame = read_index(args.index, split)
     crops = pick_check_crops(frame)

@@ -10,8 +10,6 @@ while that holds (model file, extraction config, crops, code). Run as ``python s
 from __future__ import annotations
 
 from soccerreid.config import load_params
-from soccerreid.features import extraction_fingerprint, load_model, read_split_crops, write_extraction
-from soccerreid.models import check_matches, check_model_config, validate_input_size
 from soccerreid.stage import progress, run_stage, stage_parser
 
 PARSER = stage_parser(
@@ -30,6 +28,10 @@ def main(argv: list[str] | None = None) -> None:
     args = PARSER.parse_args(argv)
     params = load_params(args.params)
     (network_key, model_cfg), cfg = params.network(args.model), params.extraction(args.model)
+    # the libraries load once the params are valid: a bad params file is refused in a second, not after torch
+    from soccerreid.features import extraction_fingerprint, load_model, read_split_crops, write_extraction
+    from soccerreid.models import check_matches, check_model_config, validate_input_size
+
     check_model_config(model_cfg, key=f"{args.params}: {network_key}")
     validate_input_size(model_cfg, cfg.height, cfg.width, key=f"{args.params}: extract.{args.model}")
     frames = read_split_crops(args.index, cfg.splits)

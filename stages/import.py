@@ -13,9 +13,6 @@ written. extract@, distances@, fuse, score and report then take the model as one
 from __future__ import annotations
 
 from soccerreid.config import load_params
-from soccerreid.io import atomic_dir
-from soccerreid.models import check_model_config
-from soccerreid.models._import import import_checkpoint
 from soccerreid.stage import progress, run_stage, stage_parser
 
 PARSER = stage_parser(__doc__, {"out": "folder for model.pt"})
@@ -26,6 +23,11 @@ def main(argv: list[str] | None = None) -> None:
     args = PARSER.parse_args(argv)
     params = load_params(args.params)
     cfg = params.imported_model(args.model)
+    # the libraries load once the params are valid: a bad params file is refused in a second, not after torch
+    from soccerreid.io import atomic_dir
+    from soccerreid.models import check_model_config
+    from soccerreid.models._import import import_checkpoint
+
     check_model_config(cfg.network, key=f"{args.params}: imported.{args.model}")
     progress(f"import@{args.model}: {cfg.checkpoint} as {cfg.arch} {cfg.variant} at {cfg.height}x{cfg.width}")
     with atomic_dir(args.out) as out:

@@ -13,7 +13,6 @@ file into ``--raw``. Writes ``<index>/{train,valid,test,challenge}.csv``,
 from __future__ import annotations
 
 from soccerreid.config import load_params
-from soccerreid.data.prepare import build_index, format_summary, generate_source
 from soccerreid.stage import progress, run_stage, stage_parser
 
 PARSER = stage_parser(
@@ -25,6 +24,9 @@ PARSER = stage_parser(
 def main(argv: list[str] | None = None) -> None:
     args = PARSER.parse_args(argv)
     data = load_params(args.params).data
+    # the libraries load once the params are valid: a bad params file is refused in a second
+    from soccerreid.data.prepare import build_index, format_summary, generate_source
+
     if data.source == "synthetic":  # a SoccerNet copy is announced once found: a missing one is a one-line error
         progress(
             "prepare: generating synthetic SoccerNet ReID, actions: "

@@ -15,10 +15,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from soccerreid.config import load_params
-from soccerreid.explorer.run import Run, RunPaths
-from soccerreid.explorer.static import write_static_explorer
-from soccerreid.io import atomic_dir
-from soccerreid.reporting.report import read_report_inputs, write_report
 from soccerreid.stage import progress, run_stage, stage_parser
 
 INPUTS = {
@@ -44,6 +40,12 @@ def main(argv: list[str] | None = None) -> None:
     args = PARSER.parse_args(argv)
     params = load_params(args.params)
     cfg, split = params.report, params.score.split
+    # the libraries load once the params are valid: a bad params file is refused in a second
+    from soccerreid.explorer.run import Run, RunPaths
+    from soccerreid.explorer.static import write_static_explorer
+    from soccerreid.io import atomic_dir
+    from soccerreid.reporting.report import read_report_inputs, write_report
+
     inputs = read_report_inputs(
         args.scores, args.fused, args.cmc, args.rankings, args.index, args.live, split, params.data.source
     )

@@ -17,9 +17,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from soccerreid.config import load_params
-from soccerreid.features import read_split_crops
-from soccerreid.models import validate_input_size
-from soccerreid.soup import soup_fingerprint, write_soup
 from soccerreid.stage import run_stage, stage_parser
 
 PARSER = stage_parser(
@@ -40,6 +37,11 @@ def main(argv: list[str] | None = None) -> None:
     args = PARSER.parse_args(argv)
     params = load_params(args.params)
     members, cfg, metric = params.soup(args.soup).members, params.extraction(args.soup), params.distances.metric
+    # the libraries load once the params are valid: a bad params file is refused in a second, not after torch
+    from soccerreid.features import read_split_crops
+    from soccerreid.models import validate_input_size
+    from soccerreid.soup import soup_fingerprint, write_soup
+
     model_cfg, files = params.models[members[0]], [Path(args.models) / member / "model.pt" for member in members]
     validate_input_size(model_cfg, cfg.height, cfg.width, key=f"{args.params}: extract.{args.soup}")
     frames = read_split_crops(args.index, cfg.splits)

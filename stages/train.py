@@ -12,18 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from soccerreid.config import load_params
-from soccerreid.data.index import read_index
-from soccerreid.fingerprint import Fingerprint, code_parts
 from soccerreid.stage import run_stage, stage_parser
-from soccerreid.training import (
-    export_run,
-    init_distributed,
-    keep_outputs,
-    shutdown_distributed,
-    train_model,
-    weights_fingerprint,
-)
-from soccerreid.training.rows import training_rows
 
 PARSER = stage_parser(
     __doc__,
@@ -43,6 +32,19 @@ def main(argv: list[str] | None = None) -> None:
     args = PARSER.parse_args(argv)
     params = load_params(args.params)
     cfg = params.model(args.model)
+    # the libraries load once the params are valid: a bad params file is refused in a second
+    from soccerreid.data.index import read_index
+    from soccerreid.fingerprint import Fingerprint, code_parts
+    from soccerreid.training import (
+        export_run,
+        init_distributed,
+        keep_outputs,
+        shutdown_distributed,
+        train_model,
+        weights_fingerprint,
+    )
+    from soccerreid.training.rows import training_rows
+
     train = training_rows({split: read_index(args.index, split) for split in cfg.train.splits}, cfg.train.drop_none_ids)
     valid = read_index(args.index, "valid")
     ctx = init_distributed(args.device)
