@@ -133,7 +133,8 @@ def test_exported_onnx_with_the_cards_lines_equals_the_dags_features(repo):
     frame = read_index(repo / "data" / "index", "valid").iloc[::40]
     for model in ("osnet_ain", "resnet50_ibn", "dinov2_lora"):
         folder = repo / "artifacts" / "export" / model
-        code = re.search(r"```python\n(.*?)```", (folder / "model_card.md").read_text(), re.S).group(1)
+        blocks = re.findall(r"```python\n(.*?)```", (folder / "model_card.md").read_text(), re.S)
+        code = next(block for block in blocks if '"model.onnx"' in block)  # the plain ONNX file's lines
         code = code.replace('"model.onnx"', repr(str(folder / "model.onnx")))
         dag = read_features(repo / "artifacts" / "features" / model / "valid.h5")
         rows = {(r, b): i for i, (r, b) in enumerate(zip(dag.role.tolist(), dag.bbox_idx.tolist()))}
@@ -186,6 +187,7 @@ def test_rerank_experiment_reruns_from_rerank_on(repo):
                 "distances@dinov2_lora",
                 "soup@osnet_ain_soup",
                 "fuse",
+                *(f"export@{model}" for model in ("osnet_ain", "osnet_ain_seed1", "resnet50_ibn", "dinov2_lora")),
             },
         ),
         (("qe", "k"), 3, {"rerank", "score"}),
