@@ -29,7 +29,7 @@ from soccerreid.config.models import IMAGENET_MEAN, IMAGENET_STD
 from soccerreid.errors import ExportError
 from soccerreid.export._formats import (
     FORMATS,
-    TOLERANCE,
+    checked_diff,
     export_onnx,
     export_torchscript,
     inference_network,
@@ -104,13 +104,7 @@ def check_tracker_export(fmt: str, path: str | os.PathLike, embedder: Embedder, 
     run = load_runner(fmt, path)
     batches = make_loader(images, embedder.config, IMAGENET_MEAN, IMAGENET_STD)
     exported = np.concatenate([run(batch.numpy()) for batch in batches])
-    diff = float(np.abs(exported - reference).max())
-    if not diff <= TOLERANCE:
-        raise ExportError(
-            f"{name}: tracker {fmt} features differ from the DAG's by {diff:.3g} "
-            f"(max abs, on {len(images)} crops; at most {TOLERANCE:g} allowed)"
-        )
-    return diff
+    return checked_diff(exported, reference, f"{name}: tracker {fmt} features differ from the DAG's")
 
 
 def export_tracker_file(embedder: Embedder, fmt: str, path: str | os.PathLike, images: Sequence, name: str) -> float:

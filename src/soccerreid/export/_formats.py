@@ -145,12 +145,15 @@ def check_export(fmt: str, path: str | os.PathLike, embedder: Embedder, images: 
     """
     reference = embedder.embed(images, device="cpu")
     exported = run_features(load_runner(fmt, path), embedder, images)
+    return checked_diff(exported, reference, f"{name}: {fmt} features differ from the torch model's")
+
+
+def checked_diff(exported: np.ndarray, reference: np.ndarray, what: str) -> float:
+    """Max abs difference of two (N, D) feature arrays; above :data:`TOLERANCE` an :class:`ExportError`
+    saying ``what`` differs, by how much and on how many crops."""
     diff = float(np.abs(exported - reference).max())
     if not diff <= TOLERANCE:
-        raise ExportError(
-            f"{name}: {fmt} features differ from the torch model's by {diff:.3g} "
-            f"(max abs, on {len(images)} crops; at most {TOLERANCE:g} allowed)"
-        )
+        raise ExportError(f"{what} by {diff:.3g} (max abs, on {len(reference)} crops; at most {TOLERANCE:g} allowed)")
     return diff
 
 
