@@ -58,3 +58,14 @@ def test_a_file_of_the_same_kind_may_be_replaced(tmp_path):
     assert check_output_file(features, "--out", "features") == features
     assert check_output_file(tmp_path / "scores.json", "--json", "json") == tmp_path / "scores.json"
     assert _error(features, kind="json").startswith(f"--out {features}: exists and is not a JSON file")
+
+
+def test_a_model_file_is_not_a_torchscript_file_nor_the_reverse(tmp_path):
+    model = tmp_path / "model.pt"
+    torch.save({"w": torch.zeros(1)}, model)
+    scripted = tmp_path / "model.torchscript"
+    torch.jit.save(torch.jit.script(torch.nn.Identity()), scripted)
+    assert _error(model, kind="torchscript").startswith(f"--out {model}: exists and is not a TorchScript file")
+    assert _error(scripted, kind="model").startswith(f"--out {scripted}: exists and is not a model (torch) file")
+    assert check_output_file(scripted, "--out", "torchscript") == scripted
+    assert check_output_file(model, "--out", "model") == model

@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -184,4 +185,16 @@ def _is_kind(path: Path, kind: str) -> bool:
         return True
     if kind == "json":
         return head.lstrip()[:1] in (b"{", b"[")
-    return any(head.startswith(MAGIC[magic]) for magic in KINDS[kind])
+    if not any(head.startswith(MAGIC[magic]) for magic in KINDS[kind]):
+        return False
+    if kind in ("torchscript", "model"):  # both zips: TorchScript archives hold code/, torch.save's do not
+        return _has_code(path) == (kind == "torchscript")
+    return True
+
+
+def _has_code(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any("/code/" in name for name in archive.namelist())
+    except zipfile.BadZipFile:
+        return False
