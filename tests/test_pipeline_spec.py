@@ -221,9 +221,13 @@ def test_train_and_extract_depend_on_no_package_code_they_do_not_run():
 
 
 LOADED = """
-import importlib.util, json, sys
+import ast, importlib, importlib.util, json, sys
 spec = importlib.util.spec_from_file_location("stage", sys.argv[1])
 spec.loader.exec_module(importlib.util.module_from_spec(spec))
+for node in ast.walk(ast.parse(open(sys.argv[1]).read())):  # the imports main() runs after the params load
+    if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("soccerreid"):
+        module = importlib.import_module(node.module)
+        [getattr(module, alias.name) for alias in node.names]
 print(json.dumps([m.__file__ for name, m in sys.modules.items() if name.startswith("soccerreid")]))
 """
 
