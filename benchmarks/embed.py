@@ -1,13 +1,15 @@
-"""Embedding benchmark: the exported ONNX model in onnxruntime (CPU) against torch eager and
-torchreid's FeatureExtractor (issue 13, point 5).
+"""Embedding benchmark: the exported ONNX models in onnxruntime (CPU) against torch eager and
+torchreid's FeatureExtractor (issues 13 and 22).
 
-Same osnet_ain_x1_0 weights for all three (torchreid loads them from a local file; ours come
-from a soccerreid model file; the ONNX file is ``soccerreid export``'s, checked against torch
-before it is timed), the same synthetic PNG crops, 256x128, float32 on CPU, no flip TTA, no
-normalisation, batch 32, each library's default threads. Our two rows share the decoding loader
-(``--workers`` processes); the
-anchor decodes in-process, its documented use. Rows are timed interleaved, best of
-``--repeats`` rounds. The last line is one JSON object.
+Same osnet_ain_x1_0 weights for every row (torchreid loads them from a local file; ours come
+from a soccerreid model file; each ONNX file is ``soccerreid export``'s, checked against torch
+before it is timed), the same synthetic PNG crops, 256x128, float32 on CPU, batch 32, each
+library's default threads. The first three rows compute the anchor's feature (no flip, no
+normalisation; max abs diff to the anchor's); the last two the DAG's (flip averaging and L2: the
+tracker-ready export, ``soccerreid export --tracker``, flips inside its graph, twice the network's
+work; max abs diff to torch eager's). Our rows share the decoding loader (``--workers``
+processes); the anchor decodes in-process, its documented use. Rows are timed interleaved, best
+of ``--repeats`` rounds. The last line is one JSON object.
 
     python benchmarks/embed.py --images 256 --batch-size 32 --workers 2
 """
@@ -26,7 +28,7 @@ import torch
 from extract import HEIGHT, WIDTH, build_models, run_anchor, time_rows, write_crops  # benchmarks/extract.py
 
 from soccerreid.config.models import ModelConfig
-from soccerreid.export import export_file, load_runner, run_features
+from soccerreid.export import export_file, export_tracker_file, load_runner, run_features
 from soccerreid.features import load_model
 from soccerreid.models import save_model
 
@@ -55,15 +57,19 @@ def main() -> None:
             flip=False, normalize=False, batch_size=args.batch_size, workers=args.workers
         )
         check = export_file(model, "onnx", folder / "model.onnx", paths[:32], name="osnet_ain_x1_0")
-        run = load_runner("onnx", folder / "model.onnx")
+        dag = model.configure(flip=True, normalize=True)
+        check = max(check, export_tracker_file(dag, "onnx", folder / "tracker.onnx", paths[:32], "osnet_ain_x1_0"))
+        run, tracker = load_runner("onnx", folder / "model.onnx"), load_runner("onnx", folder / "tracker.onnx")
+        plain_features = dag.configure(flip=False, normalize=False)  # the tracker graph does both itself
         rows = [
             ("torchreid FeatureExtractor (anchor)", lambda: run_anchor(anchor, paths, args.batch_size)),
             ("torch eager: soccerreid load_model().embed", lambda: model.embed(paths, device="cpu")),
             ("onnxruntime CPU: soccerreid export --format onnx", lambda: run_features(run, model, paths)),
+            ("torch eager, flip + L2 (the DAG's feature)", lambda: dag.embed(paths, device="cpu")),
+            ("onnxruntime CPU: tracker.onnx (flip + L2 inside)", lambda: run_features(tracker, plain_features, paths)),
         ]
-        run_anchor(anchor, paths[: args.batch_size], args.batch_size)  # warm-up: oneDNN primitives, ORT kernels
-        model.embed(paths[: args.batch_size], device="cpu")
-        run_features(run, model, paths[: args.batch_size])
+        for _, warm in rows:  # warm-up: oneDNN primitives, ORT kernels
+            warm()
         results = time_rows(rows, args.repeats)
     report(results, args, (load_before, os.getloadavg()[0]), check)
 
@@ -81,11 +87,13 @@ def report(results, args, load: tuple[float, float], check: float) -> None:
     print(f"| {'method':48s} | images/s | speed-up | max abs diff |")
     print(f"|{'-' * 50}|---------:|---------:|-------------:|")
     figures = []
-    for name, seconds, out in results:
-        rate, diff = args.images / seconds, float(np.abs(out - anchor_out).max())
+    for row, (name, seconds, out) in enumerate(results):
+        reference = anchor_out if row < 3 else results[3][2]  # the DAG's feature rows: against torch eager's
+        rate, diff = args.images / seconds, float(np.abs(out - reference).max())
         print(f"| {name:48s} | {rate:8.1f} | {anchor_s / seconds:7.2f}x | {diff:12.2e} |")
         figures.append((rate, anchor_s / seconds, diff))
-    (anchor_rate, _, _), (eager_rate, eager_x, _), (ort_rate, ort_x, ort_diff) = figures
+    (anchor_rate, _, _), (eager_rate, eager_x, _), (ort_rate, ort_x, ort_diff) = figures[:3]
+    (flip_rate, flip_x, _), (tracker_rate, tracker_x, tracker_diff) = figures[3:]
     verdict = "met" if ort_x >= GOAL else "not met"
     print(
         f"\nexport check (onnxruntime vs torch, 32 crops): max abs diff {check:.2e}; goal onnxruntime >= {GOAL}x "
@@ -102,6 +110,12 @@ def report(results, args, load: tuple[float, float], check: float) -> None:
                 "max_abs_diff": ort_diff,
                 "export_check": check,
                 "goal_met": ort_x >= GOAL,
+                "torch_eager_flip_images_per_s": round(flip_rate, 1),
+                "torch_eager_flip_speedup": round(flip_x, 3),
+                "tracker_onnx_images_per_s": round(tracker_rate, 1),
+                "tracker_onnx_speedup": round(tracker_x, 3),
+                "tracker_onnx_over_torch_eager_flip": round(tracker_rate / flip_rate, 3),
+                "tracker_max_abs_diff": tracker_diff,
             }
         )
     )

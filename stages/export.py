@@ -1,9 +1,9 @@
-"""Stage export@<model>: plain and tracker-ready (BoxMOT) ONNX/TorchScript files and a model card, for trackers.
+"""Stage export@<model>: tracker-ready (BoxMOT) ONNX and TorchScript files and a model card, for trackers.
 
 Off the critical path of the scores: nothing in the DAG reads its output. The model file is
 exported with the DAG's extraction settings (params ``extract.<name>``: input size, flip,
 normalize), and each file's features are checked against the torch model's on real crops of
-valid before ``<out>/{model.onnx,tracker.onnx,tracker.torchscript,...,model_card.md}`` appear.
+valid before ``<out>/{tracker.onnx,tracker.torchscript,...,model_card.md}`` appear.
 When the model extracts valid, ``tracker.onnx`` is scored on it as a tracker computes features
 (``<out>/deployed.json``), beside the score of the DAG's features (``--features``).
 

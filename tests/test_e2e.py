@@ -50,7 +50,6 @@ def test_repro_writes_every_artifact(repo):
     for model in ("osnet_ain", "resnet50_ibn", "dinov2_lora"):
         assert sorted(p.name for p in (repo / "artifacts" / "export" / model).iterdir()) == [
             "deployed.json",
-            "model.onnx",
             "model_card.md",
             "tracker.onnx",
             "tracker.onnx.metadata.json",
@@ -134,8 +133,8 @@ def test_exported_onnx_with_the_cards_lines_equals_the_dags_features(repo):
     for model in ("osnet_ain", "resnet50_ibn", "dinov2_lora"):
         folder = repo / "artifacts" / "export" / model
         blocks = re.findall(r"```python\n(.*?)```", (folder / "model_card.md").read_text(), re.S)
-        code = next(block for block in blocks if '"model.onnx"' in block)  # the plain ONNX file's lines
-        code = code.replace('"model.onnx"', repr(str(folder / "model.onnx")))
+        code = next(block for block in blocks if "ort.InferenceSession" in block)  # the onnxruntime lines
+        code = code.replace('"tracker.onnx"', repr(str(folder / "tracker.onnx")))
         dag = read_features(repo / "artifacts" / "features" / model / "valid.h5")
         rows = {(r, b): i for i, (r, b) in enumerate(zip(dag.role.tolist(), dag.bbox_idx.tolist()))}
         for role, bbox, path in zip(frame["role"], frame["bbox_idx"], frame["path"]):

@@ -102,7 +102,6 @@ def test_the_model_cards_onnxruntime_lines_give_the_features(model_files, crops,
     embedder = soccerreid.load_model(model_files["dinov2_lora"])
     diffs = export_model(embedder, tmp_path, crops, "dinov2_lora", "5 crops of valid")
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "model.onnx",
         "model_card.md",
         "tracker.onnx",
         "tracker.onnx.metadata.json",
@@ -112,7 +111,7 @@ def test_the_model_cards_onnxruntime_lines_give_the_features(model_files, crops,
     card = (tmp_path / "model_card.md").read_text()
     assert "feature dimension **384**" in card and "LoRA r=4 alpha=16 on qkv+mlp (merged)" in card
     assert "Validation mAP while training: **0.2500** at best epoch 1" in card
-    assert "| `model.onnx` | plain ONNX" in card and f"{diffs['model.onnx']:.2e}" in card
+    assert "| `tracker.onnx` | tracker-ready ONNX" in card and f"{diffs['tracker.onnx']:.2e}" in card
     assert (
         "| `tracker.torchscript` | tracker-ready TorchScript" in card and f"{diffs['tracker.torchscript']:.2e}" in card
     )
@@ -172,8 +171,7 @@ def test_export_stage_writes_checked_files_or_nothing(model_files, soccernet_val
     done = _stage(tmp_path, soccernet_valid, model_files["osnet_ain"], tmp_path / "features")
     assert done.returncode == 0, done.stderr
     assert re.fullmatch(
-        r"export osnet_ain: model.onnx max abs diff \S+, tracker.onnx max abs diff \S+, "
-        r"tracker.torchscript max abs diff \S+\n",
+        r"export osnet_ain: tracker.onnx max abs diff \S+, tracker.torchscript max abs diff \S+\n",
         done.stdout,
     )
     card = (tmp_path / "export" / "model_card.md").read_text()

@@ -1,6 +1,6 @@
 """Exports of a model file for trackers: ONNX, TorchScript and a model card, each file checked first.
 
-See :mod:`._formats` for the plain graph's contract, :mod:`._boxmot` for the tracker-ready graph
+See :mod:`._formats` for the plain graph's contract (``soccerreid export``), :mod:`._boxmot` for the tracker-ready graph
 BoxMOT loads, and :mod:`._tracker` for features computed as a tracker computes them.
 
 Examples::
@@ -18,7 +18,7 @@ from soccerreid.export._boxmot import (
     sidecar_path,
     write_sidecar,
 )
-from soccerreid.export._bundle import CHECK_CROPS, PLAIN, TRACKER, export_model, pick_check_crops
+from soccerreid.export._bundle import CHECK_CROPS, TRACKER, export_model, pick_check_crops
 from soccerreid.export._card import model_card
 from soccerreid.export._formats import (
     FORMATS,
@@ -37,7 +37,6 @@ from soccerreid.export._tracker import deployed_features, deployed_scores, read_
 
 __all__ = [
     "CHECK_CROPS",
-    "PLAIN",
     "TRACKER",
     "TrackerGraph",
     "boxmot_sidecar",

@@ -1,5 +1,5 @@
-"""The export stage's folder: a plain ONNX file, tracker-ready ONNX and TorchScript files with BoxMOT's
-sidecars, the deployed score and the model card, each file checked on real crops."""
+"""The export stage's folder: tracker-ready ONNX and TorchScript files with BoxMOT's sidecars, the
+deployed score and the model card, each file checked on real crops."""
 
 from __future__ import annotations
 
@@ -12,14 +12,13 @@ import pandas as pd
 
 from soccerreid.export._boxmot import export_tracker_file, write_sidecar
 from soccerreid.export._card import model_card
-from soccerreid.export._formats import FORMATS, SUFFIXES, export_file, load_runner
+from soccerreid.export._formats import FORMATS, SUFFIXES, load_runner
 from soccerreid.export._tracker import deployed_scores
 from soccerreid.features import Embedder
 from soccerreid.io import write_json, write_text
 from soccerreid.schema import FeatureSet
 
 CHECK_CROPS = 32
-PLAIN = "model.onnx"  # the network alone: the model's own normalisation, raw output, flip left to the caller
 TRACKER = {fmt: f"tracker{SUFFIXES[fmt]}" for fmt in FORMATS}  # BoxMOT's contract, the DAG's feature out
 
 
@@ -31,8 +30,9 @@ def export_model(
     crops_source: str,
     valid: tuple[pd.DataFrame, FeatureSet, str] | None = None,
 ) -> dict[str, float]:
-    """Write :data:`PLAIN`, the :data:`TRACKER` files (each with ``<file>.metadata.json``) and
-    ``model_card.md`` into ``folder``; returns each file's max abs diff to the torch model.
+    """Write the :data:`TRACKER` files (each with ``<file>.metadata.json``) and ``model_card.md`` into
+    ``folder``; returns each file's max abs diff to the torch model. (The plain network, for a caller that
+    flips and normalises itself, is :func:`~soccerreid.export._formats.export_file`: ``soccerreid export``.)
 
     Each file is checked against the torch model on ``images`` (described by ``crops_source`` in
     the card) before the next is written; a failed check is an :class:`~soccerreid.errors.ExportError`.
@@ -43,10 +43,10 @@ def export_model(
     Examples::
 
         with atomic_dir("artifacts/export/osnet_ain") as out:
-            export_model(model, out, crops, "osnet_ain", "32 crops of valid.csv")   # {"model.onnx": 3e-7, ...}
+            export_model(model, out, crops, "osnet_ain", "32 crops of valid.csv")   # {"tracker.onnx": 3e-7, ...}
     """
     folder = Path(folder)
-    diffs = {PLAIN: export_file(embedder, "onnx", folder / PLAIN, images, name)}
+    diffs = {}
     for fmt, file in TRACKER.items():
         diffs[file] = export_tracker_file(embedder, fmt, folder / file, images, name)
         write_sidecar(folder / file, embedder, name)

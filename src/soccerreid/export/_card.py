@@ -2,7 +2,7 @@
 
 Examples::
 
-    text = model_card("osnet_ain", embedder, {"model.onnx": 3.0e-7, "tracker.onnx": 2e-7}, "32 crops of valid.csv")
+    text = model_card("osnet_ain", embedder, {"tracker.onnx": 2e-7}, "32 crops of valid.csv")
 """
 
 from __future__ import annotations
@@ -49,10 +49,10 @@ def _files(diffs: Mapping[str, float], crops: str) -> str:
             "|---|---|---:|",
             *rows,
             "",
-            "`tracker.*` are **tracker-ready**: ImageNet-normalised crops in, the DAG's feature out (flip averaging "
-            "and L2 normalisation inside the graph, the model's own mean/std folded in); each has BoxMOT's sidecar "
-            "`<file>.metadata.json` with the input size. `model.onnx` is **plain**: the network alone, for your own "
-            "pipeline (half the compute when you skip the flip); do not give it to BoxMOT.",
+            "Both are **tracker-ready**: ImageNet-normalised crops in, the DAG's feature out (flip averaging and L2 "
+            "normalisation inside the graph, the model's own mean/std folded in), each with BoxMOT's sidecar "
+            "`<file>.metadata.json` giving the input size. (`soccerreid export <model file> --format onnx` writes the "
+            "plain network instead, for a pipeline that flips or normalises itself.)",
             f"Each file was checked before it was written: its features, pre- and post-processed as below, "
             f"against the torch model's on {crops}, float32 on CPU; at most {TOLERANCE:g} is allowed.",
         ]
@@ -61,8 +61,7 @@ def _files(diffs: Mapping[str, float], crops: str) -> str:
 
 def _describe(file: str) -> str:
     if file.endswith(".onnx"):
-        kind = "tracker-ready" if file.startswith("tracker") else "plain"
-        return f"{kind} ONNX (torch.onnx dynamo exporter), dynamic batch, weights inline; metadata `soccerreid.*`"
+        return "tracker-ready ONNX (torch.onnx dynamo exporter), dynamic batch, weights inline; metadata `soccerreid.*`"
     return "tracker-ready TorchScript (`torch.jit.trace`), dynamic batch; metadata in the extra file `soccerreid.json`"
 
 
@@ -98,25 +97,17 @@ def _boxmot(embedder: Embedder) -> str:
 
 def _contract(embedder: Embedder) -> str:
     info, cfg = embedder.info, embedder.config
-    steps = ["average with the output of the horizontally mirrored input"] if cfg.flip else []
-    steps += ["L2-normalise each row"] if cfg.normalize else []
-    post = "; then ".join(steps) if steps else "none (use the raw output)"
     return "\n".join(
         [
             "## Input and output",
-            f"- `tracker.*`: input `{INPUT_NAME}` float32 (B, 3, {cfg.height}, {cfg.width}), RGB scaled to [0, 1], "
-            f"normalised with ImageNet's mean {list(IMAGENET_MEAN)} and std {list(IMAGENET_STD)}; output "
-            f"`{OUTPUT_NAME}` (B, {info.embed_dim}), the DAG's feature (flip {str(cfg.flip).lower()}, normalize "
-            f"{str(cfg.normalize).lower()}, inside the graph).",
-            f"- `model.onnx`, input `{INPUT_NAME}`: float32 (B, 3, {cfg.height}, {cfg.width}), any batch size B. "
-            f"Per crop: RGB; resize to {cfg.height} x {cfg.width} (height x width) with PIL bilinear (antialiased, "
-            f"as torchvision's `Resize` on a PIL image); scale to [0, 1]; subtract mean {list(info.mean)} and "
-            f"divide by std {list(info.std)} per channel; CHW.",
-            f"- `model.onnx`, output `{OUTPUT_NAME}`: float32 (B, {info.embed_dim}), the raw embedding (after the "
-            "BNNeck when there is one).",
-            f"- Post-processing that gives the DAG's features (flip {str(cfg.flip).lower()}, normalize "
-            f"{str(cfg.normalize).lower()}): {post}. Compare features by cosine distance, each query against its own "
-            "action's gallery.",
+            f"- Input `{INPUT_NAME}`: float32 (B, 3, {cfg.height}, {cfg.width}), any batch size B. Per crop: RGB; "
+            f"resize to {cfg.height} x {cfg.width} (height x width) with PIL bilinear (antialiased, as torchvision's "
+            f"`Resize` on a PIL image: what the DAG scored); scale to [0, 1]; subtract ImageNet's mean "
+            f"{list(IMAGENET_MEAN)} and divide by its std {list(IMAGENET_STD)} per channel; CHW.",
+            f"- Output `{OUTPUT_NAME}`: float32 (B, {info.embed_dim}), the DAG's feature (flip "
+            f"{str(cfg.flip).lower()}, normalize {str(cfg.normalize).lower()}, inside the graph; the model's own "
+            f"mean {list(info.mean)} and std {list(info.std)} folded in). Compare features by cosine distance, each "
+            "query against its own action's gallery.",
         ]
     )
 
@@ -164,21 +155,16 @@ def _snippet(embedder: Embedder) -> str:
     lines = [
         "import numpy as np, onnxruntime as ort",
         "from PIL import Image",
-        'session = ort.InferenceSession("model.onnx")',
+        'session = ort.InferenceSession("tracker.onnx")',
         f'x = Image.open("crop.png").convert("RGB").resize(({cfg.width}, {cfg.height}), Image.BILINEAR)',
-        f"x = (np.asarray(x, np.float32) / 255 - np.float32({list(info.mean)})) / np.float32({list(info.std)})",
+        f"x = (np.asarray(x, np.float32) / 255 - np.float32({list(IMAGENET_MEAN)})) / np.float32({list(IMAGENET_STD)})",
         "x = x.transpose(2, 0, 1)[None].astype(np.float32)",
+        f'f = session.run(None, {{"{INPUT_NAME}": x}})[0]',
     ]
-    run = f'session.run(None, {{"{INPUT_NAME}": x}})[0]'
-    lines.append(
-        f'f = ({run} + session.run(None, {{"{INPUT_NAME}": x[..., ::-1].copy()}})[0]) / 2' if cfg.flip else f"f = {run}"
-    )
-    if cfg.normalize:
-        lines.append("f /= np.linalg.norm(f, axis=1, keepdims=True)")
     return "\n".join(
         [
             "## Load it with onnxruntime",
-            f"`f` is the (1, {info.embed_dim}) feature of one crop:",
+            f"`f` is the (1, {info.embed_dim}) feature of one crop, as the DAG computed it:",
             "",
             "```python",
             *lines,
