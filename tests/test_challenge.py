@@ -54,8 +54,9 @@ def smoke_sized(preset: dict, smoke: dict) -> dict:
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory, smoke_prepared) -> Iterator[Path]:
-    """A repo copy on the smoke-sized challenge preset after ``dvc repro``; its data (the smoke
-    preset's) is the session's prepare output, adopted, so the repro starts at train."""
+    """A repo copy on the smoke-sized challenge preset after ``dvc repro report``; its data (the smoke
+    preset's) is the session's prepare output, adopted, so the repro starts at train. (The exports,
+    which no score reads, are the smoke run's to test: tests/test_e2e.py.)"""
     with scratch(tmp_path_factory, "challenge") as base:
         repo = copy_repo(base)
         preset = yaml.safe_load((repo / "presets" / "challenge.yaml").read_text())
@@ -63,9 +64,10 @@ def repo(tmp_path_factory, smoke_prepared) -> Iterator[Path]:
         (repo / "params.yaml").write_text(yaml.safe_dump(smoke_sized(preset, smoke), sort_keys=False))
         adopt_prepare(smoke_prepared, repo)
         commit(repo, "challenge, smoke-sized")
-        output = run(["dvc", "repro"], repo, timeout=3600)  # four models, on train + valid + test
+        output = run(["dvc", "repro", "report"], repo, timeout=3600)  # four models, on train + valid + test
         assert "prepare" not in stages_run(output), "the smoke preset's data: prepare is cached"
         assert {"train@clip_vit", "score", "report"} <= stages_run(output)
+        assert not {stage for stage in stages_run(output) if stage.startswith("export@")}
         yield repo
 
 

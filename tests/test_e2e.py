@@ -1,6 +1,6 @@
 """End to end: the smoke preset through the whole DAG, then a fusion and a rerank experiment in
-the workspace, then the edits, kills and forced retrains that must (or must not) retrain and
-re-extract. (A ``--temp`` and a queued experiment: tests/test_rehearsal.py.)
+the workspace, then the README's queued sweep and a ``--temp`` fusion experiment, then the edits, kills and forced
+retrains that must (or must not) retrain and re-extract.
 
 Runs on the session's smoke run (tests/dagruns.py), a copy of the repo with its own git and
 DVC, so it never touches the work tree.
@@ -25,6 +25,19 @@ from dvcrepo import FAST_STAGES, UPSTREAM_STAGES, stages_run
 from dvcrepo import run_in_copy as _run
 
 pytestmark = pytest.mark.slow
+QUEUED = {
+    "single-osnet_ain": [
+        "-S",
+        "fusion.models=[osnet_ain]",
+        "-S",
+        "fusion.weights=[1.0]",
+        "-S",
+        "fusion.method=weighted",
+        "-S",
+        "rerank.enabled=false",
+    ],
+    "fusion-mean": ["-S", "fusion.method=mean", "-S", "rerank.enabled=false"],
+}
 
 
 @pytest.fixture(scope="module")
@@ -161,6 +174,41 @@ def test_rerank_experiment_reruns_from_rerank_on(repo):
     ran = stages_run(output)
     assert ran and ran <= {"rerank", "score", "report"}, f"unexpected stages ran: {sorted(ran)}"
     assert _scores(repo)["method"] == "rerank:10/3/0.3"
+
+
+def test_queued_sweep_runs_only_downstream_stages(repo):
+    for name, overrides in QUEUED.items():
+        _run(["dvc", "exp", "run", "--queue", "-n", name, *overrides], repo)
+    _run(["dvc", "queue", "start", "-j", "1"], repo)
+    try:
+        status = _wait_for_queue(repo, timeout=900)
+    finally:
+        _run(["dvc", "queue", "stop"], repo)
+    assert all(status[name] == "Success" for name in QUEUED), status
+    for name in QUEUED:
+        ran = stages_run(_run(["dvc", "queue", "logs", name], repo))
+        assert "report" in ran and ran <= FAST_STAGES, f"{name}: unexpected stages ran: {sorted(ran)}"
+
+
+def test_temp_fusion_experiment_runs_only_downstream_stages(repo):
+    models = yaml.safe_load((repo / "params.yaml").read_text())["fusion"]["models"]
+    weights = ",".join(["1.0"] + ["0.0"] * (len(models) - 1))  # other weights than the preset's, one per fused model
+    output = _run(["dvc", "exp", "run", "--temp", "-S", f"fusion.weights=[{weights}]"], repo)
+    ran = stages_run(output)
+    assert "report" in ran and ran <= FAST_STAGES, f"unexpected stages ran: {sorted(ran)}"
+    assert not [s for s in ran if s.startswith(UPSTREAM_STAGES)]
+
+
+def _wait_for_queue(repo: Path, timeout: float) -> dict[str, str]:
+    """``{experiment name: status}`` once no queued experiment is Queued or Running."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = [line.split() for line in _run(["dvc", "queue", "status"], repo, stdout_only=True).splitlines()]
+        status = {row[1]: row[-1] for row in rows if len(row) >= 3 and row[1] in QUEUED}
+        if len(status) == len(QUEUED) and not {"Queued", "Running"} & set(status.values()):
+            return status
+        assert time.monotonic() < deadline, f"queue still busy after {timeout} s: {status}"
+        time.sleep(3)
 
 
 @pytest.mark.parametrize(

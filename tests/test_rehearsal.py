@@ -6,38 +6,24 @@ zips and the two label files (hubmock.build_soccernet_archives). ``presets/socce
 (presets/soccernet.yaml with tiny sizes) runs with ``data.download: true`` against the mock,
 for data kept inside the repo but git-ignored (``data/soccernet``, the preset's place) and at an
 absolute path outside it (there, ``dvc repro prepare`` only: the download and the index are
-what differ). After the full ``dvc repro``: the README's queued Table 1 sweep (two queued
-experiments and ``dvc queue start``), then a ``--temp`` fusion experiment. Neither may rerun
-prepare, train, extract or distances, and the report stage must draw its figures from the crops.
+what differ). Inside the repo, ``dvc repro report`` trains, scores and reports on the downloaded
+data (the exports, which no score reads, and the README's experiments are tested on the smoke
+run: tests/test_e2e.py).
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
-from dvcrepo import FAST_STAGES, UPSTREAM_STAGES, commit, copy_repo, run, scratch, stages_run
+from dvcrepo import commit, copy_repo, run, scratch, stages_run
 from hubmock import HubMock, build_soccernet_archives
 
 pytestmark = pytest.mark.slow
-QUEUED = {
-    "single-osnet_ain": [
-        "-S",
-        "fusion.models=[osnet_ain]",
-        "-S",
-        "fusion.weights=[1.0]",
-        "-S",
-        "fusion.method=weighted",
-        "-S",
-        "rerank.enabled=false",
-    ],
-    "fusion-mean": ["-S", "fusion.method=mean", "-S", "rerank.enabled=false"],
-}
 
 
 @pytest.fixture(scope="module")
@@ -49,10 +35,10 @@ def published(tmp_path_factory, smoke_prepared) -> Iterator[dict[str, dict[str, 
 
 @pytest.fixture(scope="module")
 def rehearsal(published, tmp_path_factory) -> Iterator[tuple[Path, Path, dict[str, str]]]:
-    """A repo after ``dvc repro`` on data downloaded inside it, git-ignored (the preset's place);
+    """A repo after ``dvc repro report`` on data downloaded inside it, git-ignored (the preset's place);
     yields (repo, SoccerNet dir, hub env)."""
     with scratch(tmp_path_factory, "inside_repo_git_ignored") as base:
-        yield _rehearse(published, base, [], {"prepare", "train@osnet_ain", "report"})
+        yield _rehearse(published, base, ["report"], {"prepare", "train@osnet_ain", "report"})
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +52,7 @@ def _rehearse(
     published: dict[str, dict[str, Path]], base: Path, targets: list[str], ran: set[str], outside: bool = False
 ) -> tuple[Path, Path, dict[str, str]]:
     """Copy the repo under ``base``, point it at SoccerNet (``outside``: an absolute path beside
-    the repo), ``dvc repro`` its ``targets`` (none: all) through a loopback Hub, check that the
+    the repo), ``dvc repro`` its ``targets`` through a loopback Hub, check that the
     stages ``ran`` ran and commit."""
     repo = copy_repo(base / "repo")
     params = yaml.safe_load((repo / "presets" / "soccernet-cpu.yaml").read_text())
@@ -102,40 +88,3 @@ def test_the_run_on_downloaded_data_trains_scores_and_agrees_with_the_official_s
     assert (repo / "artifacts" / "models" / "osnet_ain" / "model.pt").is_file()
     scores = json.loads((repo / "metrics" / "scores.json").read_text())
     assert scores["official"]["agrees"] and "challenge" in scores
-
-
-def test_queued_sweep_runs_only_downstream_stages(rehearsal):
-    repo, _, env = rehearsal
-    for name, overrides in QUEUED.items():
-        run(["dvc", "exp", "run", "--queue", "-n", name, *overrides], repo, env=env)
-    run(["dvc", "queue", "start", "-j", "1"], repo, env=env)
-    try:
-        status = _wait_for_queue(repo, env, timeout=900)
-    finally:
-        run(["dvc", "queue", "stop"], repo, env=env)
-    assert all(status[name] == "Success" for name in QUEUED), status
-    for name in QUEUED:
-        ran = stages_run(run(["dvc", "queue", "logs", name], repo, env=env))
-        assert "report" in ran and ran <= FAST_STAGES, f"{name}: unexpected stages ran: {sorted(ran)}"
-
-
-def test_temp_fusion_experiment_runs_only_downstream_stages(rehearsal):
-    repo, _, env = rehearsal
-    models = yaml.safe_load((repo / "params.yaml").read_text())["fusion"]["models"]
-    weights = ",".join(["1.0"] + ["0.0"] * (len(models) - 1))  # other weights than the preset's, one per fused model
-    output = run(["dvc", "exp", "run", "--temp", "-S", f"fusion.weights=[{weights}]"], repo, env=env)
-    ran = stages_run(output)
-    assert "report" in ran and ran <= FAST_STAGES, f"unexpected stages ran: {sorted(ran)}"
-    assert not [s for s in ran if s.startswith(UPSTREAM_STAGES)]
-
-
-def _wait_for_queue(repo: Path, env: dict[str, str], timeout: float) -> dict[str, str]:
-    """``{experiment name: status}`` once no queued experiment is Queued or Running."""
-    deadline = time.monotonic() + timeout
-    while True:
-        rows = [line.split() for line in run(["dvc", "queue", "status"], repo, env=env, stdout_only=True).splitlines()]
-        status = {row[1]: row[-1] for row in rows if len(row) >= 3 and row[1] in QUEUED}
-        if len(status) == len(QUEUED) and not {"Queued", "Running"} & set(status.values()):
-            return status
-        assert time.monotonic() < deadline, f"queue still busy after {timeout} s: {status}"
-        time.sleep(3)
