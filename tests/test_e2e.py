@@ -63,6 +63,7 @@ def test_repro_writes_every_artifact(repo):
     for model in ("osnet_ain", "resnet50_ibn", "dinov2_lora"):
         assert sorted(p.name for p in (repo / "artifacts" / "export" / model).iterdir()) == [
             "deployed.json",
+            "fingerprint.json",
             "model_card.md",
             "tracker.onnx",
             "tracker.onnx.metadata.json",
@@ -331,6 +332,7 @@ def test_edits_that_shape_no_weights_retrain_nothing_and_rewrite_no_checkpoint(r
     for model in MODELS:
         assert f"train@{model}: artifacts/models/{model} kept: weight-shaping config, data and code unchanged" in output
         assert f"extract {model}: artifacts/features/{model} kept" in output
+        assert f"export {model}: artifacts/export/{model} kept" in output
     assert "starting fresh" not in output and "resuming" not in output and "exporting" not in output
     assert _weights_and_features(repo) == before, "a checkpoint, model or features file was rewritten"
     assert json.loads(_run(["dvc", "status", "--json"], repo, stdout_only=True)) == {}

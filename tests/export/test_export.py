@@ -10,14 +10,23 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import yaml
 
 import soccerreid
+from soccerreid.config.models import ExtractConfig
 from soccerreid.data.index import read_index
 from soccerreid.errors import ExportError
-from soccerreid.export import check_export, export_file, export_model, load_runner, pick_check_crops
+from soccerreid.export import (
+    check_export,
+    export_file,
+    export_fingerprint,
+    export_model,
+    load_runner,
+    pick_check_crops,
+)
 from soccerreid.features import extract_split, make_loader
 from soccerreid.models import create_model, save_model
 from soccerreid.schema import write_features
@@ -181,6 +190,12 @@ def test_export_stage_writes_checked_files_or_nothing(model_files, soccernet_val
     assert deployed["dag"]["mAP"] == pytest.approx(soccerreid.evaluate(model, soccernet_valid, device="cpu")["mAP"])
     assert f"| DAG (extract@, single-model row) | {deployed['dag']['mAP']:.4f} |" in card
     assert f"| tracker (`tracker.onnx`, BoxMOT preprocessing) | {deployed['deployed']['mAP']:.4f} |" in card
+    written = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "export").iterdir()}
+    again = _stage(tmp_path, soccernet_valid, model_files["osnet_ain"], tmp_path / "features")
+    assert again.stdout == (
+        f"export osnet_ain: {tmp_path / 'export'} kept: model file, extraction config, crops and features unchanged\n"
+    )
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "export").iterdir()} == written
     failed = _stage(tmp_path / "export", soccernet_valid, tmp_path / "absent.pt", tmp_path / "features")
     assert failed.returncode == 2
     assert failed.stderr.strip() == (
@@ -188,3 +203,31 @@ def test_export_stage_writes_checked_files_or_nothing(model_files, soccernet_val
         "(the train stage writes artifacts/models/<name>/model.pt)"
     )
     assert not (tmp_path / "export" / "export").exists()
+
+
+def test_the_export_fingerprint_holds_what_shapes_the_folder(tmp_path):
+    """The deployed score reads valid's rows, crops and features and the metric: each is a part."""
+    files = {}
+    for name in ("model.pt", "a.png", "b.png", "valid.h5"):
+        files[name] = tmp_path / name
+        files[name].write_bytes(name.encode())
+    frame = pd.DataFrame({"path": [str(files["a.png"]), str(files["b.png"])], "bbox_idx": [0, 1]})
+    cfg = ExtractConfig(height=64, width=32)
+    script = ROOT / "stages" / "export.py"
+
+    def value(**change) -> str:
+        args = {"cfg": cfg, "valid": (frame, files["valid.h5"], "cosine")} | change
+        return export_fingerprint(files["model.pt"], args["cfg"], [str(files["a.png"])], script, args["valid"]).value
+
+    base = value()
+    assert value() == base
+    assert value(cfg=ExtractConfig(height=64, width=32, workers=3)) == base, "workers shape nothing"
+    assert value(cfg=ExtractConfig(height=64, width=32, flip=False)) != base
+    assert value(valid=(frame, files["valid.h5"], "euclidean")) != base
+    assert value(valid=(frame.assign(bbox_idx=[1, 0]), files["valid.h5"], "cosine")) != base
+    assert value(valid=None) != base
+    files["valid.h5"].write_bytes(b"other features")
+    assert value() != base
+    files["valid.h5"].write_bytes(b"valid.h5")
+    files["b.png"].write_bytes(b"another crop")
+    assert value() != base

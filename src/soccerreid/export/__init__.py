@@ -18,7 +18,14 @@ from soccerreid.export._boxmot import (
     sidecar_path,
     write_sidecar,
 )
-from soccerreid.export._bundle import CHECK_CROPS, TRACKER, export_model, pick_check_crops
+from soccerreid.export._bundle import (
+    CHECK_CROPS,
+    TRACKER,
+    export_fingerprint,
+    export_model,
+    pick_check_crops,
+    write_export,
+)
 from soccerreid.export._card import model_card
 from soccerreid.export._formats import (
     FORMATS,
@@ -55,7 +62,9 @@ __all__ = [
     "TOLERANCE",
     "check_export",
     "export_file",
+    "export_fingerprint",
     "export_model",
+    "write_export",
     "load_runner",
     "metadata",
     "model_card",

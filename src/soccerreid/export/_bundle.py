@@ -1,5 +1,6 @@
 """The export stage's folder: tracker-ready ONNX and TorchScript files with BoxMOT's sidecars, the
-deployed score and the model card, each file checked on real crops."""
+deployed score and the model card, each file checked on real crops; kept while what shapes it
+(:func:`export_fingerprint`) holds (:func:`write_export`)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from soccerreid.config.models import ExtractConfig
 from soccerreid.export._boxmot import export_tracker_file, write_sidecar
 from soccerreid.export._card import model_card
 from soccerreid.export._formats import FORMATS, SUFFIXES, load_runner
 from soccerreid.export._tracker import deployed_scores
 from soccerreid.features import Embedder
+from soccerreid.fingerprint import (
+    Fingerprint,
+    cached_outputs,
+    code_parts,
+    file_digest,
+    files_digest,
+    frame_digest,
+    shaping_values,
+    value_digest,
+)
 from soccerreid.io import write_json, write_text
 from soccerreid.schema import FeatureSet
 
@@ -59,6 +71,51 @@ def export_model(
         write_json(folder / "deployed.json", deployed)
     write_text(folder / "model_card.md", model_card(name, embedder, diffs, crops_source, deployed))
     return diffs
+
+
+def export_fingerprint(
+    weights: str | os.PathLike,
+    cfg: ExtractConfig,
+    crops: Sequence[str],
+    script: str | os.PathLike,
+    valid: tuple[pd.DataFrame, str | os.PathLike, str] | None = None,
+) -> Fingerprint:
+    """Parts: the model file's bytes; ``cfg`` without its operational fields; the check crops' bytes;
+    with ``valid`` = (index table, the DAG's features file, metric), the table's rows without the path
+    column, its crops' bytes, the features file's bytes and the metric (the deployed score); the
+    code of ``script`` (the stage) and of all it runs."""
+    parts = {
+        "model file": file_digest(weights),
+        "extract config": value_digest(shaping_values(cfg)),
+        "check crops": files_digest(crops),
+    }
+    if valid is not None:
+        frame, features, metric = valid
+        parts |= {
+            "valid rows": frame_digest(frame.drop(columns="path")),
+            "valid crops": files_digest(frame["path"]),
+            "valid features": file_digest(features),
+            "metric": value_digest(metric),
+        }
+    return Fingerprint({**parts, **code_parts(script)})
+
+
+def write_export(
+    embedder: Embedder,
+    out: str | os.PathLike,
+    images: Sequence,
+    name: str,
+    crops_source: str,
+    fingerprint: Fingerprint,
+    valid: tuple[pd.DataFrame, FeatureSet, str] | None = None,
+) -> dict[str, float] | None:
+    """:func:`export_model` into ``out``, whole or not at all, stamped with ``fingerprint``
+    (:func:`~soccerreid.fingerprint.cached_outputs`). Returns None, writing nothing, when ``out``
+    already holds that fingerprint's export; else each file's max abs diff to the torch model."""
+    with cached_outputs(fingerprint, out) as folders:
+        if folders is None:
+            return None
+        return export_model(embedder, folders[0], images, name, crops_source, valid)
 
 
 def pick_check_crops(frame: pd.DataFrame, count: int = CHECK_CROPS) -> list[str]:
