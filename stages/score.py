@@ -6,12 +6,14 @@ the fusions ``<fused>/methods/<method>/<split>.h5``, the four re-ranking presets
 and the three query expansions ``<reranked>/qe/<method>/<split>.h5``; scores them (soccerreid.evaluation.scores),
 re-ranking nothing. Writes ``--scores`` JSON: the final method's mAP, rank1, rank5, rank10, rank20 (fractions) at top
 level, per-class scores, the official scorer's check (on ``score.official_actions`` actions of the split), sections
-``models`` (with every soup and its members), ``fusion``, ``qe``, ``rerank``, labelled by ``soups`` and ``qe_settings``;
+``models`` (with every soup and its members), ``fusion``, ``qe``, ``rerank``, labelled by ``soups``, ``imported`` and
+``qe_settings``;
 ``heldout``, the same on test when scoring valid (every choice of the run, best epoch and grid weights, was made on
 valid); ``challenge``, every row on challenge against ``--challenge-groundtruth`` (released labels) when it exists,
 with the official scorer's figures for the exported ranking. ``--cmc`` CSV: rank vs. accuracy, one column per method
 (``dvc plots``). ``--rankings``: ``<split>.json`` in the official format for every split re-ranked.
-Params: ``score.*``, ``qe.*`` (labels of the expansion rows), ``soups`` (the soup rows).
+Params: ``score.*``, ``qe.*`` (labels of the expansion rows), ``soups`` (the soup rows), ``imported`` (which rows
+come from models not trained here).
 
     python stages/score.py --params params.yaml --distances artifacts/distances --fused artifacts/fused \\
         --reranked artifacts/reranked --challenge-groundtruth data/index/challenge_groundtruth.json \\
@@ -49,7 +51,8 @@ def main(argv: list[str] | None = None) -> None:
     cfg, qe, soups = params.score, params.qe, {name: list(s.members) for name, s in params.soups.items()}
     finals = read_finals(args.reranked, cfg.split)
     progress(describe_run(finals, cfg))
-    labels = {"soups": soups, "qe_settings": {"k": qe.k, "alpha": qe.alpha, "times": qe.times}}
+    qe_settings = {"k": qe.k, "alpha": qe.alpha, "times": qe.times}
+    labels = {"soups": soups, "imported": sorted(params.imported), "qe_settings": qe_settings}
     sections = lambda split: read_sections(args.distances, args.fused, args.reranked, split, soups)  # noqa: E731
     scores, cmc, rankings = score_run(finals, sections, cfg, labels, args.challenge_groundtruth)
     write_rankings(args.rankings, rankings, finals)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -157,17 +158,14 @@ class Run:
         if key == FINAL:
             return split_file(self.paths.reranked, split), "dvc repro rerank"
         group, _, name = key.partition("/")
-        soups = self.scores.get("soups", {})
+        soups, imported = self.scores.get("soups", {}), self.scores.get("imported", [])
         paths = table_files(
             self.paths.distances, self.paths.fused, self.paths.reranked, list(self.section(split)["models"]), split
         )
         if name not in paths.get(group, {}):
             expected = "final, models/<model>, fusion/<method>, qe/<method> or rerank/<preset>"
             raise DataError(f"method {key!r}: unknown (expected {expected})")
-        stage = {"models": f"soup@{name}" if name in soups else f"distances@{name}", "fusion": "fuse"}.get(
-            group, "rerank"
-        )
-        return paths[group][name], f"dvc repro {stage}"
+        return paths[group][name], f"dvc repro {_stage_of(group, name, soups, imported)}"
 
     def _results(self, split: str, key: str) -> MethodResults:
         path, command = self.blocks_path(split, key)
@@ -288,3 +286,12 @@ def retrieval(run: Run, split: str, key: str, query: int, top_k: int) -> Retriev
         match_ranks=[r + 1 for r, hit in enumerate(matches) if hit],
         ap=float(row["ap"]),
     )
+
+
+def _stage_of(group: str, name: str, soups: Mapping, imported: Sequence[str]) -> str:
+    """The DVC stage that writes the blocks of Table 1's row ``group/name``."""
+    if group != "models":
+        return "fuse" if group == "fusion" else "rerank"
+    if name in soups:
+        return f"soup@{name}"
+    return f"distances_imported@{name}" if name in imported else f"distances@{name}"
