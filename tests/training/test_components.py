@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import random
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -16,7 +18,7 @@ from soccerreid.config.models import IMAGENET_MEAN, IMAGENET_STD, AugmentConfig,
 from soccerreid.data.index import read_index
 from soccerreid.errors import ConfigError, DataError
 from soccerreid.training import weights_fingerprint
-from soccerreid.training.augment import augment_sample, to_float
+from soccerreid.training.augment import augment_sample, resize, to_float
 from soccerreid.training.losses import CenterLoss, ReidLoss, batch_hard_triplet
 from soccerreid.training.optim import lr_factor, make_optimizer, make_scheduler
 from soccerreid.training.sampler import ActionPKSampler
@@ -173,6 +175,24 @@ def test_augment_sample_without_augmentation_is_a_resize():
     img = _crop()
     out = augment_sample(img, 90, 40, off, seed=1)
     assert np.array_equal(out, img)
+
+
+def test_tracker_resize_draws_cv2s_kernel_and_leaves_the_stream_alone_when_off():
+    img = np.random.default_rng(0).integers(0, 256, (150, 60, 3), dtype=np.uint8)
+    plain = AugmentConfig(flip=0.0, pad=0, color_jitter=0.0, random_erasing=0.0)
+    tracker = AugmentConfig(flip=0.0, pad=0, color_jitter=0.0, random_erasing=0.0, tracker_resize=1.0)
+    cv2_out = cv2.resize(img, (20, 50), interpolation=cv2.INTER_LINEAR)
+    assert np.array_equal(augment_sample(img, 50, 20, tracker, seed=3), cv2_out)
+    assert not np.array_equal(augment_sample(img, 50, 20, plain, seed=3), cv2_out)  # antialiased: another image
+    half = AugmentConfig(flip=0.0, pad=0, color_jitter=0.0, random_erasing=0.0, tracker_resize=0.5)
+    kernels = {np.array_equal(augment_sample(img, 50, 20, half, seed=s), cv2_out) for s in range(20)}
+    assert kernels == {True, False}
+    # off, it draws nothing: the flip is still the seed's first draw, as before the switch existed
+    flips = AugmentConfig(flip=0.5, pad=0, color_jitter=0.0, random_erasing=0.0)
+    mirrored = resize(img, 50, 20)[:, ::-1]
+    for seed in range(20):
+        flipped = np.array_equal(augment_sample(img, 50, 20, flips, seed=seed), mirrored)
+        assert flipped == (random.Random(seed).random() < 0.5)
 
 
 def test_augment_flip_and_erase_do_what_they_say():

@@ -45,6 +45,9 @@ class AugmentConfig:
     pad: int = bounded(10, ge=0)
     color_jitter: float = bounded(0.2, ge=0.0, le=1.0)
     random_erasing: float = bounded(0.5, ge=0.0, le=1.0)
+    # probability of resizing as trackers do (cv2 bilinear, no antialiasing; BoxMOT) instead of as
+    # evaluation does (antialiased): features then hold under either kernel (docs/models.md, deployed score)
+    tracker_resize: float = bounded(0.0, ge=0.0, le=1.0)
 
 
 @dataclass(frozen=True)

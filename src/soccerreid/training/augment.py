@@ -1,9 +1,10 @@
 """Training augmentations on uint8 images, fast enough for a 2-core CPU; then one batched normalise.
 
-Per sample, in DataLoader workers, on uint8: resize to the phase size (antialiased bilinear, as evaluation),
-horizontal flip, zero-pad + random crop, color jitter (brightness and contrast as one lookup
-table, saturation as a blend with the grey image) and random erasing (the rectangle takes the
-mean colour, i.e. 0 after normalising, like torchvision's ``RandomErasing(value=0)``). Per
+Per sample, in DataLoader workers, on uint8: resize to the phase size (antialiased bilinear, as
+evaluation; with probability ``tracker_resize``, cv2's bilinear without antialiasing, as trackers
+such as BoxMOT), horizontal flip, zero-pad + random crop, color jitter (brightness and contrast as
+one lookup table, saturation as a blend with the grey image) and random erasing (the rectangle
+takes the mean colour, i.e. 0 after normalising, like torchvision's ``RandomErasing(value=0)``). Per
 batch, on the training device: uint8 -> float, mean/std normalisation (:func:`to_float`).
 
 Every random draw is a pure function of the sample's seed (from the sampler), so results do not
@@ -32,12 +33,14 @@ ERASE_LOG_ASPECT = (math.log(0.3), math.log(1 / 0.3))
 GREY_WEIGHTS = (0.299, 0.587, 0.114)
 
 
-def resize(img: np.ndarray, height: int, width: int) -> np.ndarray:
+def resize(img: np.ndarray, height: int, width: int, tracker: bool = False) -> np.ndarray:
     """(h, w, 3) uint8 -> (height, width, 3) uint8: antialiased bilinear, the eval transform's PIL
     resize to within one grey level, with torchvision's uint8 kernel (about cv2's speed, 4x PIL's;
-    ``benchmarks/resize.py``)."""
+    ``benchmarks/resize.py``); ``tracker``: ``cv2.resize`` bilinear, BoxMOT's kernel (no antialiasing)."""
     if img.shape[:2] == (height, width):
         return img
+    if tracker:
+        return cv2.resize(img, (width, height), interpolation=cv2.INTER_LINEAR)
     chw = torch.from_numpy(img).permute(2, 0, 1)
     out = TF.resize(chw, [height, width], interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
     return out.permute(1, 2, 0).numpy()
@@ -56,7 +59,8 @@ def augment_sample(
     ``mean`` (RGB in [0, 1]) is the normalisation mean, the fill colour of random erasing.
     """
     rng = random.Random(seed)
-    out = resize(img, height, width)
+    tracker = aug.tracker_resize > 0 and rng.random() < aug.tracker_resize  # no draw when off: same stream
+    out = resize(img, height, width, tracker)
     if rng.random() < aug.flip:
         out = out[:, ::-1]
     if aug.pad > 0:
