@@ -51,7 +51,12 @@ def _lookup(params: dict, dotted: str):
 
 
 def _dep_paths(stage: dict) -> list[str]:
-    return [d if isinstance(d, str) else next(iter(d)) for d in stage.get("deps", [])]
+    return _paths(stage.get("deps", []))
+
+
+def _paths(entries: list) -> list[str]:
+    """The paths of a stage's deps or outs, each a string or ``{path: options}``."""
+    return [e if isinstance(e, str) else next(iter(e)) for e in entries]
 
 
 def _resolve(text: str, params: dict) -> str:
@@ -115,8 +120,12 @@ def test_an_imported_model_is_extracted_and_measured_as_a_trained_one():
 def test_export_is_off_the_critical_path_of_the_scores():
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     stages = _expanded_stages(params)
-    exported = {out for name, stage in stages.items() if name.startswith("export@") for out in stage["outs"]}
-    assert exported == {f"artifacts/export/{model}" for model in params["models"]}
+    exports = {name: stage["outs"] for name, stage in stages.items() if name.startswith("export@")}
+    assert {out for outs in exports.values() for out in _paths(outs)} == {
+        f"artifacts/export/{model}" for model in params["models"]
+    }
+    for name, outs in exports.items():  # else DVC deletes the folder before the stage runs, and nothing is ever kept
+        assert outs == [{_paths(outs)[0]: {"persist": True}}], f"{name}: the export folder must be persist: true"
     for name, stage in stages.items():
         assert not any(d.startswith("artifacts/export") for d in _dep_paths(stage)), f"{name} depends on an export"
 
