@@ -10,6 +10,7 @@ from our environment; it never pip-installs anything itself (its onnxruntime pin
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 
 import soccerreid
 from soccerreid.data.index import read_index
-from soccerreid.export import export_tracker_file, load_runner, read_bgr, tracker_features, write_sidecar
+from soccerreid.export import load_runner, read_bgr, tracker_features, write_sidecar
 
 ROOT = Path(__file__).resolve().parents[2]
 PINS = ("boxmot==25.0.0", "onnxruntime==1.24.3", "lapx==0.11.1", "filterpy==1.4.5")
@@ -54,9 +55,9 @@ def _sequence(crops: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return frames, boxes
 
 
-@pytest.mark.slow  # about 70 s on a loaded 2-core box: two exports, BoxMOT's import, 2 x 4 frames
+@pytest.mark.slow  # about 20 s: the session's two tracker exports, BoxMOT's import, 2 x 4 frames
 def test_boxmot_loads_the_exports_by_path_and_its_tracker_computes_our_deployed_features(
-    boxmot_dir, model_files, soccernet_valid, tmp_path
+    boxmot_dir, model_files, soccernet_valid, exported, tmp_path
 ):
     frame = read_index(soccernet_valid, "valid")
     paths = frame.loc[frame["height"].between(40, 160), "path"].iloc[::7].tolist()[:4]
@@ -64,7 +65,7 @@ def test_boxmot_loads_the_exports_by_path_and_its_tracker_computes_our_deployed_
     cfg = embedder.config
     files = [tmp_path / "tracker.onnx", tmp_path / "tracker.torchscript"]
     for file, fmt in zip(files, ("onnx", "torchscript"), strict=True):
-        export_tracker_file(embedder, fmt, file, paths, name="osnet_ain")
+        shutil.copy(exported("osnet_ain", fmt, tracker=True)[0], file)
         write_sidecar(file, embedder, "osnet_ain")
     crops = [read_bgr(p) for p in paths]
     frames, boxes = _sequence(crops)

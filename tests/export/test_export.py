@@ -21,7 +21,6 @@ from soccerreid.data.index import read_index
 from soccerreid.errors import ExportError
 from soccerreid.export import (
     check_export,
-    export_file,
     export_fingerprint,
     export_model,
     load_runner,
@@ -35,11 +34,6 @@ ROOT = Path(__file__).resolve().parents[2]
 FAMILIES = ("osnet_ain", "resnet50_ibn", "dinov2_lora")
 
 
-@pytest.fixture(scope="module")
-def crops(soccernet_valid) -> list[str]:
-    return pick_check_crops(read_index(soccernet_valid, "valid"), count=5)
-
-
 def _raw_batches(embedder, crops):
     """Preprocessed (B, 3, H, W) batches of sizes 1 and the rest, and torch's raw (B, D) outputs."""
     x = next(iter(make_loader(crops, embedder.config, embedder.info.mean, embedder.info.std)))
@@ -49,13 +43,13 @@ def _raw_batches(embedder, crops):
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-def test_onnx_round_trip_of_every_family(family, model_files, crops, tmp_path):
+def test_onnx_round_trip_of_every_family(family, model_files, crops, exported):
     import onnx
     import onnxruntime as ort
 
     embedder = soccerreid.load_model(model_files[family])
-    path = tmp_path / "model.onnx"
-    assert export_file(embedder, "onnx", path, crops, name=family) <= 1e-4
+    path, diff = exported(family, "onnx")
+    assert diff <= 1e-4
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (batch,) = session.get_inputs()
     assert (
@@ -76,10 +70,10 @@ def test_onnx_round_trip_of_every_family(family, model_files, crops, tmp_path):
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-def test_torchscript_round_trip_of_every_family(family, model_files, crops, tmp_path):
+def test_torchscript_round_trip_of_every_family(family, model_files, crops, exported):
     embedder = soccerreid.load_model(model_files[family])
-    path = tmp_path / "model.torchscript"
-    assert export_file(embedder, "torchscript", path, crops, name=family) <= 1e-4
+    path, diff = exported(family, "torchscript")
+    assert diff <= 1e-4
     extra = {"soccerreid.json": ""}
     module = torch.jit.load(str(path), _extra_files=extra)
     assert json.loads(extra["soccerreid.json"])["weights_id"] == embedder.info.weights_id
@@ -89,16 +83,13 @@ def test_torchscript_round_trip_of_every_family(family, model_files, crops, tmp_
     assert isinstance(module, torch.jit.ScriptModule)
 
 
-def test_an_export_that_differs_from_torch_fails_naming_the_model_and_the_diff(model_files, crops, tmp_path):
-    embedder = soccerreid.load_model(model_files["osnet_ain"])
-    export_file(embedder, "onnx", tmp_path / "model.onnx", crops, name="osnet_ain")
+def test_an_export_that_differs_from_torch_fails_naming_the_model_and_the_diff(model_files, crops, exported, tmp_path):
+    path, _ = exported("osnet_ain", "onnx")
     torch.manual_seed(1)  # other weights, same network
     other_cfg = soccerreid.load_model(model_files["osnet_ain"]).info.model_config()
     save_model(create_model(other_cfg, num_classes=0).eval(), tmp_path / "other.pt", other_cfg, input_size=(64, 32))
     with pytest.raises(ExportError) as info:
-        check_export(
-            "onnx", tmp_path / "model.onnx", soccerreid.load_model(tmp_path / "other.pt"), crops, name="osnet_ain"
-        )
+        check_export("onnx", path, soccerreid.load_model(tmp_path / "other.pt"), crops, name="osnet_ain")
     assert re.fullmatch(
         r"osnet_ain: onnx features differ from the torch model's by \S+ \(max abs, on 5 crops; "
         r"at most 0.002 allowed\)",

@@ -18,7 +18,6 @@ from soccerreid.export import (
     export_file,
     export_tracker_file,
     load_runner,
-    pick_check_crops,
     read_bgr,
     tracker_batch,
     tracker_features,
@@ -28,11 +27,6 @@ from soccerreid.features import extract_split, make_loader
 from soccerreid.models import create_model, save_model
 
 CLIP_MEAN, CLIP_STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
-
-
-@pytest.fixture(scope="module")
-def crops(soccernet_valid) -> list[str]:
-    return pick_check_crops(read_index(soccernet_valid, "valid"), count=5)
 
 
 @pytest.fixture(scope="module")
@@ -70,17 +64,17 @@ def test_imagenet_normalised_input_gives_the_dags_feature_with_clip_normalisatio
 def test_the_plain_export_fed_imagenet_input_is_not_the_dags_feature(clip_model, crops, tmp_path):
     """What BoxMOT would compute from the plain graph of a CLIP-normalised model: why the tracker graph exists."""
     embedder = soccerreid.load_model(clip_model)
-    export_file(embedder, "onnx", tmp_path / "model.onnx", crops, name="clip")
-    raw = load_runner("onnx", tmp_path / "model.onnx")(_imagenet_batch(embedder, crops))
+    # TorchScript: the network of the plain ONNX graph (round trips in test_export.py), a quarter of the export time
+    export_file(embedder, "torchscript", tmp_path / "model.torchscript", crops, name="clip")
+    raw = load_runner("torchscript", tmp_path / "model.torchscript")(_imagenet_batch(embedder, crops))
     raw /= np.linalg.norm(raw, axis=1, keepdims=True)
     assert np.abs(raw - embedder.embed(crops, device="cpu")).max() > 1e-3
 
 
-def test_a_tracker_file_of_other_weights_fails_its_check(model_files, clip_model, crops, tmp_path):
-    embedder = soccerreid.load_model(model_files["osnet_ain"])
-    export_tracker_file(embedder, "onnx", tmp_path / "tracker.onnx", crops, name="osnet_ain")
+def test_a_tracker_file_of_other_weights_fails_its_check(clip_model, crops, exported):
+    path, _ = exported("osnet_ain", "onnx", tracker=True)
     with pytest.raises(ExportError, match=r"^clip: onnx features differ from the torch model's by "):
-        check_export("onnx", tmp_path / "tracker.onnx", soccerreid.load_model(clip_model), crops, name="clip")
+        check_export("onnx", path, soccerreid.load_model(clip_model), crops, name="clip")
 
 
 def test_the_sidecar_gives_boxmot_the_input_size(model_files, tmp_path):
@@ -108,12 +102,11 @@ def test_tracker_preprocessing_is_cv2_bilinear_on_bgr_then_imagenet(crops):
     np.testing.assert_allclose(features, [[0, 0.6, 0.8, 0], [0, 0.6, 0.8, 0]])  # non-finite -> 0, then L2
 
 
-def test_the_deployed_score_sits_beside_the_dags(model_files, soccernet_valid, crops, tmp_path):
+def test_the_deployed_score_sits_beside_the_dags(model_files, soccernet_valid, exported):
     embedder = soccerreid.load_model(model_files["osnet_ain"])
     frame = read_index(soccernet_valid, "valid")
     dag = extract_split(embedder, frame, "osnet_ain", "valid", device="cpu")
-    export_tracker_file(embedder, "onnx", tmp_path / "tracker.onnx", crops, name="osnet_ain")
-    run = load_runner("onnx", tmp_path / "tracker.onnx")
+    run = load_runner("onnx", exported("osnet_ain", "onnx", tracker=True)[0])
     shuffled = frame.sample(frac=1.0, random_state=0)  # rows are matched by (role, bbox_idx), not by order
     scores = deployed_scores(run, shuffled, dag, embedder.config.height, embedder.config.width)
     assert scores["dag"]["mAP"] == pytest.approx(soccerreid.evaluate(embedder, soccernet_valid, device="cpu")["mAP"])
