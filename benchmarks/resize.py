@@ -15,8 +15,8 @@ One thread each (a DataLoader worker's setting).
 
     python benchmarks/resize.py --actions 20
 
-Prints a table (mean absolute difference to PIL in grey levels over all crops, over the crops more
-than 1.5x the input's height, max absolute difference, microseconds per crop, speed against PIL)
+Prints a table (mean absolute difference to PIL in grey levels over all crops, over the crops at
+least 1.5x the input's height, max absolute difference, microseconds per crop, speed against PIL)
 and ends with one JSON line ``{"sizes": {"256x128": {...}}, "crops": N}``.
 """
 
