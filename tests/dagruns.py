@@ -6,8 +6,8 @@ params.yaml, after ``dvc repro prepare``; ``smoke_run`` is the same copy after t
 explorer (through ``finished_run``, a copy of the run's outputs it may read and damage) and the
 challenge preset (through :func:`dvcrepo.adopt_prepare`, so only train onwards runs there).
 
-A test that uses one of them is marked ``slow`` here, whatever its module says: ``-m "not slow"``
-never builds a DAG.
+A test that uses one of them is marked ``slow`` (by tests/conftest.py), whatever its module says:
+``-m "not slow"`` never builds a DAG.
 """
 
 from __future__ import annotations
@@ -33,12 +33,6 @@ RUN_OUTPUTS = (
     "reports",
     "params.yaml",
 )
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if DAG_FIXTURES & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
