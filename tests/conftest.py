@@ -5,13 +5,11 @@ bbox_info.json) with its index, and tiny model files of every family. The suite'
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
-from dagruns import DAG_FIXTURES
 from helpers import TINY
 
 from soccerreid.config.data import SplitActions
@@ -32,37 +30,6 @@ FAMILIES = {
         28,
     ),
 }
-# pytest-xdist's workers share the cores: each worker's torch, and the subprocesses it starts, get their share
-WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-if WORKERS > 1:
-    os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // WORKERS))
-    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
-# session fixtures that cost tens of seconds and more: their users share a pytest-xdist worker
-SHARED_FIXTURES = {"smoke_run": DAG_FIXTURES - {"smoke_prepared"}, "exports": {"exported"}}
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark slow every user of the DAG run, and group the tests for pytest-xdist.
-
-    Under ``-n`` (pyproject's addopts, ``--dist loadgroup``) every worker builds its own session and
-    module fixtures, so a test runs on the worker of its group: the users of one shared expensive
-    fixture together (:data:`SHARED_FIXTURES`), every other test with its module. Groups that hold
-    slow tests go first, the smoke run's first of all, so no worker starts a long group last.
-    """
-    rank = {}
-    for item in items:
-        names = set(getattr(item, "fixturenames", ()))
-        if DAG_FIXTURES & names:
-            item.add_marker(pytest.mark.slow)
-        group = next((g for g, fixtures in SHARED_FIXTURES.items() if fixtures & names), item.nodeid.split("::")[0])
-        item.add_marker(pytest.mark.xdist_group(group))
-        slow = item.get_closest_marker("slow") is not None
-        rank[group] = min(rank.get(group, 2), 0 if group == "smoke_run" else 1 if slow else 2)
-    items.sort(key=lambda item: rank[_group(item)])
-
-
-def _group(item: pytest.Item) -> str:
-    return item.get_closest_marker("xdist_group").args[0]
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""The suite's one DAG run, shared (a pytest plugin, loaded by tests/conftest.py).
+"""The suite's one DAG run, shared, and the suite's split over pytest-xdist workers (a pytest
+plugin, loaded by tests/conftest.py).
 
 ``smoke_prepared`` is a scratch copy of this repo (its own git and DVC) with presets/smoke.yaml as
 params.yaml, after ``dvc repro prepare``; ``smoke_run`` is the same copy after the whole
@@ -6,20 +7,36 @@ params.yaml, after ``dvc repro prepare``; ``smoke_run`` is the same copy after t
 explorer (through ``finished_run``, a copy of the run's outputs it may read and damage) and the
 challenge preset (through :func:`dvcrepo.adopt_prepare`, so only train onwards runs there).
 
-A test that uses one of them is marked ``slow`` (by tests/conftest.py), whatever its module says:
-``-m "not slow"`` never builds a DAG.
+A test that uses one of them is marked ``slow`` here, whatever its module says: ``-m "not slow"``
+never builds a DAG.
+
+Under ``-n`` (pyproject's addopts: ``--dist loadgroup``) every worker builds its own session and
+module fixtures, so the tests that share an expensive one run on one worker, in one ``xdist_group``:
+the users of a shared session fixture (:data:`SHARED_FIXTURES`) together, and each module that
+holds slow tests (whose module fixtures build DAGs and train) as a whole. The other tests go one
+by one to whichever worker is free. The groups go first, the smoke run's first of all, so that no
+worker starts a long group last. The workers share the cores: each one's torch, and the
+subprocesses it starts, get their share.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 from dvcrepo import commit, copy_repo, run_in_copy, scratch, stages_run
 
 DAG_FIXTURES = {"smoke_prepared", "smoke_run", "finished_run"}
+# session fixtures that cost tens of seconds and more: their users share a pytest-xdist worker
+SHARED_FIXTURES = {"smoke_run": DAG_FIXTURES - {"smoke_prepared"}, "exports": {"exported"}}
+WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if WORKERS > 1:
+    os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // WORKERS))
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 # what a finished run is to the explorer: dvc.yaml's paths of the index, crops, blocks, rankings,
 # scores, reports and model files (no checkpoints, features, exports or DVC cache)
 RUN_OUTPUTS = (
@@ -33,6 +50,29 @@ RUN_OUTPUTS = (
     "reports",
     "params.yaml",
 )
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups, and before -m deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark slow every user of the DAG run; group the tests for xdist, the groups first (the smoke run's first)."""
+    for item in items:
+        if DAG_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+    slow_modules = {_module(item) for item in items if item.get_closest_marker("slow")}
+    rank = {}
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        group = next((g for g, fixtures in SHARED_FIXTURES.items() if fixtures & names), None)
+        if group is None and _module(item) in slow_modules:
+            group = _module(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+        rank[item.nodeid] = 0 if group == "smoke_run" else 1 if group else 2
+    items.sort(key=lambda item: rank[item.nodeid])
+
+
+def _module(item: pytest.Item) -> str:
+    return item.nodeid.split("::")[0]
 
 
 @pytest.fixture(scope="session")

@@ -78,6 +78,7 @@ def _probes(tmp: Path, busy_port: int) -> dict[str, list[list[str]]]:
         "--json": [[str(tmp)], [str(model_file)], ["/proc/x.json"]],
         "--format": [["tflite"]],
         "--tracker": [],
+        "--supersample": [["0"], ["9"], ["2"], *integers],  # 2: without --tracker
         "--arch": [["no_such_arch"]],
         "--variant": [["x9_9"]],
         "--check": [[str(tmp / "absent.png")]],

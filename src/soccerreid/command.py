@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from soccerreid.config.models import MAX_SUPERSAMPLE
 from soccerreid.config.retrieval import rerank_setting
 from soccerreid.device import select_device
 from soccerreid.errors import DataError, exit_status
@@ -27,19 +28,20 @@ from soccerreid.io import check_output_file
 from soccerreid.vocab import EVAL_ROLES
 
 
-def _integer(low: int):
-    """An argparse type: an integer >= ``low``, else a one-line usage error naming the value."""
+def _integer(low: int, high: int | None = None):
+    """An argparse type: an integer >= ``low`` (and <= ``high``), else a one-line usage error naming the value."""
+    expected = f"an integer >= {low}" if high is None else f"an integer from {low} to {high}"
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {value}")
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
         return value
 
-    parse.__name__ = f"integer >= {low}"
+    parse.__name__ = expected.removeprefix("an ")
     return parse
 
 
@@ -193,6 +195,14 @@ def _add_export(verbs) -> argparse.ArgumentParser:
         action="store_true",
         help="the tracker-ready graph (ImageNet-normalised input, flip and L2 inside) and BoxMOT's sidecar "
         "<file>.metadata.json",
+    )
+    export.add_argument(
+        "--supersample",
+        type=_integer(1, MAX_SUPERSAMPLE),
+        default=1,
+        metavar="K",
+        help="with --tracker: the graph takes K times the model's input size and downsizes it antialiased, and the "
+        "sidecar asks the tracker for it (params export.supersample; default 1)",
     )
     export.add_argument(
         "--check",
@@ -365,6 +375,8 @@ def run_evaluate(args: argparse.Namespace) -> None:
 def run_export(args: argparse.Namespace) -> None:
     from soccerreid.export import SUFFIXES, export_file, export_tracker_file, write_sidecar
 
+    if args.supersample != 1 and not args.tracker:
+        raise DataError(f"--supersample {args.supersample}: only the tracker graph supersamples (add --tracker)")
     out = Path(args.out) if args.out else Path(args.model).with_suffix(SUFFIXES[args.format])
     check_output_file(out, "--out", args.format, force=args.force)
     select_device(args.device)
@@ -377,11 +389,13 @@ def run_export(args: argparse.Namespace) -> None:
     else:
         shape = (8, 2 * embedder.config.height, embedder.config.width, 3)
         crops, what = list(np.random.default_rng(0).integers(0, 256, shape, np.uint8)), "random crops"
-    export = export_tracker_file if args.tracker else export_file
     with atomic_path(out) as tmp:
-        diff = export(embedder, args.format, tmp, crops, name=args.model)
+        if args.tracker:
+            diff = export_tracker_file(embedder, args.format, tmp, crops, args.model, args.supersample)
+        else:
+            diff = export_file(embedder, args.format, tmp, crops, name=args.model)
     if args.tracker:
-        write_sidecar(out, embedder, Path(args.model).stem)
+        write_sidecar(out, embedder, Path(args.model).stem, args.supersample)
     print(f"{out}: {args.format}, max abs diff to torch {diff:.2e} on {len(crops)} {what}")
 
 

@@ -21,19 +21,22 @@ def crops(soccernet_valid) -> list[str]:
 
 @pytest.fixture(scope="session")
 def exported(model_files, crops, tmp_path_factory) -> Callable[..., tuple[Path, float]]:
-    """``exported(family, fmt, tracker=False)`` -> (the file, its checked max abs diff to torch on
-    ``crops``): the plain network (:func:`export_file`) or the tracker-ready graph
-    (:func:`export_tracker_file`) of ``model_files[family]``, written on first use. Tests must not
-    change the file."""
+    """``exported(family, fmt, tracker=False, supersample=1)`` -> (the file, its checked max abs diff to
+    torch on ``crops``): the plain network (:func:`export_file`) or the tracker-ready graph
+    (:func:`export_tracker_file`, for ``supersample`` times the input size) of ``model_files[family]``,
+    written on first use. Tests must not change the file."""
     folder = tmp_path_factory.mktemp("exports")
-    made: dict[tuple[str, str, bool], tuple[Path, float]] = {}
+    made: dict[tuple[str, str, bool, int], tuple[Path, float]] = {}
 
-    def export(family: str, fmt: str, tracker: bool = False) -> tuple[Path, float]:
-        key = (family, fmt, tracker)
+    def export(family: str, fmt: str, tracker: bool = False, supersample: int = 1) -> tuple[Path, float]:
+        key = (family, fmt, tracker, supersample)
         if key not in made:
-            path = folder / f"{family}-{'tracker' if tracker else 'plain'}{SUFFIXES[fmt]}"
-            write = export_tracker_file if tracker else export_file
-            made[key] = (path, write(soccerreid.load_model(model_files[family]), fmt, path, crops, name=family))
+            path = folder / f"{family}-{f'tracker-x{supersample}' if tracker else 'plain'}{SUFFIXES[fmt]}"
+            embedder = soccerreid.load_model(model_files[family])
+            if tracker:
+                made[key] = (path, export_tracker_file(embedder, fmt, path, crops, family, supersample))
+            else:
+                made[key] = (path, export_file(embedder, fmt, path, crops, name=family))
         return made[key]
 
     return export

@@ -16,7 +16,7 @@ import torch
 import yaml
 
 import soccerreid
-from soccerreid.config.models import ExtractConfig
+from soccerreid.config.models import ExportConfig, ExtractConfig
 from soccerreid.data.index import read_index
 from soccerreid.errors import ExportError
 from soccerreid.export import (
@@ -139,6 +139,7 @@ def _stage(tmp_path, index, weights, features):
         "splits": ["valid"],
         "differs_from_validation": "the tiny test model is not trained by params",
     }
+    params["export"] = {"supersample": 2}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     args = [
         "--params",
@@ -175,6 +176,10 @@ def test_export_stage_writes_checked_files_or_nothing(model_files, soccernet_val
         done.stdout,
     )
     card = (tmp_path / "export" / "model_card.md").read_text()
+    for file in ("tracker.onnx", "tracker.torchscript"):  # export.supersample 2: twice the input size
+        sidecar = json.loads((tmp_path / "export" / f"{file}.metadata.json").read_text())
+        assert sidecar["model_kwargs"]["img_size"] == [128, 64]
+    assert "float32 (B, 3, 128, 64)" in card and "downsizes it to the network's 64 x 32" in card
     count = len(pick_check_crops(read_index(soccernet_valid, "valid")))
     assert f"on {count} crops of {soccernet_valid}/valid.csv" in card
     deployed = json.loads((tmp_path / "export" / "deployed.json").read_text())
@@ -184,7 +189,8 @@ def test_export_stage_writes_checked_files_or_nothing(model_files, soccernet_val
     written = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "export").iterdir()}
     again = _stage(tmp_path, soccernet_valid, model_files["osnet_ain"], tmp_path / "features")
     assert again.stdout == (
-        f"export osnet_ain: {tmp_path / 'export'} kept: model file, extraction config, crops and features unchanged\n"
+        f"export osnet_ain: {tmp_path / 'export'} kept: "
+        "model file, extraction and export config, crops and features unchanged\n"
     )
     assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "export").iterdir()} == written
     failed = _stage(tmp_path / "export", soccernet_valid, tmp_path / "absent.pt", tmp_path / "features")
@@ -207,11 +213,14 @@ def test_the_export_fingerprint_holds_what_shapes_the_folder(tmp_path):
     script = ROOT / "stages" / "export.py"
 
     def value(**change) -> str:
-        args = {"cfg": cfg, "valid": (frame, files["valid.h5"], "cosine")} | change
-        return export_fingerprint(files["model.pt"], args["cfg"], [str(files["a.png"])], script, args["valid"]).value
+        args = {"cfg": cfg, "valid": (frame, files["valid.h5"], "cosine"), "export": None} | change
+        crops = [str(files["a.png"])]
+        return export_fingerprint(files["model.pt"], args["cfg"], crops, script, args["valid"], args["export"]).value
 
     base = value()
     assert value() == base
+    assert value(export=ExportConfig(supersample=1)) == base, "the default export config"
+    assert value(export=ExportConfig(supersample=3)) != base
     assert value(cfg=ExtractConfig(height=64, width=32, workers=3)) == base, "workers shape nothing"
     assert value(cfg=ExtractConfig(height=64, width=32, flip=False)) != base
     assert value(valid=(frame, files["valid.h5"], "euclidean")) != base

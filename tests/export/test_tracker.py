@@ -89,6 +89,27 @@ def test_the_sidecar_gives_boxmot_the_input_size(model_files, tmp_path):
     }
 
 
+def test_a_supersampled_tracker_file_downsizes_in_the_graph_and_aliases_less(model_files, soccernet_valid, tmp_path):
+    """At k = 2 the file takes (and the sidecar asks for) twice the input size and the graph downsizes
+    it antialiased, as the DAG's resize does: on crops larger than the input, which cv2 aliases at
+    k = 1, the tracker's features come closer to the DAG's. (The ONNX file at k = 2: test_boxmot.py.)"""
+    embedder = soccerreid.load_model(model_files["osnet_ain"]).configure(height=32, width=16)
+    frame = read_index(soccernet_valid, "valid")
+    paths = frame.loc[frame["height"] >= 48, "path"].tolist()[:32]  # shrunk 1.5x or more at k = 1
+    assert len(paths) >= 8, "the tiny valid split has too few large crops for this test"
+    crops, dag = [read_bgr(p) for p in paths], embedder.embed(paths, device="cpu")
+    cosine = {}
+    for k in (1, 2):
+        file = tmp_path / f"x{k}.torchscript"
+        assert export_tracker_file(embedder, "torchscript", file, paths[:4], "osnet_ain", supersample=k) <= 1e-5
+        size = json.loads(write_sidecar(file, embedder, "osnet_ain", k).read_text())["model_kwargs"]["img_size"]
+        assert size == [32 * k, 16 * k]
+        cosine[k] = float((tracker_features(load_runner("torchscript", file), crops, *size) * dag).sum(axis=1).mean())
+    assert cosine[2] > cosine[1], cosine
+    with pytest.raises(ExportError, match=r"^supersample: expected an integer from 1 to 8, got 9$"):
+        write_sidecar(tmp_path / "x9.onnx", embedder, "osnet_ain", 9)
+
+
 def test_tracker_preprocessing_is_cv2_bilinear_on_bgr_then_imagenet(crops):
     bgr = read_bgr(crops[0])
     x = tracker_batch([bgr], 64, 32)

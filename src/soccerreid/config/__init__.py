@@ -21,7 +21,7 @@ import yaml
 from soccerreid.config._base import from_mapping
 from soccerreid.config.data import DataConfig
 from soccerreid.config.imported import ImportedConfig
-from soccerreid.config.models import ExtractConfig, ModelConfig, SoupConfig, check_soup
+from soccerreid.config.models import ExportConfig, ExtractConfig, ModelConfig, SoupConfig, check_soup
 from soccerreid.config.report import ReportConfig
 from soccerreid.config.retrieval import (
     RERANK_PRESETS,
@@ -43,6 +43,7 @@ __all__ = [
     "SoupConfig",
     "ImportedConfig",
     "ExtractConfig",
+    "ExportConfig",
     "DistancesConfig",
     "FusionConfig",
     "QeConfig",
@@ -73,6 +74,7 @@ class Params:
     soups: dict[str, SoupConfig] = field(default_factory=dict)
     imported: dict[str, ImportedConfig] = field(default_factory=dict)
     extract: dict[str, ExtractConfig] = field(default_factory=dict)
+    export: ExportConfig = field(default_factory=ExportConfig)
     distances: DistancesConfig = field(default_factory=DistancesConfig)
     fusion: FusionConfig = field(default_factory=FusionConfig)
     qe: QeConfig = field(default_factory=QeConfig)

@@ -20,6 +20,7 @@ from soccerreid.vocab import EVAL_SPLITS, SPLITS, TRAIN_SPLITS
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+MAX_SUPERSAMPLE = 8  # export.supersample: a tracker asked for 8x the input size already feeds 64x the pixels
 
 
 @dataclass(frozen=True)
@@ -231,6 +232,22 @@ class ExtractConfig:
     def check_split(self) -> str:
         """The split whose crops check an export against torch: valid when extracted, else the first."""
         return "valid" if "valid" in self.splits else self.splits[0]
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """The tracker-ready exports of ``export@<model>`` (every model alike).
+
+    ``supersample`` (k): BoxMOT's sidecar asks the tracker for k times the model's input size, and
+    the graph downsizes what it gets to the input size with antialiased bilinear, as the DAG's resize
+    does. A tracker resizes with cv2 bilinear without antialiasing, which aliases every crop larger
+    than its target: at k = 1 a crop shrunk by the tracker differs from the DAG's, at k = 3 only those
+    over 3x the input do. Crops smaller than the input are blurred a little instead, so k = 1 suits
+    data whose crops are mostly enlarged (real SoccerNet). Measured on the deployed score
+    (docs/benchmarks.md, deployed.py); the model's input size itself is ``extract.<model>``'s.
+    """
+
+    supersample: int = bounded(1, ge=1, le=MAX_SUPERSAMPLE)
 
 
 @dataclass(frozen=True)

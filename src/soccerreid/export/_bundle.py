@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from soccerreid.config.models import ExtractConfig
-from soccerreid.export._boxmot import export_tracker_file, write_sidecar
+from soccerreid.config.models import ExportConfig, ExtractConfig
+from soccerreid.export._boxmot import export_tracker_file, tracker_size, write_sidecar
 from soccerreid.export._card import model_card
 from soccerreid.export._formats import FORMATS, SUFFIXES, load_runner
 from soccerreid.export._tracker import deployed_scores
@@ -41,10 +41,13 @@ def export_model(
     name: str,
     crops_source: str,
     valid: tuple[pd.DataFrame, FeatureSet, str] | None = None,
+    supersample: int = 1,
 ) -> dict[str, float]:
     """Write the :data:`TRACKER` files (each with ``<file>.metadata.json``) and ``model_card.md`` into
     ``folder``; returns each file's max abs diff to the torch model. (The plain network, for a caller that
     flips and normalises itself, is :func:`~soccerreid.export._formats.export_file`: ``soccerreid export``.)
+    ``supersample`` (k, :class:`~soccerreid.config.models.ExportConfig`): the files take k times the
+    model's input size and the sidecars ask the tracker for it.
 
     Each file is checked against the torch model on ``images`` (described by ``crops_source`` in
     the card) before the next is written; a failed check is an :class:`~soccerreid.errors.ExportError`.
@@ -60,16 +63,15 @@ def export_model(
     folder = Path(folder)
     diffs = {}
     for fmt, file in TRACKER.items():
-        diffs[file] = export_tracker_file(embedder, fmt, folder / file, images, name)
-        write_sidecar(folder / file, embedder, name)
+        diffs[file] = export_tracker_file(embedder, fmt, folder / file, images, name, supersample)
+        write_sidecar(folder / file, embedder, name, supersample)
     deployed = None
     if valid is not None:
-        cfg = embedder.config
-        deployed = deployed_scores(
-            load_runner("onnx", folder / TRACKER["onnx"]), *valid[:2], cfg.height, cfg.width, valid[2]
-        )
+        run = load_runner("onnx", folder / TRACKER["onnx"])
+        deployed = deployed_scores(run, *valid[:2], *tracker_size(embedder, supersample), valid[2])
         write_json(folder / "deployed.json", deployed)
-    write_text(folder / "model_card.md", model_card(name, embedder, diffs, crops_source, deployed))
+    card = model_card(name, embedder, diffs, crops_source, deployed, supersample)
+    write_text(folder / "model_card.md", card)
     return diffs
 
 
@@ -79,14 +81,16 @@ def export_fingerprint(
     crops: Sequence[str],
     script: str | os.PathLike,
     valid: tuple[pd.DataFrame, str | os.PathLike, str] | None = None,
+    export: ExportConfig | None = None,
 ) -> Fingerprint:
-    """Parts: the model file's bytes; ``cfg`` without its operational fields; the check crops' bytes;
-    with ``valid`` = (index table, the DAG's features file, metric), the table's rows without the path
-    column, its crops' bytes, the features file's bytes and the metric (the deployed score); the
-    code of ``script`` (the stage) and of all it runs."""
+    """Parts: the model file's bytes; ``cfg`` and ``export`` (default :class:`ExportConfig`'s) without
+    their operational fields; the check crops' bytes; with ``valid`` = (index table, the DAG's features
+    file, metric), the table's rows without the path column, its crops' bytes, the features file's bytes
+    and the metric (the deployed score); the code of ``script`` (the stage) and of all it runs."""
     parts = {
         "model file": file_digest(weights),
         "extract config": value_digest(shaping_values(cfg)),
+        "export config": value_digest(shaping_values(export or ExportConfig())),
         "check crops": files_digest(crops),
     }
     if valid is not None:
@@ -108,6 +112,7 @@ def write_export(
     crops_source: str,
     fingerprint: Fingerprint,
     valid: tuple[pd.DataFrame, FeatureSet, str] | None = None,
+    supersample: int = 1,
 ) -> dict[str, float] | None:
     """:func:`export_model` into ``out``, whole or not at all, stamped with ``fingerprint``
     (:func:`~soccerreid.fingerprint.cached_outputs`). Returns None, writing nothing, when ``out``
@@ -115,7 +120,7 @@ def write_export(
     with cached_outputs(fingerprint, out) as folders:
         if folders is None:
             return None
-        return export_model(embedder, folders[0], images, name, crops_source, valid)
+        return export_model(embedder, folders[0], images, name, crops_source, valid, supersample)
 
 
 def pick_check_crops(frame: pd.DataFrame, count: int = CHECK_CROPS) -> list[str]:

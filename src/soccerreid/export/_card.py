@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from soccerreid.config.models import IMAGENET_MEAN, IMAGENET_STD
+from soccerreid.export._boxmot import tracker_size
 from soccerreid.export._formats import INPUT_NAME, OUTPUT_NAME, TOLERANCE
 from soccerreid.features import Embedder
 
@@ -17,10 +18,16 @@ BOXMOT_PINS = "boxmot==25.0.0 onnxruntime==1.24.3 lapx==0.11.1 filterpy==1.4.5"
 
 
 def model_card(
-    name: str, embedder: Embedder, diffs: Mapping[str, float], crops: str, deployed: Mapping | None = None
+    name: str,
+    embedder: Embedder,
+    diffs: Mapping[str, float],
+    crops: str,
+    deployed: Mapping | None = None,
+    supersample: int = 1,
 ) -> str:
     """Markdown model card of ``name``'s exported files; ``diffs`` maps each file name to its checked max
-    abs diff; ``deployed`` is :func:`~soccerreid.export._tracker.deployed_scores` of ``tracker.onnx``, if run."""
+    abs diff; ``deployed`` is :func:`~soccerreid.export._tracker.deployed_scores` of ``tracker.onnx``, if run;
+    ``supersample``: the files' input is that many times the model's size."""
     info = embedder.info
     lora = (
         f", LoRA r={info.lora.r} alpha={info.lora.alpha:g} on {'+'.join(info.lora.targets)} (merged)"
@@ -32,10 +39,10 @@ def model_card(
         f"Exported by soccerreid {info.soccerreid_version} from its model file. Network: {info.arch} {info.variant}, "
         f"neck {info.neck}{lora}; feature dimension **{info.embed_dim}**.",
         _files(diffs, crops),
-        _boxmot(embedder),
-        _contract(embedder),
+        _boxmot(embedder, supersample),
+        _contract(embedder, supersample),
         _scores(info.training, deployed),
-        _snippet(embedder),
+        _snippet(embedder, supersample),
     ]
     return "\n\n".join(sections) + "\n"
 
@@ -65,13 +72,13 @@ def _describe(file: str) -> str:
     return "tracker-ready TorchScript (`torch.jit.trace`), dynamic batch; metadata in the extra file `soccerreid.json`"
 
 
-def _boxmot(embedder: Embedder) -> str:
-    cfg = embedder.config
+def _boxmot(embedder: Embedder, supersample: int) -> str:
+    height, width = tracker_size(embedder, supersample)
     return "\n".join(
         [
             "## Use it in BoxMOT 25",
             "BoxMOT loads `tracker.onnx` or `tracker.torchscript` by path alone (the suffix picks the runtime; "
-            f"the sidecar gives the input size {cfg.height} x {cfg.width}):",
+            f"the sidecar gives the input size {height} x {width}):",
             "",
             "```bash",
             "boxmot track --source video.mp4 --tracker botsort --reid tracker.onnx",
@@ -84,10 +91,9 @@ def _boxmot(embedder: Embedder) -> str:
             "tracks = tracker.update(detections, frame)  # detections (N, 6) x1 y1 x2 y2 conf cls; frame BGR",
             "```",
             "",
-            "What BoxMOT does differently from the DAG: it resizes the BGR crop with `cv2.resize` (bilinear, no "
-            "antialiasing; the DAG uses PIL's antialiased bilinear), so downscaled crops differ slightly (the "
-            "deployed score below measures it); it normalises with ImageNet's mean/std (folded into the graph) and "
-            "never flips (done in the graph). Its pins clash with a training environment: its ONNX backend wants "
+            f"What BoxMOT does differently from the DAG: {_resize(embedder, supersample)} (the deployed score below "
+            "measures it); it normalises with ImageNet's mean/std (folded into the graph) and never flips (done in the "
+            "graph). Its pins clash with a training environment: its ONNX backend wants "
             "exactly onnxruntime 1.24.3 and pip-installs it at run time otherwise, and it caps pandas below 3. Keep "
             f"it in its own folder: `pip install --no-deps --target .boxmot {BOXMOT_PINS}`, then run with "
             "`PYTHONPATH=.boxmot`.",
@@ -95,15 +101,36 @@ def _boxmot(embedder: Embedder) -> str:
     )
 
 
-def _contract(embedder: Embedder) -> str:
+def _resize(embedder: Embedder, supersample: int) -> str:
+    cfg = embedder.config
+    if supersample == 1:
+        return (
+            "it resizes the BGR crop with `cv2.resize` (bilinear, no antialiasing; the DAG uses PIL's antialiased "
+            "bilinear), so downscaled crops differ slightly"
+        )
+    return (
+        "it resizes the BGR crop with `cv2.resize` (bilinear, no antialiasing; the DAG uses PIL's antialiased "
+        f"bilinear), so the sidecar asks for {supersample} times the model's input and the graph downsizes to "
+        f"{cfg.height} x {cfg.width} with antialiased bilinear (params `export.supersample`): only crops over "
+        f"{supersample} times the input alias, and enlarged crops are slightly blurred"
+    )
+
+
+def _contract(embedder: Embedder, supersample: int) -> str:
     info, cfg = embedder.info, embedder.config
+    height, width = tracker_size(embedder, supersample)
+    down = (
+        f" The graph downsizes it to the network's {cfg.height} x {cfg.width} (antialiased bilinear)."
+        if supersample > 1
+        else ""
+    )
     return "\n".join(
         [
             "## Input and output",
-            f"- Input `{INPUT_NAME}`: float32 (B, 3, {cfg.height}, {cfg.width}), any batch size B. Per crop: RGB; "
-            f"resize to {cfg.height} x {cfg.width} (height x width) with PIL bilinear (antialiased, as torchvision's "
+            f"- Input `{INPUT_NAME}`: float32 (B, 3, {height}, {width}), any batch size B. Per crop: RGB; "
+            f"resize to {height} x {width} (height x width) with PIL bilinear (antialiased, as torchvision's "
             f"`Resize` on a PIL image: what the DAG scored); scale to [0, 1]; subtract ImageNet's mean "
-            f"{list(IMAGENET_MEAN)} and divide by its std {list(IMAGENET_STD)} per channel; CHW.",
+            f"{list(IMAGENET_MEAN)} and divide by its std {list(IMAGENET_STD)} per channel; CHW.{down}",
             f"- Output `{OUTPUT_NAME}`: float32 (B, {info.embed_dim}), the DAG's feature (flip "
             f"{str(cfg.flip).lower()}, normalize {str(cfg.normalize).lower()}, inside the graph; the model's own "
             f"mean {list(info.mean)} and std {list(info.std)} folded in). Compare features by cosine distance, each "
@@ -150,13 +177,14 @@ def _deployed(deployed: Mapping) -> list[str]:
     ]
 
 
-def _snippet(embedder: Embedder) -> str:
-    info, cfg = embedder.info, embedder.config
+def _snippet(embedder: Embedder, supersample: int) -> str:
+    info = embedder.info
+    height, width = tracker_size(embedder, supersample)
     lines = [
         "import numpy as np, onnxruntime as ort",
         "from PIL import Image",
         'session = ort.InferenceSession("tracker.onnx")',
-        f'x = Image.open("crop.png").convert("RGB").resize(({cfg.width}, {cfg.height}), Image.BILINEAR)',
+        f'x = Image.open("crop.png").convert("RGB").resize(({width}, {height}), Image.BILINEAR)',
         f"x = (np.asarray(x, np.float32) / 255 - np.float32({list(IMAGENET_MEAN)})) / np.float32({list(IMAGENET_STD)})",
         "x = x.transpose(2, 0, 1)[None].astype(np.float32)",
         f'f = session.run(None, {{"{INPUT_NAME}": x}})[0]',
@@ -164,7 +192,12 @@ def _snippet(embedder: Embedder) -> str:
     return "\n".join(
         [
             "## Load it with onnxruntime",
-            f"`f` is the (1, {info.embed_dim}) feature of one crop, as the DAG computed it:",
+            f"`f` is the (1, {info.embed_dim}) feature of one crop, "
+            + (
+                "as the DAG computed it:"
+                if supersample == 1
+                else "close to the DAG's (the graph downsizes a larger resize):"
+            ),
             "",
             "```python",
             *lines,

@@ -49,16 +49,18 @@ def inference_network(embedder: Embedder) -> nn.Module:
     return network
 
 
-def metadata(embedder: Embedder) -> dict[str, str]:
-    """The input contract and identity, as strings, for the exported file's metadata."""
+def metadata(embedder: Embedder, size: tuple[int, int] | None = None) -> dict[str, str]:
+    """The input contract and identity, as strings, for the exported file's metadata; ``size``: the
+    file's input (height, width) when it is not the model's (a supersampled tracker graph)."""
     info, cfg = embedder.info, embedder.config
+    height, width = size or (cfg.height, cfg.width)
     contract = {
         "arch": info.arch,
         "variant": info.variant,
         "weights_id": info.weights_id,
         "embed_dim": info.embed_dim,
-        "height": cfg.height,
-        "width": cfg.width,
+        "height": height,
+        "width": width,
         "mean": list(info.mean),
         "std": list(info.std),
         "flip": cfg.flip,
@@ -68,13 +70,15 @@ def metadata(embedder: Embedder) -> dict[str, str]:
     return {key: json.dumps(value) if not isinstance(value, str) else value for key, value in contract.items()}
 
 
-def export_onnx(embedder: Embedder, path: str | os.PathLike, module: nn.Module | None = None) -> None:
+def export_onnx(
+    embedder: Embedder, path: str | os.PathLike, module: nn.Module | None = None, size: tuple[int, int] | None = None
+) -> None:
     """Write ``module`` (default: the plain :func:`inference_network`) as ONNX (dynamo exporter, dynamic
-    batch, weights inline) with :func:`metadata`."""
+    batch, weights inline) for input ``size`` (height, width; default the model's) with :func:`metadata`."""
     import onnx
 
     cfg = embedder.config
-    example = torch.zeros(2, 3, cfg.height, cfg.width)
+    example = torch.zeros(2, 3, *(size or (cfg.height, cfg.width)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
@@ -88,26 +92,34 @@ def export_onnx(embedder: Embedder, path: str | os.PathLike, module: nn.Module |
             verbose=False,
         )
     proto = program.model_proto
-    onnx.helper.set_model_props(proto, {f"soccerreid.{k}": v for k, v in metadata(embedder).items()})
+    onnx.helper.set_model_props(proto, {f"soccerreid.{k}": v for k, v in metadata(embedder, size).items()})
     onnx.save(proto, os.fspath(path))
 
 
-def export_torchscript(embedder: Embedder, path: str | os.PathLike, module: nn.Module | None = None) -> None:
-    """Write ``module`` (default: the plain :func:`inference_network`) as traced TorchScript with
-    :func:`metadata` in ``soccerreid.json``."""
+def export_torchscript(
+    embedder: Embedder, path: str | os.PathLike, module: nn.Module | None = None, size: tuple[int, int] | None = None
+) -> None:
+    """Write ``module`` (default: the plain :func:`inference_network`) as TorchScript traced at input
+    ``size`` (height, width; default the model's) with :func:`metadata` in ``soccerreid.json``."""
     cfg = embedder.config
+    example = torch.zeros(2, 3, *(size or (cfg.height, cfg.width)))
+    extra = {"soccerreid.json": json.dumps(metadata(embedder, size))}
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # torch.jit is deprecated in favour of torch.export, trackers still load it
-        traced = torch.jit.trace(module or inference_network(embedder), torch.zeros(2, 3, cfg.height, cfg.width))
-        torch.jit.save(traced, os.fspath(path), _extra_files={"soccerreid.json": json.dumps(metadata(embedder))})
+        torch.jit.save(
+            torch.jit.trace(module or inference_network(embedder), example), os.fspath(path), _extra_files=extra
+        )
 
 
 def load_runner(fmt: str, path: str | os.PathLike) -> Callable[[np.ndarray], np.ndarray]:
-    """``run(x)``: (B, 3, H, W) float32 -> (B, D) float32 through onnxruntime (CPU) or TorchScript."""
+    """``run(x)``: (B, 3, H, W) float32 -> (B, D) float32 through onnxruntime (CPU) or TorchScript, on
+    torch's CPU threads (``torch.set_num_threads``; onnxruntime would take every core)."""
     if fmt == "onnx":
         import onnxruntime as ort
 
-        session = ort.InferenceSession(os.fspath(path), providers=["CPUExecutionProvider"])
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()
+        session = ort.InferenceSession(os.fspath(path), options, providers=["CPUExecutionProvider"])
         return lambda x: session.run([OUTPUT_NAME], {INPUT_NAME: x})[0]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
