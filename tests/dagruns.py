@@ -15,8 +15,8 @@ module fixtures, so the tests that share an expensive one run on one worker, in 
 the users of a shared session fixture (:data:`SHARED_FIXTURES`) together, and each module that
 holds slow tests (whose module fixtures build DAGs and train) as a whole. The other tests go one
 by one to whichever worker is free. The groups go first, the smoke run's first of all, so that no
-worker starts a long group last. The workers share the cores: each one's torch, and the
-subprocesses it starts, get their share.
+worker starts a long group last. The workers split the cores between them (CPU affinity): each
+one's torch, onnxruntime and the subprocesses it starts run on its share, never oversubscribed.
 """
 
 from __future__ import annotations
@@ -33,10 +33,14 @@ from dvcrepo import commit, copy_repo, run_in_copy, scratch, stages_run
 DAG_FIXTURES = {"smoke_prepared", "smoke_run", "finished_run"}
 # session fixtures that cost tens of seconds and more: their users share a pytest-xdist worker
 SHARED_FIXTURES = {"smoke_run": DAG_FIXTURES - {"smoke_prepared"}, "exports": {"exported"}}
+# pytest-xdist's workers split the cores: worker gw<i> runs on every WORKERS-th core from the i-th (one
+# of two), and so do the DVC stages and commands it starts (soccerreid.cpu sizes torch by the affinity)
 WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
 if WORKERS > 1:
-    os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // WORKERS))
-    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+    CORES = sorted(os.sched_getaffinity(0))
+    SHARE = CORES[int(os.environ["PYTEST_XDIST_WORKER"].removeprefix("gw")) % WORKERS :: WORKERS] or CORES
+    os.sched_setaffinity(0, SHARE)
+    torch.set_num_threads(len(SHARE))
 # what a finished run is to the explorer: dvc.yaml's paths of the index, crops, blocks, rankings,
 # scores, reports and model files (no checkpoints, features, exports or DVC cache)
 RUN_OUTPUTS = (

@@ -21,14 +21,8 @@ import torch
 
 
 def available_cores() -> int:
-    """Cores this process may use, at least 1: its CPU affinity, capped by ``OMP_NUM_THREADS`` when
-    that is a positive integer (this process's share of a machine that other jobs share, e.g. one
-    pytest-xdist worker's; torch itself starts with that many threads)."""
-    cores = len(os.sched_getaffinity(0))
-    share = os.environ.get("OMP_NUM_THREADS", "").strip()
-    if share.isdigit() and int(share) > 0:
-        cores = min(cores, int(share))
-    return max(1, cores)
+    """Cores this process may run on (its CPU affinity), at least 1."""
+    return max(1, len(os.sched_getaffinity(0)))
 
 
 def thread_budget(requested: int, workers: int, world_size: int = 1) -> int:

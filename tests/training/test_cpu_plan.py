@@ -1,7 +1,5 @@
 """The CPU thread budget and the train stage's plan line."""
 
-import os
-
 import cv2
 import torch
 
@@ -20,19 +18,6 @@ def test_budget_leaves_the_workers_their_cores():
     assert thread_budget(0, workers=cores + 3) == 1  # never zero threads
     assert thread_budget(0, workers=0, world_size=cores) == 1  # each rank its share
     assert thread_budget(3, workers=2) == 3  # an explicit count wins
-
-
-def test_omp_num_threads_caps_the_cores_and_anything_else_is_ignored(monkeypatch):
-    affinity = len(os.sched_getaffinity(0))
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    assert available_cores() == 1 and thread_budget(0, workers=0) == 1
-    monkeypatch.setenv("OMP_NUM_THREADS", str(affinity + 5))
-    assert available_cores() == affinity  # a cap, never more than the affinity
-    for ignored in ("0", "-2", "two", ""):
-        monkeypatch.setenv("OMP_NUM_THREADS", ignored)
-        assert available_cores() == affinity, ignored
-    monkeypatch.delenv("OMP_NUM_THREADS")
-    assert available_cores() == affinity
 
 
 def test_use_cpu_threads_sets_torch_and_cv2():
