@@ -33,8 +33,9 @@ from dvcrepo import commit, copy_repo, run_in_copy, scratch, stages_run
 DAG_FIXTURES = {"smoke_prepared", "smoke_run", "finished_run"}
 # session fixtures that cost tens of seconds and more: their users share a pytest-xdist worker
 SHARED_FIXTURES = {"smoke_run": DAG_FIXTURES - {"smoke_prepared"}, "exports": {"exported"}}
-# pytest-xdist's workers split the cores: worker gw<i> runs on every WORKERS-th core from the i-th (one
-# of two), and so do the DVC stages and commands it starts (soccerreid.cpu sizes torch by the affinity)
+# pytest-xdist's workers split the cores: worker gw<i> runs on every WORKERS-th core from the i-th (on two
+# cores and two workers, one core each), and so do the DVC stages and commands it starts (soccerreid.cpu
+# sizes torch by the affinity)
 WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
 if WORKERS > 1:
     CORES = sorted(os.sched_getaffinity(0))

@@ -243,8 +243,8 @@ class ExportConfig:
     does. A tracker resizes with cv2 bilinear without antialiasing, which aliases every crop larger
     than its target: at k = 1 a crop shrunk by the tracker differs from the DAG's, at k = 3 only those
     over 3x the input do. Crops smaller than the input are blurred a little instead, so k = 1 suits
-    data whose crops are mostly enlarged (real SoccerNet). Measured on the deployed score
-    (docs/benchmarks.md, deployed.py); the model's input size itself is ``extract.<model>``'s.
+    data whose crops are mostly smaller than the input (real SoccerNet at 256x128 and up). Measured on
+    the deployed score (docs/benchmarks.md, deployed.py); the model's input size is ``extract.<model>``'s.
     """
 
     supersample: int = bounded(1, ge=1, le=MAX_SUPERSAMPLE)

@@ -124,12 +124,13 @@ def _contract(embedder: Embedder, supersample: int) -> str:
         if supersample > 1
         else ""
     )
+    scored = ": what the DAG scored" if supersample == 1 else ""
     return "\n".join(
         [
             "## Input and output",
             f"- Input `{INPUT_NAME}`: float32 (B, 3, {height}, {width}), any batch size B. Per crop: RGB; "
             f"resize to {height} x {width} (height x width) with PIL bilinear (antialiased, as torchvision's "
-            f"`Resize` on a PIL image: what the DAG scored); scale to [0, 1]; subtract ImageNet's mean "
+            f"`Resize` on a PIL image{scored}); scale to [0, 1]; subtract ImageNet's mean "
             f"{list(IMAGENET_MEAN)} and divide by its std {list(IMAGENET_STD)} per channel; CHW.{down}",
             f"- Output `{OUTPUT_NAME}`: float32 (B, {info.embed_dim}), the DAG's feature (flip "
             f"{str(cfg.flip).lower()}, normalize {str(cfg.normalize).lower()}, inside the graph; the model's own "
