@@ -20,7 +20,7 @@ import statistics
 import subprocess
 from collections import defaultdict
 
-SPLITS = {"valid": None, "test": "heldout", "challenge": "challenge"}  # column -> scores.json section
+SECTIONS = {"valid": None, "test": "heldout", "challenge": "challenge"}  # column -> scores.json section
 
 
 def experiments(repo: str) -> dict[str, tuple[dict, dict]]:
@@ -41,7 +41,7 @@ def experiments(repo: str) -> dict[str, tuple[dict, dict]]:
 
 
 def section(scores: dict, split: str) -> dict:
-    return scores if SPLITS[split] is None else scores[SPLITS[split]]
+    return scores if SECTIONS[split] is None else scores[SECTIONS[split]]
 
 
 def rows(found: dict[str, tuple[dict, dict]]) -> dict[str, dict[str, list[tuple[float, float]]]]:
@@ -49,7 +49,7 @@ def rows(found: dict[str, tuple[dict, dict]]) -> dict[str, dict[str, list[tuple[
     table: dict = defaultdict(lambda: defaultdict(list))
     for name, (scores, soups) in sorted(found.items()):
         lever = name.rsplit("-s", 1)[0]
-        for split in SPLITS:
+        for split in SECTIONS:
             part = section(scores, split)
             table[lever][split].append((part["mAP"], part["rank1"]))
             if lever == "base":
@@ -84,11 +84,11 @@ def main() -> None:
     args = parser.parse_args()
     table = rows(experiments(args.repo))
     out = {}
-    print("| lever | runs | vs | " + " | ".join(f"{s} mAP | {s} Rank-1 | {s} dmAP" for s in SPLITS) + " |")
-    print("|---|---|---|" + "---|---|---|" * len(SPLITS))
+    print("| lever | runs | vs | " + " | ".join(f"{s} mAP | {s} Rank-1 | {s} dmAP" for s in SECTIONS) + " |")
+    print("|---|---|---|" + "---|---|---|" * len(SECTIONS))
     for lever, splits in table.items():
         cells, out[lever] = [], {}
-        for split in SPLITS:
+        for split in SECTIONS:
             mAP, rank1 = summarize([m for m, _ in splits[split]]), summarize([r for _, r in splits[split]])
             out[lever][split] = {"mAP": [round(v, 4) for v in mAP], "rank1": [round(v, 4) for v in rank1]}
             cells += [

@@ -35,7 +35,7 @@ from soccerreid.schema import write_features
 ROOT = Path(__file__).resolve().parents[1]
 KEPT_STAGES = ("distances", "fuse", "rerank", "score")
 FAST_STAGES = {"fuse", "rerank", "score"}
-SPLITS = {"valid": (1751, 11638, 34355), "test": (1715, 11777, 34989), "challenge": (1310, 9021, 26082)}
+SPLIT_SIZES = {"valid": (1751, 11638, 34355), "test": (1715, 11777, 34989), "challenge": (1310, 9021, 26082)}
 MODELS = {
     "resnet50_ibn": (2048, 6.4),
     "dinov2_lora": (384, 3.2),
@@ -82,7 +82,7 @@ def trim_dag(repo: Path) -> None:
 
 def write_synthetic_features(repo: Path, scale: float) -> None:
     """Features of every model and split at SoccerNet sizes (times ``scale``)."""
-    for s, (split, (actions, queries, gallery)) in enumerate(SPLITS.items()):
+    for s, (split, (actions, queries, gallery)) in enumerate(SPLIT_SIZES.items()):
         sizes = [max(1, int(round(v * scale))) for v in (actions, queries, gallery)]
         labels = synthetic_split(*sizes, seed=s)
         for m, (model, (dim, noise)) in enumerate(MODELS.items()):

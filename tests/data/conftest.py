@@ -31,8 +31,12 @@ def assert_soccernet_numbering(reid: Path) -> None:
     """The tree is numbered as SoccerNet numbers it: each list's bbox_idx counts 0..n-1, so
     query and gallery indices overlap, and action_idx restarts in every split."""
     first_action = {}
-    for split, lists in (("train", ("",)), ("valid", ("query", "gallery")), ("test", ("query", "gallery")),
-                         ("challenge", ("query", "gallery"))):
+    for split, lists in (
+        ("train", ("",)),
+        ("valid", ("query", "gallery")),
+        ("test", ("query", "gallery")),
+        ("challenge", ("query", "gallery")),
+    ):
         boxes = {}
         for role in lists:
             names = [p.name.split("-") for p in (reid / split / role).rglob("*.png")]

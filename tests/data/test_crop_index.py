@@ -95,7 +95,11 @@ def test_read_index_errors_name_the_file(tmp_path, train):
 
 
 def test_missing_split_and_role_folders(raw_copy):
-    with pytest.raises(DataError, match=rf"^{raw_copy / 'reid' / 'nowhere'}: split folder not found \(expected the unzipped SoccerNet valid split\)$"):
+    with pytest.raises(
+        DataError,
+        match=rf"^{raw_copy / 'reid' / 'nowhere'}: split folder not found "
+        r"\(expected the unzipped SoccerNet valid split\)$",
+    ):
         decode_splits([scan_split(raw_copy / "reid" / "nowhere", "valid")])[0]
     gallery = raw_copy / "reid" / "test" / "gallery"
     gallery.rename(raw_copy / "reid" / "test" / "galery")
@@ -119,7 +123,9 @@ def test_duplicate_bbox_idx_within_a_list(raw_copy):
     bbox, _, size = gallery.name.split("-")
     twin = gallery.with_name(f"{bbox}-999-{size}")
     twin.write_bytes(gallery.read_bytes())
-    with pytest.raises(DataError, match=r"challenge/gallery/.*: gallery bbox_idx \d+ is also used by .*challenge/gallery/.*\.png$"):
+    with pytest.raises(
+        DataError, match=r"challenge/gallery/.*: gallery bbox_idx \d+ is also used by .*challenge/gallery/.*\.png$"
+    ):
         decode_splits([scan_split(raw_copy / "reid" / "challenge", "challenge")])[0]
 
 

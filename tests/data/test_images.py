@@ -34,5 +34,7 @@ def test_unusable_files_are_one_line_errors_naming_the_path(tmp_path):
     Image.new("RGB", (40, 80), (10, 200, 30)).save(tmp_path / "cut.png")
     data = (tmp_path / "cut.png").read_bytes()
     (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
-    with pytest.raises(DataError, match=rf"^{tmp_path / 'cut.png'}: cannot decode image \(truncated or not an image file\)$"):
+    with pytest.raises(
+        DataError, match=rf"^{tmp_path / 'cut.png'}: cannot decode image \(truncated or not an image file\)$"
+    ):
         read_rgb(tmp_path / "cut.png")

@@ -60,7 +60,9 @@ def test_metadata_disagreeing_with_a_file_name_names_both(raw_copy):
     path = raw_copy / "reid" / "valid" / "valid_bbox_info.json"
     key = next(iter(json.loads(path.read_text())["gallery"]))
     _rewrite(path, lambda d: d["gallery"][key].update(person_uid=999999))
-    with pytest.raises(DataError, match=rf"^{path}: gallery bbox {key} has person_uid=999999 but its file name says \d+$"):
+    with pytest.raises(
+        DataError, match=rf"^{path}: gallery bbox {key} has person_uid=999999 but its file name says \d+$"
+    ):
         scan_split(raw_copy / "reid" / "valid", "valid")
 
 
@@ -87,22 +89,29 @@ def test_query_entry_is_checked_against_the_query_crop_of_the_same_bbox_idx(raw_
     data = json.loads(path.read_text())
     data["query"]["0"], data["gallery"]["0"] = data["gallery"]["0"], data["query"]["0"]
     path.write_text(json.dumps(data))
-    with pytest.raises(DataError, match=rf"^{path}: query bbox 0 has (action_idx|person_uid)=\d+ but its file name says \d+$"):
+    with pytest.raises(
+        DataError, match=rf"^{path}: query bbox 0 has (action_idx|person_uid)=\d+ but its file name says \d+$"
+    ):
         scan_split(raw_copy / "reid" / "test", "test")
 
 
 def test_missing_metadata_is_a_note_not_an_error(raw_copy):
     (raw_copy / "reid" / "train" / "train_bbox_info.json").unlink()
     scanned = scan_split(raw_copy / "reid" / "train", "train")
-    assert scanned.notes == [f"{raw_copy / 'reid' / 'train'}: no bbox_info JSON found; labels come from file names only"]
+    assert scanned.notes == [
+        f"{raw_copy / 'reid' / 'train'}: no bbox_info JSON found; labels come from file names only"
+    ]
 
 
 def test_crops_the_metadata_does_not_list_make_the_counts_wrong(raw_copy):
     path = raw_copy / "reid" / "challenge" / "challenge_bbox_info.json"
     _rewrite(path, lambda d: d["gallery"].pop("0"))
-    with pytest.raises(DataError, match=rf"^{path}: lists \d+ crops but the split holds \d+ \(0 missing, 1 not listed; "
-                                        r"first: gallery bbox 0 is not listed\); the copy is incomplete or modified: "
-                                        r"unzip or download it again$"):
+    with pytest.raises(
+        DataError,
+        match=rf"^{path}: lists \d+ crops but the split holds \d+ \(0 missing, 1 not listed; "
+        r"first: gallery bbox 0 is not listed\); the copy is incomplete or modified: "
+        r"unzip or download it again$",
+    ):
         scan_split(raw_copy / "reid" / "challenge", "challenge")
 
 

@@ -14,8 +14,15 @@ REFERENCE_EXAMPLE = "54404-1940-33397-5089-Player_team_right-9-014r002_00858c3b0
 def test_reference_example_parses_field_by_field():
     crop = parse_name(f"train/england_epl/2014-2015/2015-02-21 - 18-00 Chelsea 1 - 1 Burnley/1940/{REFERENCE_EXAMPLE}")
     assert crop == CropName(
-        bbox_idx=54404, action_idx=1940, person_uid=33397, frame_idx=5089, clazz="Player_team_right",
-        jersey="9", uai="014r002_00858c3b0003", height=775, width=449,
+        bbox_idx=54404,
+        action_idx=1940,
+        person_uid=33397,
+        frame_idx=5089,
+        clazz="Player_team_right",
+        jersey="9",
+        uai="014r002_00858c3b0003",
+        height=775,
+        width=449,
     )
     assert crop.labelled
     assert format_name(crop) == REFERENCE_EXAMPLE
@@ -58,5 +65,9 @@ def test_malformed_labelled_name_is_one_line_error_naming_path(name):
 
 
 def test_labelled_name_in_challenge_is_rejected():
-    with pytest.raises(DataError, match=r"challenge/gallery/.*: malformed challenge crop file name \(expected <bbox_idx>-<action_idx>-<H>x<W>.png\)"):
+    with pytest.raises(
+        DataError,
+        match=r"challenge/gallery/.*: malformed challenge crop file name "
+        r"\(expected <bbox_idx>-<action_idx>-<H>x<W>.png\)",
+    ):
         parse_challenge_name(f"challenge/gallery/{REFERENCE_EXAMPLE}")

@@ -19,7 +19,15 @@ def _rankings(truth: dict, perfect: bool) -> dict[str, list[int]]:
     return rankings
 
 
-@pytest.mark.parametrize("groundtruth", ["reid/valid/valid_bbox_info.json", "reid/test/test_bbox_info.json", "reid/test_bbox_info.json", "reid/challenge_bbox_info.json"])
+@pytest.mark.parametrize(
+    "groundtruth",
+    [
+        "reid/valid/valid_bbox_info.json",
+        "reid/test/test_bbox_info.json",
+        "reid/test_bbox_info.json",
+        "reid/challenge_bbox_info.json",
+    ],
+)
 def test_perfect_ranking_scores_one_and_worst_scores_less(tiny_raw, tmp_path, groundtruth):
     truth_path = tiny_raw / groundtruth
     truth = json.loads(truth_path.read_text())

@@ -12,12 +12,12 @@ import yaml
 from helpers import TINY, load_stage, tiny_data_section
 from SoccerNet.Evaluation.ReIdentification import evaluate
 
-from soccerreid.stage import run_stage
 from soccerreid.config.data import DataConfig
 from soccerreid.data.index import read_index
 from soccerreid.data.prepare import Source, build_index, format_summary, generate_source
 from soccerreid.data.soccernet import find_labels
 from soccerreid.errors import DataError
+from soccerreid.stage import run_stage
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -38,10 +38,25 @@ def test_stage_end_to_end_on_tiny_synthetic(tmp_path, monkeypatch, capsys):
     params = _params(tmp_path, TINY_DATA)
     load_stage("prepare")(["--params", str(params), "--raw", "data/raw", "--index", "data/index"])
     out = capsys.readouterr().out
-    assert out.splitlines()[0].split() == ["split", "images", "query", "gallery", "actions", "identities", "none_ids", "invalid"]
+    assert out.splitlines()[0].split() == [
+        "split",
+        "images",
+        "query",
+        "gallery",
+        "actions",
+        "identities",
+        "none_ids",
+        "invalid",
+    ]
     index = Path("data/index")
     assert sorted(p.name for p in index.iterdir()) == [
-        "challenge.csv", "challenge_groundtruth.json", "invalid_images.json", "summary.json", "test.csv", "train.csv", "valid.csv",
+        "challenge.csv",
+        "challenge_groundtruth.json",
+        "invalid_images.json",
+        "summary.json",
+        "test.csv",
+        "train.csv",
+        "valid.csv",
     ]
     summary = json.loads((index / "summary.json").read_text())
     for split in ("train", "valid", "test", "challenge"):
@@ -61,17 +76,26 @@ def test_stage_end_to_end_on_tiny_synthetic(tmp_path, monkeypatch, capsys):
 def _assert_perfect_score(truth_path: Path, tmp_path: Path) -> None:
     truth = json.loads(truth_path.read_text())
     ranking = {
-        key: sorted((g["bbox_idx"] for g in truth["gallery"].values() if g["action_idx"] == q["action_idx"]),
-                    key=lambda b: truth["gallery"][str(b)]["person_uid"] != q["person_uid"])
+        key: sorted(
+            (g["bbox_idx"] for g in truth["gallery"].values() if g["action_idx"] == q["action_idx"]),
+            key=lambda b: truth["gallery"][str(b)]["person_uid"] != q["person_uid"],
+        )
         for key, q in truth["query"].items()
     }
     (tmp_path / "ranking.json").write_text(json.dumps(ranking))
-    assert evaluate(str(truth_path), str(tmp_path / "ranking.json")) == {"mAP": pytest.approx(1.0), "rank-1": pytest.approx(1.0)}
+    assert evaluate(str(truth_path), str(tmp_path / "ranking.json")) == {
+        "mAP": pytest.approx(1.0),
+        "rank-1": pytest.approx(1.0),
+    }
 
 
 def test_broken_images_are_excluded_counted_and_listed(raw_copy, tmp_path):
     train = sorted((raw_copy / "reid" / "train").rglob("*.png"))
-    empty, truncated, garbage = train[0], train[1], sorted((raw_copy / "reid" / "challenge" / "gallery").glob("*.png"))[0]
+    empty, truncated, garbage = (
+        train[0],
+        train[1],
+        sorted((raw_copy / "reid" / "challenge" / "gallery").glob("*.png"))[0],
+    )
     empty.write_bytes(b"")
     truncated.write_bytes(truncated.read_bytes()[:60])
     garbage.write_bytes(b"not a png at all")
@@ -112,7 +136,9 @@ def test_stage_user_error_is_one_line_exit_2(tmp_path, monkeypatch, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
-    assert err.startswith(f"error: {tmp_path / 'SoccerNet' / 'reid'}: SoccerNet split(s) train, valid, test, challenge not found")
+    assert err.startswith(
+        f"error: {tmp_path / 'SoccerNet' / 'reid'}: SoccerNet split(s) train, valid, test, challenge not found"
+    )
     assert not (tmp_path / "data").exists()
 
 
@@ -123,14 +149,19 @@ def test_stage_rejects_bad_params_before_work(tmp_path, monkeypatch, capsys):
     stage = load_stage("prepare")
     with pytest.raises(SystemExit):
         run_stage(lambda: stage(["--params", str(params), "--raw", "data/raw", "--index", "data/index"]))
-    assert capsys.readouterr().err == f"error: {params}: data.synthetic.people_per_action: expected a value <= 26, got 40\n"
+    assert (
+        capsys.readouterr().err
+        == f"error: {params}: data.synthetic.people_per_action: expected a value <= 26, got 40\n"
+    )
 
 
 def test_soccernet_source_with_local_copy(tiny_raw, tmp_path):
     local = tmp_path / "SoccerNet"
     shutil.copytree(tiny_raw / "reid", local / "reid")
     source = generate_source(DataConfig(source="soccernet", soccernet_dir=str(local)), tmp_path / "raw")
-    assert source.reid_dir == local / "reid" and source.labels["challenge"] == local / "reid" / "challenge_bbox_info.json"
+    assert (
+        source.reid_dir == local / "reid" and source.labels["challenge"] == local / "reid" / "challenge_bbox_info.json"
+    )
     pointer = json.loads((tmp_path / "raw" / "SOURCE.json").read_text())
     assert pointer["reid_dir"] == str((local / "reid").resolve())
     summary = build_index(source, tmp_path / "index")

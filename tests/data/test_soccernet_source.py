@@ -20,8 +20,7 @@ from hubmock import HubMock, build_soccernet_archives, wait_for
 from soccerreid.data.index import scan_split
 from soccerreid.data.soccernet import check_counts, find_labels, locate_soccernet, unzip_split
 from soccerreid.errors import DataError
-
-SPLITS = ("train", "valid", "test", "challenge")
+from soccerreid.vocab import SPLITS
 
 
 def _zip_split(reid: Path, split: str, dest: Path, wrapper: str | None = "split") -> Path:
@@ -99,8 +98,19 @@ def _prepare(soccernet_dir: Path, work: Path, env: dict[str, str], timeout: floa
     params["data"].update(soccernet_dir=str(soccernet_dir), download=True, workers=2)
     work.mkdir(parents=True, exist_ok=True)
     (work / "params.yaml").write_text(yaml.safe_dump(params))
-    cmd = [sys.executable, str(ROOT / "stages" / "prepare.py"), "--params", "params.yaml", "--raw", "raw", "--index", "index"]
-    return subprocess.Popen(cmd, cwd=work, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cmd = [
+        sys.executable,
+        str(ROOT / "stages" / "prepare.py"),
+        "--params",
+        "params.yaml",
+        "--raw",
+        "raw",
+        "--index",
+        "index",
+    ]
+    return subprocess.Popen(
+        cmd, cwd=work, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def _finish(process: subprocess.Popen, timeout: float = 120) -> tuple[int, str]:
@@ -124,8 +134,12 @@ def test_download_runs_the_real_sdk_and_hub_client_then_unzips(archives, tiny_ra
         assert _tree(reid / split) == _tree(tiny_raw / "reid" / split)
     for name in ("test_bbox_info.json", "challenge_bbox_info.json"):
         assert (reid / name).read_bytes() == (tiny_raw / "reid" / name).read_bytes()
-    fetched = sorted(path.rsplit("/", 1)[-1] for method, path in hub.requests if method == "GET" and "/resolve/" in path)
-    assert fetched == sorted(["challenge.zip", "test.zip", "train.zip", "valid.zip", "test_bbox_info.json", "challenge_bbox_info.json"])
+    fetched = sorted(
+        path.rsplit("/", 1)[-1] for method, path in hub.requests if method == "GET" and "/resolve/" in path
+    )
+    assert fetched == sorted(
+        ["challenge.zip", "test.zip", "train.zip", "valid.zip", "test_bbox_info.json", "challenge_bbox_info.json"]
+    )
     assert (tmp_path / "work" / "index" / "challenge_groundtruth.json").is_file()
     valid = pd.read_csv(tmp_path / "work" / "index" / "valid.csv")
     assert valid["path"].map(lambda p: Path(p).is_absolute() and Path(p).is_file()).all()
@@ -139,7 +153,9 @@ def test_download_fetches_only_what_is_missing(archives, tiny_raw, tmp_path):
     with HubMock(archives) as hub:
         code, output = _finish(_prepare(tmp_path / "SoccerNet", tmp_path / "work", hub.env(tmp_path / "hf")))
     assert code == 0, output
-    fetched = sorted(path.rsplit("/", 1)[-1] for method, path in hub.requests if method == "GET" and "/resolve/" in path)
+    fetched = sorted(
+        path.rsplit("/", 1)[-1] for method, path in hub.requests if method == "GET" and "/resolve/" in path
+    )
     assert fetched == ["challenge.zip", "challenge_bbox_info.json"]
     assert _tree(reid / "challenge") == _tree(tiny_raw / "reid" / "challenge")
 
@@ -154,10 +170,13 @@ def test_offline_download_fails_fast_with_one_line(tmp_path):
     assert code == 2
     message = output.strip().splitlines()[-1]
     root = tmp_path / "SoccerNet"
-    assert message.startswith(f"error: SoccerNet download of reid train/valid/test/challenge/test_labels/challenge_labels into {root / 'reid'} failed (")
+    assert message.startswith(
+        "error: SoccerNet download of reid train/valid/test/challenge/test_labels/challenge_labels "
+        f"into {root / 'reid'} failed ("
+    )
     assert message.endswith(
-        f"without network, put train.zip, valid.zip, test.zip, challenge.zip, test_bbox_info.json, challenge_bbox_info.json "
-        f"(or the unzipped folders) in {root / 'reid'} by hand and set data.download: false"
+        "without network, put train.zip, valid.zip, test.zip, challenge.zip, test_bbox_info.json, "
+        f"challenge_bbox_info.json (or the unzipped folders) in {root / 'reid'} by hand and set data.download: false"
     )
     assert not list((root / "reid").glob("*.zip")) and not (tmp_path / "work" / "index").exists()
 
@@ -188,7 +207,9 @@ def test_zip_with_images_missing_fails_and_leaves_no_split(tiny_raw, tmp_path):
     with pytest.raises(DataError) as err:
         unzip_split(path, tmp_path / "valid")
     message = str(err.value)
-    assert message.startswith(f"{path}: the archive is incomplete or malformed ({tmp_path / 'valid' / 'valid_bbox_info.json'}: lists ")
+    assert message.startswith(
+        f"{path}: the archive is incomplete or malformed ({tmp_path / 'valid' / 'valid_bbox_info.json'}: lists "
+    )
     assert "1 missing, 0 not listed; first: gallery bbox" in message and "\n" not in message
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tree", "valid.zip"]
 
@@ -198,8 +219,11 @@ def test_unzipped_split_with_wrong_counts_is_an_error(tiny_raw, tmp_path):
     extra = sorted((reid / "test" / "query").rglob("*.png"))[0]
     bbox, rest = extra.name.split("-", 1)
     shutil.copy(extra, extra.with_name(f"9999-{rest}"))
-    with pytest.raises(DataError, match=r"test_bbox_info.json: lists \d+ crops but the split holds \d+ \(0 missing, 1 not listed; "
-                                        r"first: query bbox 9999 is not listed\); the copy is incomplete or modified"):
+    with pytest.raises(
+        DataError,
+        match=r"test_bbox_info.json: lists \d+ crops but the split holds \d+ \(0 missing, 1 not listed; "
+        r"first: query bbox 9999 is not listed\); the copy is incomplete or modified",
+    ):
         scan_split(reid / "test", "test")
 
 
@@ -214,7 +238,10 @@ def test_counts_are_checked_against_published_sizes():
 
 def test_released_labels_are_found_where_the_sdk_writes_them(tiny_raw, tmp_path):
     reid = tiny_raw / "reid"
-    assert find_labels([reid, tiny_raw]) == {"test": reid / "test_bbox_info.json", "challenge": reid / "challenge_bbox_info.json"}
+    assert find_labels([reid, tiny_raw]) == {
+        "test": reid / "test_bbox_info.json",
+        "challenge": reid / "challenge_bbox_info.json",
+    }
     (tmp_path / "challenge_bbox_info.json").write_text("{}")
     assert find_labels([tmp_path / "nowhere", tmp_path]) == {"challenge": tmp_path / "challenge_bbox_info.json"}
     assert find_labels([tmp_path / "nowhere"]) == {}

@@ -20,7 +20,11 @@ from soccerreid.vocab import CLASSES
 
 
 def _digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_same_seed_gives_identical_bytes_whatever_the_workers(tiny_raw, tmp_path, tiny_config):
@@ -37,7 +41,13 @@ def test_another_seed_gives_other_data(tiny_config):
 def test_layout_is_soccernet(tiny_raw):
     reid = tiny_raw / "reid"
     assert sorted(p.name for p in reid.iterdir()) == [
-        "challenge", "challenge_bbox_info.json", "test", "test_bbox_info.json", "train", "valid"]
+        "challenge",
+        "challenge_bbox_info.json",
+        "test",
+        "test_bbox_info.json",
+        "train",
+        "valid",
+    ]
     for png in (reid / "train").rglob("*.png"):
         assert len(png.relative_to(reid / "train").parts) == 5  # championship/season/game/action/file
         parse_name(png)
@@ -74,7 +84,9 @@ def test_challenge_metadata_has_no_labels_but_the_released_labels_do(tiny_raw):
 
 @pytest.mark.parametrize("split", ["valid", "test", "challenge"])
 def test_every_query_has_a_gallery_positive_in_its_action(tiny_raw, split):
-    path = tiny_raw / ("reid/challenge_bbox_info.json" if split == "challenge" else f"reid/{split}/{split}_bbox_info.json")
+    path = tiny_raw / (
+        "reid/challenge_bbox_info.json" if split == "challenge" else f"reid/{split}/{split}_bbox_info.json"
+    )
     truth = json.loads(path.read_text())
     gallery = Counter((e["action_idx"], e["person_uid"]) for e in truth["gallery"].values())
     queries = [(e["action_idx"], e["person_uid"]) for e in truth["query"].values()]
@@ -83,7 +95,9 @@ def test_every_query_has_a_gallery_positive_in_its_action(tiny_raw, split):
 
 
 def test_actions_look_like_soccernet(tiny_config):
-    config = dataclasses.replace(tiny_config, actions=SplitActions(6, 1, 1, 1), people_per_action=(15, 25), frames_per_action=(2, 4))
+    config = dataclasses.replace(
+        tiny_config, actions=SplitActions(6, 1, 1, 1), people_per_action=(15, 25), frames_per_action=(2, 4)
+    )
     actions = [a for a in plan_dataset(config) if a.split == "train"]
     for action in actions:
         people = {s.person.person_uid: s.person for s in action.shots}
@@ -103,7 +117,9 @@ def test_actions_look_like_soccernet(tiny_config):
 
 @pytest.mark.parametrize("people", [(3, 3), (4, 6), (24, 26)])
 def test_people_per_action_is_respected(tiny_config, people):
-    config = dataclasses.replace(tiny_config, actions=SplitActions(4, 1, 1, 1), people_per_action=people, frames_per_action=(4, 4))
+    config = dataclasses.replace(
+        tiny_config, actions=SplitActions(4, 1, 1, 1), people_per_action=people, frames_per_action=(4, 4)
+    )
     for action in plan_dataset(config):
         uids = {s.person.person_uid for s in action.shots}
         assert people[0] <= len(uids) <= people[1]

@@ -49,8 +49,20 @@ from soccerreid.io import atomic_path
 from soccerreid.vocab import EVAL_ROLES, ROLES, SPLITS
 
 COLUMNS = (
-    "path", "split", "role", "bbox_idx", "action_idx", "person_uid", "frame_idx",
-    "clazz", "jersey", "uai", "height", "width", "game", "label",
+    "path",
+    "split",
+    "role",
+    "bbox_idx",
+    "action_idx",
+    "person_uid",
+    "frame_idx",
+    "clazz",
+    "jersey",
+    "uai",
+    "height",
+    "width",
+    "game",
+    "label",
 )
 INT_COLUMNS = ("bbox_idx", "action_idx", "person_uid", "frame_idx", "height", "width", "label")
 _NAME_COLUMNS = ("bbox_idx", "action_idx", "person_uid", "frame_idx", "clazz", "jersey", "uai", "height", "width")
@@ -176,8 +188,9 @@ def _check_unique(crops: Sequence[CropFile], names: Sequence[CropName]) -> None:
             raise DataError(f"{crop.path}: {crop.role} bbox_idx {name.bbox_idx} is also used by {other}")
 
 
-def cross_check_metadata(split_dir: Path, crops: Sequence[CropFile], names: Sequence[CropName],
-                         labels: Sequence[Path] = ()) -> list[str]:
+def cross_check_metadata(
+    split_dir: Path, crops: Sequence[CropFile], names: Sequence[CropName], labels: Sequence[Path] = ()
+) -> list[str]:
     """Compare every bbox_info JSON under ``split_dir`` (and the ``labels`` files) with the names.
 
     A disagreement on identity (action, person) raises a DataError, and so does a split whose
@@ -204,14 +217,21 @@ def cross_check_metadata(split_dir: Path, crops: Sequence[CropFile], names: Sequ
 def _check_counts(source: Path, entries: dict, crops: dict) -> None:
     missing, unlisted = sorted(entries.keys() - crops.keys()), sorted(crops.keys() - entries.keys())
     if missing or unlisted:
-        first = f"{missing[0][0]} bbox {missing[0][1]} has no crop" if missing else f"{unlisted[0][0]} bbox {unlisted[0][1]} is not listed"
+        first = (
+            f"{missing[0][0]} bbox {missing[0][1]} has no crop"
+            if missing
+            else f"{unlisted[0][0]} bbox {unlisted[0][1]} is not listed"
+        )
         raise DataError(
             f"{source}: lists {len(entries)} crops but the split holds {len(crops)} ({len(missing)} missing, "
-            f"{len(unlisted)} not listed; first: {first}); the copy is incomplete or modified: unzip or download it again"
+            f"{len(unlisted)} not listed; first: {first}); the copy is incomplete or modified: "
+            "unzip or download it again"
         )
 
 
-def make_frame(crops: Sequence[CropFile], names: Sequence[CropName], split: str, absolute_paths: bool = False) -> pd.DataFrame:
+def make_frame(
+    crops: Sequence[CropFile], names: Sequence[CropName], split: str, absolute_paths: bool = False
+) -> pd.DataFrame:
     """Build the index table (columns :data:`COLUMNS`) from crops and their parsed names.
 
     Paths are absolute with ``absolute_paths`` (data outside DVC), else relative to the

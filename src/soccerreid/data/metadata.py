@@ -107,7 +107,8 @@ def check_names(entries: dict[BoxKey, dict[str, Any]], crops: dict[BoxKey, CropN
             if field in fields and value not in ("", -1) and str(fields[field]) != str(value):
                 if field in _IDENTITY_FIELDS:
                     raise DataError(
-                        f"{source}: {key[0]} bbox {key[1]} has {field}={fields[field]!r} but its file name says {value!r}"
+                        f"{source}: {key[0]} bbox {key[1]} has {field}={fields[field]!r} "
+                        f"but its file name says {value!r}"
                     )
                 minor.setdefault(field, []).append(key)
     return [

@@ -63,8 +63,14 @@ def generate_source(config: DataConfig, raw_dir: str | os.PathLike) -> Source:
     reid_dir = locate_soccernet(root, config.task, SPLITS, download=config.download)
     source = Source(reid_dir, find_labels([reid_dir, root]), soccernet=True)
     with atomic_dir(raw_dir) as tmp:
-        write_json(tmp / SOURCE_FILE, {"source": "soccernet", "reid_dir": str(reid_dir.resolve()),
-                                       "labels": {k: str(v.resolve()) for k, v in source.labels.items()}})
+        write_json(
+            tmp / SOURCE_FILE,
+            {
+                "source": "soccernet",
+                "reid_dir": str(reid_dir.resolve()),
+                "labels": {k: str(v.resolve()) for k, v in source.labels.items()},
+            },
+        )
     return source
 
 
@@ -151,7 +157,9 @@ def filter_groundtruth(path: Path, challenge: pd.DataFrame) -> dict:
     groups: dict[str, dict[str, dict]] = {"query": {}, "gallery": {}}
     for (role, bbox_idx), fields in sorted(entries.items()):
         if role not in groups:
-            raise DataError(f"{path}: expected a {{'query': ..., 'gallery': ...}} ground truth, entry {bbox_idx} has none")
+            raise DataError(
+                f"{path}: expected a {{'query': ..., 'gallery': ...}} ground truth, entry {bbox_idx} has none"
+            )
         if (role, bbox_idx) in kept:
             groups[role][str(bbox_idx)] = fields
     positives = {(e["action_idx"], e.get("person_uid")) for e in groups["gallery"].values()}
@@ -166,12 +174,16 @@ def format_summary(summary: dict[str, dict]) -> str:
 
         print(format_summary(build_index(source, "data/index")))
     """
-    header = f"{'split':<10}{'images':>9}{'query':>8}{'gallery':>9}{'actions':>9}{'identities':>12}{'none_ids':>10}{'invalid':>9}"
+    header = (
+        f"{'split':<10}{'images':>9}{'query':>8}{'gallery':>9}{'actions':>9}{'identities':>12}"
+        f"{'none_ids':>10}{'invalid':>9}"
+    )
     rows = [header]
     for split, s in summary.items():
         identities = "-" if s["identities"] is None else s["identities"]
-        rows.append(f"{split:<10}{s['images']:>9}{s['query']:>8}{s['gallery']:>9}{s['actions']:>9}{identities:>12}"
-                    f"{s['none_ids']:>10}{s['invalid']:>9}")
+        rows.append(
+            f"{split:<10}{s['images']:>9}{s['query']:>8}{s['gallery']:>9}{s['actions']:>9}{identities:>12}"
+            f"{s['none_ids']:>10}{s['invalid']:>9}"
+        )
     rows += [f"note: {note}" for s in summary.values() for note in s["notes"]]
     return "\n".join(rows)
-

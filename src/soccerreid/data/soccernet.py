@@ -35,7 +35,9 @@ LABEL_FILES = {"test": "test_bbox_info.json", "challenge": "challenge_bbox_info.
 LABEL_SPLITS = {"test": "test_labels", "challenge": "challenge_labels"}
 
 
-def locate_soccernet(root: str | os.PathLike, task: str, splits: Sequence[str] = SPLITS, download: bool = False) -> Path:
+def locate_soccernet(
+    root: str | os.PathLike, task: str, splits: Sequence[str] = SPLITS, download: bool = False
+) -> Path:
     """The folder holding the unzipped ``splits``; downloads (if asked) and unzips what is missing.
 
     With ``download`` the released labels of test and challenge (:data:`LABEL_FILES`) are
@@ -96,7 +98,8 @@ def download_splits(root: Path, task: str, splits: Sequence[str]) -> None:
 
     Examples::
 
-        download_splits(Path("/data/SoccerNet"), "reid", ["valid", "test_labels"])   # reid/valid.zip, reid/test_bbox_info.json
+        # fetches reid/valid.zip and reid/test_bbox_info.json
+        download_splits(Path("/data/SoccerNet"), "reid", ["valid", "test_labels"])
     """
     try:
         from SoccerNet.Downloader import SoccerNetDownloader

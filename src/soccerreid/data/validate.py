@@ -44,5 +44,7 @@ def find_invalid_images(paths: Sequence[Path], workers: int = 1, progress: str |
     """
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         decoded = pool.map(check_image, paths, chunksize=64)
-        reasons = list(tqdm(decoded, total=len(paths), desc=progress, unit="crop", mininterval=2.0, disable=progress is None))
+        reasons = list(
+            tqdm(decoded, total=len(paths), desc=progress, unit="crop", mininterval=2.0, disable=progress is None)
+        )
     return {path: reason for path, reason in zip(paths, reasons) if reason is not None}

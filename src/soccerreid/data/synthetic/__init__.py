@@ -1,8 +1,8 @@
 """The embedded synthetic SoccerNet ReID dataset (``data.source: synthetic``, the default).
 
 Identical to SoccerNet on disk (folders, file names, bbox_info JSON, four splits and a
-label-free challenge split, and the released test and challenge labels at the task root), so the same parser, index and the
-official scorer work on it unchanged. See docs/data.md.
+label-free challenge split, and the released test and challenge labels at the task root), so
+the same parser, index and the official scorer work on it unchanged. See docs/data.md.
 
 Examples::
 

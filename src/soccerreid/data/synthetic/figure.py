@@ -148,17 +148,29 @@ def _draw_arm(draw: ImageDraw.ImageDraw, person: Person, joints: dict, k: int, u
     draw.ellipse((hand[0] - radius, hand[1] - radius, hand[0] + radius, hand[1] + radius), fill=palm)
 
 
-def _draw_torso(layer: Image.Image, draw: ImageDraw.ImageDraw, person: Person, joints: dict, pose: Pose, u: float) -> None:
+def _draw_torso(
+    layer: Image.Image, draw: ImageDraw.ImageDraw, person: Person, joints: dict, pose: Pose, u: float
+) -> None:
     cx = joints["head"][0]
     sw, hw, sy, hy = joints["sw"], joints["hw"], joints["shoulder_y"], joints["hip_y"]
     neck = (cx, sy - 0.02 * u)
     _segment(draw, (cx, joints["head"][1] + 0.05 * u), neck, person.look.skin, 0.05 * u)
     outline = [(cx - sw, sy), (cx + sw, sy), (cx + hw * 1.1, hy), (cx - hw * 1.1, hy)]
-    box = (max(0, int(cx - sw) - 1), max(0, int(sy) - 1), min(layer.size[0], int(cx + sw) + 2), min(layer.size[1], int(hy) + 2))
+    box = (
+        max(0, int(cx - sw) - 1),
+        max(0, int(sy) - 1),
+        min(layer.size[0], int(cx + sw) + 2),
+        min(layer.size[1], int(hy) + 2),
+    )
     mask = Image.new("L", (box[2] - box[0], box[3] - box[1]))
     ImageDraw.Draw(mask).polygon([(x - box[0], y - box[1]) for x, y in outline], fill=255)
     layer.paste(_kit_pattern(person.kit, pose, cx, sy, u, box), box[:2], mask)
-    shorts = [(cx - hw * 1.1, hy - 0.01 * u), (cx + hw * 1.1, hy - 0.01 * u), (cx + hw * 1.2, hy + 0.07 * u), (cx - hw * 1.2, hy + 0.07 * u)]
+    shorts = [
+        (cx - hw * 1.1, hy - 0.01 * u),
+        (cx + hw * 1.1, hy - 0.01 * u),
+        (cx + hw * 1.2, hy + 0.07 * u),
+        (cx - hw * 1.2, hy + 0.07 * u),
+    ]
     draw.polygon(shorts, fill=person.kit.shorts)
 
 
@@ -238,7 +250,13 @@ def _draw_marks(draw: ImageDraw.ImageDraw, person: Person, joints: dict, pose: P
     if pose.view == "front" and not person.trousers:
         draw.rectangle((cx - sw * 0.6, sy + 0.1 * u, cx + sw * 0.6, sy + 0.14 * u), fill=kit.number)
         if person.number:
-            draw.text((cx + sw * 0.45, sy + 0.05 * u), str(person.number), fill=kit.number, font=_font(round(0.05 * u)), anchor="mm")
+            draw.text(
+                (cx + sw * 0.45, sy + 0.05 * u),
+                str(person.number),
+                fill=kit.number,
+                font=_font(round(0.05 * u)),
+                anchor="mm",
+            )
 
 
 @lru_cache(maxsize=64)

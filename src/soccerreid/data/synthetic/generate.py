@@ -40,7 +40,9 @@ TASK_DIR = "reid"
 _LABEL_KEYS = ("person_uid", "frame_idx", "clazz", "id", "UAI")
 
 
-def generate_synthetic(config: SyntheticConfig, raw_dir: str | os.PathLike, workers: int = 1) -> dict[str, dict[str, int]]:
+def generate_synthetic(
+    config: SyntheticConfig, raw_dir: str | os.PathLike, workers: int = 1
+) -> dict[str, dict[str, int]]:
     """Generate every split into ``raw_dir`` (replaced atomically); return crop counts per role.
 
     Deterministic for ``config.seed``: the same config gives byte-identical files whatever
@@ -129,8 +131,17 @@ def _relative_path(plan: ActionPlan, role: str, entry: dict) -> str:
         name = format_name(CropName(entry["bbox_idx"], entry["action_idx"], entry["height"], entry["width"]))
     else:
         name = format_name(
-            CropName(entry["bbox_idx"], entry["action_idx"], entry["height"], entry["width"], entry["person_uid"],
-                     entry["frame_idx"], entry["clazz"], entry["id"], entry["UAI"])
+            CropName(
+                entry["bbox_idx"],
+                entry["action_idx"],
+                entry["height"],
+                entry["width"],
+                entry["person_uid"],
+                entry["frame_idx"],
+                entry["clazz"],
+                entry["id"],
+                entry["UAI"],
+            )
         )
     parts = [plan.split] + ([] if role == "train" else [role]) + ([plan.folder] if plan.folder else []) + [name]
     return "/".join(parts)

@@ -29,7 +29,16 @@ import numpy as np
 
 from soccerreid.config.data import SyntheticConfig
 from soccerreid.data.synthetic.scene import VIEWS, Camera, Person, Pose, Shot
-from soccerreid.data.synthetic.world import KEEPER_COLOURS, REFEREE_COLOURS, Kit, RealPerson, Team, World, make_kit, pick_far
+from soccerreid.data.synthetic.world import (
+    KEEPER_COLOURS,
+    REFEREE_COLOURS,
+    Kit,
+    RealPerson,
+    Team,
+    World,
+    make_kit,
+    pick_far,
+)
 
 SPLIT_CODES = {"train": 0, "valid": 1, "test": 2, "challenge": 3}
 MAX_OUTFIELD = 10  # outfield players per team on the pitch
@@ -134,7 +143,9 @@ def plan_game(rng: np.random.Generator, world: World, split: str, number: int) -
     for side, (team, _) in sides.items():
         kits[f"keeper_{side}"] = _keeper_kit(rng, team, outfield)
     referee = pick_far(rng, REFEREE_COLOURS, outfield + (kits["keeper_left"].shirt, kits["keeper_right"].shirt))
-    kits["referee"] = Kit(referee, referee, "plain", (20, 20, 20) if sum(referee) > 200 else referee, (20, 20, 20), (240, 240, 240))
+    kits["referee"] = Kit(
+        referee, referee, "plain", (20, 20, 20) if sum(referee) > 200 else referee, (20, 20, 20), (240, 240, 240)
+    )
     lineups = {}
     for side, (team, kit) in sides.items():
         lineups[side] = tuple(team.players[i] for i in rng.choice(len(team.players), MAX_OUTFIELD, replace=False))
@@ -144,7 +155,10 @@ def plan_game(rng: np.random.Generator, world: World, split: str, number: int) -
     lineups["referees"] = tuple(world.referees[i] for i in rng.choice(len(world.referees), 3, replace=False))
     season = f"{2014 + SPLIT_CODES[split]}-{2015 + SPLIT_CODES[split]}"
     day = f"{season[:4]}-{9 + number % 4:02d}-{1 + (7 * number) % 28:02d}"
-    folder = f"{CHAMPIONSHIP}/{season}/{day} - {15 + number % 6}-00 {home.name} {rng.integers(4)} - {rng.integers(4)} {away.name}"
+    folder = (
+        f"{CHAMPIONSHIP}/{season}/{day} - {15 + number % 6}-00 "
+        f"{home.name} {rng.integers(4)} - {rng.integers(4)} {away.name}"
+    )
     grass = tuple(int(c) for c in np.asarray((62, 128, 58)) * rng.uniform(0.8, 1.15) + rng.integers(-8, 9, 3))
     return Game(folder, 100 * SPLIT_CODES[split] + number, grass, lineups, kits)
 
@@ -160,7 +174,9 @@ def _keeper_kit(rng: np.random.Generator, team: Team, outfield: tuple) -> Kit:
     return make_kit(rng, KEEPER_COLOURS, avoid=outfield)
 
 
-def plan_action(rng: np.random.Generator, config: SyntheticConfig, game: Game, split: str, counters: Counters) -> ActionPlan:
+def plan_action(
+    rng: np.random.Generator, config: SyntheticConfig, game: Game, split: str, counters: Counters
+) -> ActionPlan:
     """Plan one action: people, frames, who is seen where, roles and jersey ids.
 
     Examples::
@@ -168,7 +184,9 @@ def plan_action(rng: np.random.Generator, config: SyntheticConfig, game: Game, s
         plan_action(np.random.default_rng(0), SyntheticConfig(), game, "test", Counters()).shots
     """
     action_idx = counters.take("action_idx")
-    people = cast_people(rng, game, int(rng.integers(config.people_per_action[0], config.people_per_action[1] + 1)), counters)
+    people = cast_people(
+        rng, game, int(rng.integers(config.people_per_action[0], config.people_per_action[1] + 1)), counters
+    )
     n_frames = int(rng.integers(config.frames_per_action[0], config.frames_per_action[1] + 1))
     cameras = [plan_camera(rng, game, k, counters) for k in range(n_frames)]
     sightings = plan_sightings(rng, len(people), n_frames)

@@ -18,33 +18,86 @@ import numpy as np
 RGB = tuple[int, int, int]
 
 KIT_COLOURS: tuple[RGB, ...] = (
-    (200, 30, 40), (120, 25, 50), (30, 60, 180), (110, 170, 230), (25, 35, 80), (235, 235, 235),
-    (25, 25, 25), (240, 210, 40), (240, 120, 30), (30, 130, 60), (100, 50, 140), (140, 140, 145),
-    (230, 120, 170), (20, 130, 140),
+    (200, 30, 40),
+    (120, 25, 50),
+    (30, 60, 180),
+    (110, 170, 230),
+    (25, 35, 80),
+    (235, 235, 235),
+    (25, 25, 25),
+    (240, 210, 40),
+    (240, 120, 30),
+    (30, 130, 60),
+    (100, 50, 140),
+    (140, 140, 145),
+    (230, 120, 170),
+    (20, 130, 140),
 )
 KEEPER_COLOURS: tuple[RGB, ...] = (
-    (120, 230, 60), (220, 240, 50), (250, 140, 20), (240, 80, 170), (40, 200, 220), (130, 60, 200),
-    (30, 30, 30), (110, 110, 115),
+    (120, 230, 60),
+    (220, 240, 50),
+    (250, 140, 20),
+    (240, 80, 170),
+    (40, 200, 220),
+    (130, 60, 200),
+    (30, 30, 30),
+    (110, 110, 115),
 )
 REFEREE_COLOURS: tuple[RGB, ...] = ((20, 20, 20), (230, 220, 40), (210, 40, 40), (50, 80, 200), (60, 180, 80))
 SKIN_TONES: tuple[RGB, ...] = (
-    (255, 224, 196), (241, 194, 160), (224, 172, 130), (198, 140, 100), (160, 105, 70), (120, 80, 55),
-    (90, 60, 40), (62, 44, 32),
+    (255, 224, 196),
+    (241, 194, 160),
+    (224, 172, 130),
+    (198, 140, 100),
+    (160, 105, 70),
+    (120, 80, 55),
+    (90, 60, 40),
+    (62, 44, 32),
 )
 HAIR_COLOURS: tuple[RGB, ...] = (
-    (20, 18, 18), (55, 38, 26), (100, 70, 45), (200, 165, 100), (150, 70, 35), (150, 150, 150), (225, 215, 180),
+    (20, 18, 18),
+    (55, 38, 26),
+    (100, 70, 45),
+    (200, 165, 100),
+    (150, 70, 35),
+    (150, 150, 150),
+    (225, 215, 180),
 )
 HAIR_STYLES = ("short", "short", "buzz", "long", "bald", "afro", "bun")
 BOOT_COLOURS: tuple[RGB, ...] = (
-    (15, 15, 15), (240, 240, 240), (220, 250, 40), (250, 110, 20), (220, 30, 40), (40, 90, 230),
-    (240, 90, 180), (180, 185, 190), (210, 170, 60), (40, 220, 230),
+    (15, 15, 15),
+    (240, 240, 240),
+    (220, 250, 40),
+    (250, 110, 20),
+    (220, 30, 40),
+    (40, 90, 230),
+    (240, 90, 180),
+    (180, 185, 190),
+    (210, 170, 60),
+    (40, 220, 230),
 )
 PATTERNS = ("plain", "plain", "stripes", "hoops", "halves", "sash", "sleeves")
 TEAM_NAMES = (
-    "Northbridge", "Redhill United", "Castleford City", "Port Ashby", "Kingsmere", "Westvale Rovers",
-    "Oakham Athletic", "Harrowgate", "Lowmoor Town", "Saint Brandon", "Eastwick Albion", "Fernley",
-    "Granton Wanderers", "Millbrook", "Queensbay", "Thornfield", "Upton Park Rangers", "Valemont",
-    "Whitcliffe", "Yarmouth Forest",
+    "Northbridge",
+    "Redhill United",
+    "Castleford City",
+    "Port Ashby",
+    "Kingsmere",
+    "Westvale Rovers",
+    "Oakham Athletic",
+    "Harrowgate",
+    "Lowmoor Town",
+    "Saint Brandon",
+    "Eastwick Albion",
+    "Fernley",
+    "Granton Wanderers",
+    "Millbrook",
+    "Queensbay",
+    "Thornfield",
+    "Upton Park Rangers",
+    "Valemont",
+    "Whitcliffe",
+    "Yarmouth Forest",
 )
 
 
@@ -160,11 +213,19 @@ def make_kit(rng: np.random.Generator, palette: tuple[RGB, ...], avoid: tuple[RG
     shorts = shirt if rng.random() < 0.4 else second
     socks = shirt if rng.random() < 0.5 else shorts
     number = (20, 20, 20) if sum(shirt) > 450 else (240, 240, 240)
-    return Kit(_jitter(rng, shirt, 12), _jitter(rng, second, 12), str(rng.choice(PATTERNS)),
-               _jitter(rng, shorts, 12), _jitter(rng, socks, 12), number)
+    return Kit(
+        _jitter(rng, shirt, 12),
+        _jitter(rng, second, 12),
+        str(rng.choice(PATTERNS)),
+        _jitter(rng, shorts, 12),
+        _jitter(rng, socks, 12),
+        number,
+    )
 
 
-def pick_far(rng: np.random.Generator, palette: tuple[RGB, ...], avoid: tuple[RGB, ...], distance: float = 140.0) -> RGB:
+def pick_far(
+    rng: np.random.Generator, palette: tuple[RGB, ...], avoid: tuple[RGB, ...], distance: float = 140.0
+) -> RGB:
     """A random palette colour at least ``distance`` (RGB Euclidean) from all of ``avoid``.
 
     Falls back to the farthest colour when none is far enough.
