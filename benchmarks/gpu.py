@@ -373,10 +373,13 @@ def check_compiled_extraction(cases: list[Case], device: torch.device, batches: 
         model = create_model(case.cfg, 0).eval().to(device)
         layout = train_layout(model)
         model = model.to(memory_format=layout)
-        x = torch.randn(case.extract.batch_size, 3, case.extract.height, case.extract.width, device=device)
-        x = to_float((x * 40 + 120).clamp(0, 255).to(torch.uint8), IMAGENET_MEAN, IMAGENET_STD).contiguous(
-            memory_format=layout
-        )
+        # made under inference_mode, as the extract stage's batches are (moved to the device there): an
+        # ordinary tensor and its inference-mode mirror have other dispatch keys, and dynamo compiled both
+        with torch.inference_mode():
+            x = torch.randn(case.extract.batch_size, 3, case.extract.height, case.extract.width, device=device)
+            x = to_float((x * 40 + 120).clamp(0, 255).to(torch.uint8), IMAGENET_MEAN, IMAGENET_STD).contiguous(
+                memory_format=layout
+            )
         eager, eager_s = _embed_timed(model, x, case.extract, device, batches)
         start = time.perf_counter()
         compiled_model = compile_embedder(model)

@@ -3,9 +3,9 @@ plugin, loaded by tests/conftest.py).
 
 ``smoke_prepared`` is a scratch copy of this repo (its own git and DVC) with presets/smoke.yaml as
 params.yaml, after ``dvc repro prepare``; ``smoke_run`` is the same copy after the whole
-``dvc repro``, committed. Every test that needs a finished run uses these: the e2e checks, the
-explorer (through ``finished_run``, a copy of the run's outputs it may read and damage) and the
-challenge preset (through :func:`dvcrepo.adopt_prepare`, so only train onwards runs there).
+``dvc repro``, committed. Every test that needs a finished run uses these: the e2e checks and the
+explorer (through ``finished_run``, a copy of the run's outputs it may read and damage); the
+rehearsal packs the smoke data into SoccerNet's archives.
 
 A test that uses one of them is marked ``slow`` here, whatever its module says: ``-m "not slow"``
 never builds a DAG.

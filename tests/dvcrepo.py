@@ -5,7 +5,6 @@ Examples::
     repo = copy_repo(tmp_path / "repo")
     commit(repo, "baseline")
     stages_run(run(["dvc", "repro"], repo))     # {'prepare', 'train@osnet_ain', ...}
-    adopt_prepare(smoke_prepared, other)        # other's prepare is cached: its repro starts at train
 
     with scratch(tmp_path_factory, "e2e") as base:  # in a module fixture: removed at its teardown
         yield copy_repo(base)
@@ -61,16 +60,6 @@ def commit(repo: Path, message: str) -> None:
     """``git add -A`` and commit everything in ``repo``."""
     run([*_GIT, "add", "-A"], repo)
     run([*_GIT, "commit", "-qm", message], repo)
-
-
-def adopt_prepare(source: Path, repo: Path) -> None:
-    """Give ``repo`` the prepare outputs (data/raw, data/index) of ``source``, a copy with the same
-    ``data`` params after ``dvc repro prepare``, and record them in ``repo``'s dvc.lock and cache:
-    its next ``dvc repro`` skips prepare."""
-    for name in ("data/raw", "data/index"):
-        shutil.rmtree(repo / name, ignore_errors=True)
-        shutil.copytree(source / name, repo / name)
-    run(["dvc", "commit", "--force", "prepare"], repo)
 
 
 def stages_run(output: str) -> set[str]:
