@@ -373,8 +373,8 @@ def check_compiled_extraction(cases: list[Case], device: torch.device, batches: 
         model = create_model(case.cfg, 0).eval().to(device)
         layout = train_layout(model)
         model = model.to(memory_format=layout)
-        # made under inference_mode, as the extract stage's batches are (moved to the device there): an
-        # ordinary tensor and its inference-mode mirror have other dispatch keys, and dynamo compiled both
+        # made under inference_mode, as the extract stage's batches are on CUDA (copied to the device there):
+        # an ordinary batch and its inference-mode mirror differ in dispatch keys, and dynamo compiles each
         with torch.inference_mode():
             x = torch.randn(case.extract.batch_size, 3, case.extract.height, case.extract.width, device=device)
             x = to_float((x * 40 + 120).clamp(0, 255).to(torch.uint8), IMAGENET_MEAN, IMAGENET_STD).contiguous(
