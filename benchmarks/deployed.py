@@ -9,12 +9,17 @@ antialiasing, ImageNet normalisation):
 - the run's own ``tracker.onnx`` at its sidecar's input size (what its ``deployed.json`` holds);
 - the model's tracker graph at k = 1, exported here as ONNX, fed k times the input size and, for
   k > 1, downsized by torch's antialiased bilinear in front of it: what ``export.supersample: k``
-  exports (the graph does that downsizing inside; k = 1 is the tracker at the input size).
+  exports (the graph does that downsizing inside; k = 1 is the tracker at the input size);
+- the noise floor: the DAG's own preprocessing (PIL's antialiased resize) with a fifth of the resized
+  crop's values moved by one level, which is how far cv2's bilinear is from PIL's on enlarged crops.
+  A model whose cosine here is below 0.99 cannot reach 0.99 through any resize but the DAG's own.
 
     python benchmarks/deployed.py --run . --models osnet_ain resnet50_ibn dinov2_lora
 
 Prints, per model, the deployed mAP and Rank-1, mAP minus the DAG's in points, and the per-crop
-cosine to the DAG's features (mean, min); ends with one JSON line
+cosine to the DAG's features (mean, min; and the mean over the crops a tracker enlarges, no larger
+than the input in either side, the case of most real SoccerNet crops, and over those it shrinks);
+ends with one JSON line
 ``{"run": ..., "models": {"osnet_ain": {"dag": {...}, "export": {...}, "k1": {...}, ...}}}``.
 """
 
@@ -26,19 +31,23 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from soccerreid.config import load_params
 from soccerreid.data.index import read_index
 from soccerreid.evaluation import score_blocks
 from soccerreid.export import TRACKER, export_tracker_file, load_runner, read_bgr, tracker_features
-from soccerreid.features import load_model
+from soccerreid.features import Embedder, eval_transform, load_model
 from soccerreid.retrieval import features_to_blocks
 from soccerreid.schema import FeatureSet, read_features
 
 FACTORS = (1, 2, 3, 4)
+NECK_CROPS = 256  # enlarged crops whose features are compared before and after the neck
+NOISE_SHARE = 0.2  # of the resized crop's values moved by one level in the noise-floor row
 
 
 def parse() -> argparse.Namespace:
@@ -77,48 +86,108 @@ def measure(run_dir: Path, model: str, factors: list[int], tmp: Path) -> dict[st
     paths = read_index(run_dir / "data" / "index", "valid").set_index(["role", "bbox_idx"])["path"]
     files = [run_dir / paths[key] for key in zip(dag.role.tolist(), dag.bbox_idx.tolist(), strict=True)]
     crops = [read_bgr(file) for file in files]
+    enlarged = np.array([crop.shape[0] <= cfg.height and crop.shape[1] <= cfg.width for crop in crops])
     export_tracker_file(embedder, "onnx", tmp / f"{model}.onnx", files[:8], model)
     plain = load_runner("onnx", tmp / f"{model}.onnx")
     size = json.loads((folder / f"{TRACKER['onnx']}.metadata.json").read_text())["model_kwargs"]["img_size"]
     runs = {"export": (load_runner("onnx", folder / TRACKER["onnx"]), *size)}
     for k in factors:
         runs[f"k{k}"] = (supersampled(plain, cfg.height, cfg.width, k), cfg.height * k, cfg.width * k)
-    rows = {"dag": score(dag, dag.features, metric)}
+    rows = {"dag": score(dag, dag.features, metric), "enlarged_share": round(float(enlarged.mean()), 4)}
     for name, (run, height, width) in runs.items():
         features = tracker_features(run, crops, height, width)
-        cosine = (features * dag.features).sum(axis=1)
-        scores = score(dag, features, metric)
-        rows[name] = {
-            **scores,
-            "input": [height, width],
-            "delta_points": round(100 * (scores["mAP"] - rows["dag"]["mAP"]), 2),
-            "cosine_mean": round(float(cosine.mean()), 4),
-            "cosine_min": round(float(cosine.min()), 4),
-        }
+        rows[name] = {**compare(dag, features, enlarged, metric, rows["dag"]["mAP"]), "input": [height, width]}
+    noisy = embedder.embed(rounding_noise(crops, cfg.height, cfg.width, np.random.default_rng(0)))
+    rows["noise"] = {**compare(dag, noisy, enlarged, metric, rows["dag"]["mAP"]), "input": [cfg.height, cfg.width]}
+    rows["neck"] = neck_cosines(embedder, [crop for crop, big in zip(crops, enlarged, strict=True) if big])
     return rows
+
+
+def neck_cosines(embedder: Embedder, crops: list[np.ndarray]) -> dict[str, float]:
+    """Mean cosine of the network's output for BGR ``crops`` resized by cv2 (bilinear) against PIL (the
+    DAG's), taken before the neck (the backbone's feature) and after it (the embedding), no flip:
+    where a model's sensitivity to the resize sits. ``crops`` are enlarged ones (at most NECK_CROPS)."""
+    height, width = embedder.config.height, embedder.config.width
+    transform = eval_transform(height, width, embedder.info.mean, embedder.info.std)
+    rgb = [np.ascontiguousarray(crop[:, :, ::-1]) for crop in crops[:NECK_CROPS]]
+    pil = torch.stack([transform(Image.fromarray(image)) for image in rgb])
+    ours = [cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR) for image in rgb]
+    tracker = torch.stack([transform(Image.fromarray(image)) for image in ours])
+    with torch.inference_mode():
+        pairs = zip(embedder.network.features_and_embedding(pil), embedder.network.features_and_embedding(tracker))
+        before, after = (round(F.cosine_similarity(a, b).mean().item(), 4) for a, b in pairs)
+    return {"before": before, "after": after, "crops": len(rgb)}
+
+
+def rounding_noise(crops: list[np.ndarray], height: int, width: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """The DAG's own resize of BGR ``crops`` (PIL bilinear, antialiased, to (height, width, 3) uint8 RGB), with
+    NOISE_SHARE of the values moved one level up or down: how far cv2 and PIL are apart on enlarged crops
+    (never more than one level, a fifth of the values on the synthetic crops)."""
+    noisy = []
+    for crop in crops:
+        pixels = np.asarray(Image.fromarray(crop[:, :, ::-1]).resize((width, height), Image.BILINEAR), np.int16)
+        step = (rng.random(pixels.shape) < NOISE_SHARE) * rng.choice(np.array([-1, 1], np.int16), pixels.shape)
+        noisy.append(np.clip(pixels + step, 0, 255).astype(np.uint8))
+    return noisy
+
+
+def compare(dag: FeatureSet, features: np.ndarray, enlarged: np.ndarray, metric: str, anchor: float) -> dict:
+    """Scores of ``features`` (N, D, unit rows) in place of the DAG's, and their per-crop cosines to the DAG's."""
+    cosine = (features * dag.features).sum(axis=1)
+    scores = score(dag, features, metric)
+    return {
+        **scores,
+        "delta_points": round(100 * (scores["mAP"] - anchor), 2),
+        "cosine_mean": round(float(cosine.mean()), 4),
+        "cosine_min": round(float(cosine.min()), 4),
+        "cosine_enlarged": _mean(cosine[enlarged]),
+        "cosine_shrunk": _mean(cosine[~enlarged]),
+    }
+
+
+def _mean(values: np.ndarray) -> float | None:
+    return round(float(values.mean()), 4) if len(values) else None
+
+
+def _cell(value: float | None, width: int) -> str:
+    return f"{value:>{width}.4f}" if value is not None else f"{'-':>{width}}"
 
 
 def main() -> None:
     args = parse()
-    print(f"{'model':<14}{'features':<30}{'mAP':>8}{'Rank-1':>8}{'- DAG':>8}{'cos mean':>10}{'cos min':>9}")
+    print(
+        f"{'model':<14}{'features':<36}{'mAP':>8}{'Rank-1':>8}{'- DAG':>8}{'cos mean':>10}{'cos min':>9}"
+        f"{'enlarged':>10}{'shrunk':>9}"
+    )
     figures = {}
     with tempfile.TemporaryDirectory() as tmp:
         for model in args.models:
             rows = measure(args.run, model, args.factors, Path(tmp))
-            dag = rows["dag"]
-            print(f"{model:<14}{'DAG (anchor)':<30}{dag['mAP']:>8.4f}{dag['rank1']:>8.4f}{0:>8.2f}{'1':>10}{'1':>9}")
+            dag, share = rows["dag"], rows["enlarged_share"]
+            print(
+                f"{model:<14}{'DAG (anchor)':<36}{dag['mAP']:>8.4f}{dag['rank1']:>8.4f}{0:>8.2f}{'1':>10}{'1':>9}"
+                f"{f'{share:.0%} of crops':>19}"
+            )
             for name, r in rows.items():
-                if name == "dag":
+                if name in ("dag", "enlarged_share", "neck"):
                     continue
                 k = name.removeprefix("k")
-                what = {"export": "the run's tracker.onnx", "k1": "tracker, input size"}.get(
-                    name, f"tracker {k}x, AA down"
-                )
+                what = {
+                    "export": "the run's tracker.onnx",
+                    "k1": "tracker, input size",
+                    "noise": "DAG's resize, 1-level noise",
+                }.get(name, f"tracker {k}x, AA down")
                 label = f"{what} {r['input'][0]}x{r['input'][1]}"
                 print(
-                    f"{model:<14}{label:<30}{r['mAP']:>8.4f}{r['rank1']:>8.4f}{r['delta_points']:>+8.2f}"
+                    f"{model:<14}{label:<36}{r['mAP']:>8.4f}{r['rank1']:>8.4f}{r['delta_points']:>+8.2f}"
                     f"{r['cosine_mean']:>10.4f}{r['cosine_min']:>9.3f}"
+                    f"{_cell(r['cosine_enlarged'], 10)}{_cell(r['cosine_shrunk'], 9)}"
                 )
+            neck = rows["neck"]
+            print(
+                f"{model:<14}cv2 against PIL, {neck['crops']} enlarged crops, no flip: cosine before the neck "
+                f"{neck['before']:.4f}, after it {neck['after']:.4f}"
+            )
             figures[model] = rows
     print(json.dumps({"run": str(args.run), "models": figures}))
 
