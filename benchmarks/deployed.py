@@ -12,7 +12,10 @@ antialiasing, ImageNet normalisation):
   exports (the graph does that downsizing inside; k = 1 is the tracker at the input size);
 - the noise floor: the DAG's own preprocessing (PIL's antialiased resize) with a fifth of the resized
   crop's values moved by one level, which is how far cv2's bilinear is from PIL's on enlarged crops.
-  A model whose cosine here is below 0.99 cannot reach 0.99 through any resize but the DAG's own.
+  A model whose cosine here is below 0.99 cannot reach 0.99 through any resize but the DAG's own;
+- before the neck: the backbone's feature (before the BNNeck, with the DAG's flip and L2) as the
+  DAG's feature, its mAP, and the mAP and cosine of the same feature at the export's input size;
+  and the mean cosine between two crops' features, before and after the neck.
 
     python benchmarks/deployed.py --run . --models osnet_ain resnet50_ibn dinov2_lora
 
@@ -31,22 +34,21 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
 from soccerreid.config import load_params
+from soccerreid.config.models import IMAGENET_MEAN, IMAGENET_STD
 from soccerreid.data.index import read_index
 from soccerreid.evaluation import score_blocks
-from soccerreid.export import TRACKER, export_tracker_file, load_runner, read_bgr, tracker_features
-from soccerreid.features import Embedder, eval_transform, load_model
+from soccerreid.export import TRACKER, TrackerGraph, export_tracker_file, load_runner, read_bgr, tracker_features
+from soccerreid.features import Embedder, load_model, make_loader
 from soccerreid.retrieval import features_to_blocks
 from soccerreid.schema import FeatureSet, read_features
 
 FACTORS = (1, 2, 3, 4)
-NECK_CROPS = 256  # enlarged crops whose features are compared before and after the neck
 NOISE_SHARE = 0.2  # of the resized crop's values moved by one level in the noise-floor row
 
 
@@ -97,26 +99,47 @@ def measure(run_dir: Path, model: str, factors: list[int], tmp: Path) -> dict[st
     for name, (run, height, width) in runs.items():
         features = tracker_features(run, crops, height, width)
         rows[name] = {**compare(dag, features, enlarged, metric, rows["dag"]["mAP"]), "input": [height, width]}
+    return rows | diagnostics(embedder, dag, (files, crops, enlarged), size, metric)
+
+
+def diagnostics(embedder: Embedder, dag: FeatureSet, valid: tuple, size: list[int], metric: str) -> dict[str, dict]:
+    """The rows that say where a gap to the DAG's feature sits: the noise floor, the backbone's feature
+    (before the neck) as the DAG's and at the export's input ``size``, and the spread of both features.
+    ``valid`` is (files, BGR crops, enlarged mask) in the DAG's row order."""
+    files, crops, enlarged = valid
+    cfg, anchor_map = embedder.config, score(dag, dag.features, metric)["mAP"]
     noisy = embedder.embed(rounding_noise(crops, cfg.height, cfg.width, np.random.default_rng(0)))
-    rows["noise"] = {**compare(dag, noisy, enlarged, metric, rows["dag"]["mAP"]), "input": [cfg.height, cfg.width]}
-    rows["neck"] = neck_cosines(embedder, [crop for crop, big in zip(crops, enlarged, strict=True) if big])
+    rows = {"noise": {**compare(dag, noisy, enlarged, metric, anchor_map), "input": [cfg.height, cfg.width]}}
+    neck = before_neck(embedder, files, crops, size)
+    scores = score(dag, neck["dag"], metric)  # no cosine: the DAG's feature is another space
+    rows["neck_dag"] = {**scores, "delta_points": round(100 * (scores["mAP"] - anchor_map), 2)}
+    rows["neck_export"] = compare(replace(dag, features=neck["dag"]), neck["tracker"], enlarged, metric, scores["mAP"])
+    rows["spread"] = {"before_neck": spread(neck["dag"]), "after_neck": spread(dag.features)}
     return rows
 
 
-def neck_cosines(embedder: Embedder, crops: list[np.ndarray]) -> dict[str, float]:
-    """Mean cosine of the network's output for BGR ``crops`` resized by cv2 (bilinear) against PIL (the
-    DAG's), taken before the neck (the backbone's feature) and after it (the embedding), no flip:
-    where a model's sensitivity to the resize sits. ``crops`` are enlarged ones (at most NECK_CROPS)."""
-    height, width = embedder.config.height, embedder.config.width
-    transform = eval_transform(height, width, embedder.info.mean, embedder.info.std)
-    rgb = [np.ascontiguousarray(crop[:, :, ::-1]) for crop in crops[:NECK_CROPS]]
-    pil = torch.stack([transform(Image.fromarray(image)) for image in rgb])
-    ours = [cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR) for image in rgb]
-    tracker = torch.stack([transform(Image.fromarray(image)) for image in ours])
-    with torch.inference_mode():
-        pairs = zip(embedder.network.features_and_embedding(pil), embedder.network.features_and_embedding(tracker))
-        before, after = (round(F.cosine_similarity(a, b).mean().item(), 4) for a, b in pairs)
-    return {"before": before, "after": after, "crops": len(rgb)}
+def before_neck(embedder: Embedder, files: list[Path], crops: list[np.ndarray], size: list[int]) -> dict:
+    """The backbone's feature (before the BNNeck) as the DAG's feature would be, with the DAG's flip and L2:
+    ``{"dag": (N, D) of the DAG's resize, "tracker": (N, D) as a tracker fed ``size`` (h, w) gets it}``,
+    through the export's :class:`TrackerGraph` with the backbone in place of the network."""
+    cfg, info = embedder.config, embedder.info
+    graph = TrackerGraph(embedder.network.backbone, info.mean, info.std, (cfg.flip, True), (cfg.height, cfg.width))
+
+    def run(x: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return graph(torch.from_numpy(x)).numpy()
+
+    loader = make_loader(files, replace(cfg, workers=0), IMAGENET_MEAN, IMAGENET_STD)
+    dag = np.concatenate([run(batch.numpy()) for batch in loader])
+    return {"dag": dag, "tracker": tracker_features(run, crops, *size)}
+
+
+def spread(features: np.ndarray, rows: int = 300) -> float:
+    """Mean cosine between two different crops' features, over the first ``rows`` of (N, D) unit rows:
+    how far apart two players are, the scale a cosine to the DAG's feature is read against."""
+    head = features[:rows]
+    pairs = head @ head.T
+    return round(float(pairs[np.triu_indices(len(head), 1)].mean()), 4)
 
 
 def rounding_noise(crops: list[np.ndarray], height: int, width: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -169,7 +192,7 @@ def main() -> None:
                 f"{f'{share:.0%} of crops':>19}"
             )
             for name, r in rows.items():
-                if name in ("dag", "enlarged_share", "neck"):
+                if name in ("dag", "enlarged_share", "neck_dag", "neck_export", "spread"):
                     continue
                 k = name.removeprefix("k")
                 what = {
@@ -183,10 +206,16 @@ def main() -> None:
                     f"{r['cosine_mean']:>10.4f}{r['cosine_min']:>9.3f}"
                     f"{_cell(r['cosine_enlarged'], 10)}{_cell(r['cosine_shrunk'], 9)}"
                 )
-            neck = rows["neck"]
+            own, deployed = rows["neck_dag"], rows["neck_export"]
             print(
-                f"{model:<14}cv2 against PIL, {neck['crops']} enlarged crops, no flip: cosine before the neck "
-                f"{neck['before']:.4f}, after it {neck['after']:.4f}"
+                f"{model:<14}before the neck: DAG's resize mAP {own['mAP']:.4f} ({own['delta_points']:+.2f}); "
+                f"the export's input mAP {deployed['mAP']:.4f} ({deployed['delta_points']:+.2f} against it), "
+                f"cosine to it {deployed['cosine_mean']:.4f} (min {deployed['cosine_min']:.3f})"
+            )
+            apart = rows["spread"]
+            print(
+                f"{model:<14}two crops' features: mean cosine {apart['after_neck']:.4f} (the DAG's), "
+                f"{apart['before_neck']:.4f} before the neck"
             )
             figures[model] = rows
     print(json.dumps({"run": str(args.run), "models": figures}))
