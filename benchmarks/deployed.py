@@ -43,7 +43,15 @@ from soccerreid.config import load_params
 from soccerreid.config.models import IMAGENET_MEAN, IMAGENET_STD
 from soccerreid.data.index import read_index
 from soccerreid.evaluation import score_blocks
-from soccerreid.export import TRACKER, TrackerGraph, export_tracker_file, load_runner, read_bgr, tracker_features
+from soccerreid.export import (
+    TRACKER,
+    TrackerGraph,
+    export_tracker_file,
+    load_runner,
+    mean_pair_cosine,
+    read_bgr,
+    tracker_features,
+)
 from soccerreid.features import Embedder, load_model, make_loader
 from soccerreid.retrieval import features_to_blocks
 from soccerreid.schema import FeatureSet, read_features
@@ -114,7 +122,7 @@ def diagnostics(embedder: Embedder, dag: FeatureSet, valid: tuple, size: list[in
     scores = score(dag, neck["dag"], metric)  # no cosine: the DAG's feature is another space
     rows["neck_dag"] = {**scores, "delta_points": round(100 * (scores["mAP"] - anchor_map), 2)}
     rows["neck_export"] = compare(replace(dag, features=neck["dag"]), neck["tracker"], enlarged, metric, scores["mAP"])
-    rows["spread"] = {"before_neck": spread(neck["dag"]), "after_neck": spread(dag.features)}
+    rows["spread"] = {"before_neck": mean_pair_cosine(neck["dag"]), "after_neck": mean_pair_cosine(dag.features)}
     return rows
 
 
@@ -132,14 +140,6 @@ def before_neck(embedder: Embedder, files: list[Path], crops: list[np.ndarray], 
     loader = make_loader(files, replace(cfg, workers=0), IMAGENET_MEAN, IMAGENET_STD)
     dag = np.concatenate([run(batch.numpy()) for batch in loader])
     return {"dag": dag, "tracker": tracker_features(run, crops, *size)}
-
-
-def spread(features: np.ndarray, rows: int = 300) -> float:
-    """Mean cosine between two different crops' features, over the first ``rows`` of (N, D) unit rows:
-    how far apart two players are, the scale a cosine to the DAG's feature is read against."""
-    head = features[:rows]
-    pairs = head @ head.T
-    return round(float(pairs[np.triu_indices(len(head), 1)].mean()), 4)
 
 
 def rounding_noise(crops: list[np.ndarray], height: int, width: int, rng: np.random.Generator) -> list[np.ndarray]:

@@ -186,6 +186,8 @@ def test_export_stage_writes_checked_files_or_nothing(model_files, soccernet_val
     assert deployed["dag"]["mAP"] == pytest.approx(soccerreid.evaluate(model, soccernet_valid, device="cpu")["mAP"])
     assert f"| DAG (extract@, single-model row) | {deployed['dag']['mAP']:.4f} |" in card
     assert f"| tracker (`tracker.onnx`, BoxMOT preprocessing) | {deployed['deployed']['mAP']:.4f} |" in card
+    spread = f"two different crops have a mean cosine of {deployed['cosine_between_crops']:.4f}"
+    assert spread in card and deployed["cosine_between_crops"] < deployed["cosine_mean"]
     written = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "export").iterdir()}
     again = _stage(tmp_path, soccernet_valid, model_files["osnet_ain"], tmp_path / "features")
     assert again.stdout == (

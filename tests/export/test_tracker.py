@@ -18,6 +18,7 @@ from soccerreid.export import (
     export_file,
     export_tracker_file,
     load_runner,
+    mean_pair_cosine,
     read_bgr,
     tracker_batch,
     tracker_features,
@@ -133,4 +134,16 @@ def test_the_deployed_score_sits_beside_the_dags(model_files, soccernet_valid, e
     assert scores["dag"]["mAP"] == pytest.approx(soccerreid.evaluate(embedder, soccernet_valid, device="cpu")["mAP"])
     assert scores["crops"] == len(frame) and scores["dag"]["num_queries"] == scores["deployed"]["num_queries"]
     assert 0.9 < scores["cosine_mean"] <= 1.0 + 1e-6 and scores["cosine_min"] <= scores["cosine_mean"]
+    assert scores["cosine_between_crops"] == pytest.approx(mean_pair_cosine(dag.features))
+    assert -1.0 <= scores["cosine_between_crops"] < scores["cosine_min"]  # two crops lie further apart
     assert scores["deployed"]["mAP"] != scores["dag"]["mAP"]  # cv2's resize is not PIL's: measured, not assumed
+
+
+def test_mean_pair_cosine_averages_every_pair_of_different_rows():
+    assert mean_pair_cosine(np.eye(3)) == pytest.approx(0.0)
+    assert mean_pair_cosine(np.array([[1.0, 0.0], [0.0, 1.0], [2.0, 0.0]])) == pytest.approx(1 / 3)  # lengths ignored
+    assert mean_pair_cosine(np.array([[1.0, 0.0], [-3.0, 0.0]])) == pytest.approx(-1.0)
+    assert mean_pair_cosine(np.ones((1, 4))) is None
+    alternating = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
+    assert mean_pair_cosine(alternating) == pytest.approx(0.4)  # 4 of the 10 pairs point the same way
+    assert mean_pair_cosine(alternating, rows=3) == pytest.approx(1.0)  # rows 0, 2 and 4, evenly spaced

@@ -40,7 +40,14 @@ from soccerreid.export._formats import (
     postprocess,
     run_features,
 )
-from soccerreid.export._tracker import deployed_features, deployed_scores, read_bgr, tracker_batch, tracker_features
+from soccerreid.export._tracker import (
+    deployed_features,
+    deployed_scores,
+    mean_pair_cosine,
+    read_bgr,
+    tracker_batch,
+    tracker_features,
+)
 
 __all__ = [
     "CHECK_CROPS",
@@ -50,6 +57,7 @@ __all__ = [
     "deployed_features",
     "deployed_scores",
     "export_tracker_file",
+    "mean_pair_cosine",
     "read_bgr",
     "sidecar_path",
     "tracker_batch",

@@ -30,6 +30,7 @@ from soccerreid.retrieval import features_to_blocks
 from soccerreid.schema import FeatureSet
 
 BATCH = 64
+SPREAD_ROWS = 1000  # evenly spaced DAG rows whose pairwise cosines give the spread of a deployed score
 
 
 def read_bgr(path: str | os.PathLike) -> np.ndarray:
@@ -89,9 +90,11 @@ def deployed_scores(
 ) -> dict:
     """Scores of the DAG's features and of the tracker's on the same crops, by the score stage's scorer.
 
-    Returns ``{"dag": section, "deployed": section, "cosine_mean", "cosine_min", "crops"}``, each
-    section as :func:`~soccerreid.evaluation.score_blocks` (``classes=True``) (``mAP``, ``rank1``, ...);
-    the cosines compare each crop's deployed feature with its DAG feature.
+    Returns ``{"dag": section, "deployed": section, "cosine_mean", "cosine_min", "cosine_between_crops",
+    "crops"}``, each section as :func:`~soccerreid.evaluation.score_blocks` (``classes=True``) (``mAP``,
+    ``rank1``, ...); the cosines compare each crop's deployed feature with its DAG feature, and
+    ``cosine_between_crops`` (:func:`mean_pair_cosine` of the DAG's features) is the scale to read them
+    against: how close two different crops' features already are.
     """
     deployed = deployed_features(run, frame, dag, height, width)
     reference = dag.features / np.maximum(np.linalg.norm(dag.features, axis=1, keepdims=True), 1e-12)
@@ -101,5 +104,24 @@ def deployed_scores(
         "deployed": score_blocks(features_to_blocks(deployed, metric), classes=True),
         "cosine_mean": float(cosine.mean()),
         "cosine_min": float(cosine.min()),
+        "cosine_between_crops": mean_pair_cosine(reference),
         "crops": len(cosine),
     }
+
+
+def mean_pair_cosine(features: np.ndarray, rows: int = SPREAD_ROWS) -> float | None:
+    """Mean cosine between two different rows of (N, D) ``features``, over at most ``rows`` evenly spaced
+    rows (every pair of them); None for fewer than two rows.
+
+    Examples::
+
+        mean_pair_cosine(np.eye(3))                          # 0.0: orthogonal rows
+        mean_pair_cosine(np.array([[1, 0], [0, 1], [2, 0]]))  # 1/3: one pair of three points the same way
+    """
+    if len(features) < 2:
+        return None
+    unit = features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
+    picked = unit[np.unique(np.linspace(0, len(unit) - 1, min(rows, len(unit))).round().astype(int))]
+    pairs = picked @ picked.T
+    count = len(picked)
+    return float((pairs.sum() - np.trace(pairs)) / (count * (count - 1)))
