@@ -122,7 +122,8 @@ def diagnostics(embedder: Embedder, dag: FeatureSet, valid: tuple, size: list[in
     scores = score(dag, neck["dag"], metric)  # no cosine: the DAG's feature is another space
     rows["neck_dag"] = {**scores, "delta_points": round(100 * (scores["mAP"] - anchor_map), 2)}
     rows["neck_export"] = compare(replace(dag, features=neck["dag"]), neck["tracker"], enlarged, metric, scores["mAP"])
-    rows["spread"] = {"before_neck": mean_pair_cosine(neck["dag"]), "after_neck": mean_pair_cosine(dag.features)}
+    apart = {"before_neck": mean_pair_cosine(neck["dag"]), "after_neck": mean_pair_cosine(dag.features)}
+    rows["spread"] = {name: round(value, 4) for name, value in apart.items()}
     return rows
 
 
