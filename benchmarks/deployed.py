@@ -107,15 +107,17 @@ def measure(run_dir: Path, model: str, factors: list[int], tmp: Path) -> dict[st
     for name, (run, height, width) in runs.items():
         features = tracker_features(run, crops, height, width)
         rows[name] = {**compare(dag, features, enlarged, metric, rows["dag"]["mAP"]), "input": [height, width]}
-    return rows | diagnostics(embedder, dag, (files, crops, enlarged), size, metric)
+    return rows | diagnostics(embedder, dag, (files, crops, enlarged), size, metric, rows["dag"]["mAP"])
 
 
-def diagnostics(embedder: Embedder, dag: FeatureSet, valid: tuple, size: list[int], metric: str) -> dict[str, dict]:
+def diagnostics(
+    embedder: Embedder, dag: FeatureSet, valid: tuple, size: list[int], metric: str, anchor_map: float
+) -> dict[str, dict]:
     """The rows that say where a gap to the DAG's feature sits: the noise floor, the backbone's feature
     (before the neck) as the DAG's and at the export's input ``size``, and the spread of both features.
-    ``valid`` is (files, BGR crops, enlarged mask) in the DAG's row order."""
+    ``valid`` is (files, BGR crops, enlarged mask) in the DAG's row order; ``anchor_map`` the DAG's mAP."""
     files, crops, enlarged = valid
-    cfg, anchor_map = embedder.config, score(dag, dag.features, metric)["mAP"]
+    cfg = embedder.config
     noisy = embedder.embed(rounding_noise(crops, cfg.height, cfg.width, np.random.default_rng(0)))
     rows = {"noise": {**compare(dag, noisy, enlarged, metric, anchor_map), "input": [cfg.height, cfg.width]}}
     neck = before_neck(embedder, files, crops, size)

@@ -147,3 +147,12 @@ def test_mean_pair_cosine_averages_every_pair_of_different_rows():
     alternating = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
     assert mean_pair_cosine(alternating) == pytest.approx(0.4)  # 4 of the 10 pairs point the same way
     assert mean_pair_cosine(alternating, rows=3) == pytest.approx(1.0)  # rows 0, 2 and 4, evenly spaced
+
+
+def test_the_card_reads_the_tracker_cosine_against_the_spread_when_there_is_one():
+    from soccerreid.export._card import _deployed
+
+    section = {"mAP": 0.5, "rank1": 0.4, "num_queries": 3}
+    deployed = {"dag": section, "deployed": section, "cosine_mean": 0.9, "cosine_min": 0.8, "crops": 5}
+    assert "a mean cosine of 0.0523" in _deployed({**deployed, "cosine_between_crops": 0.05234})[-1]
+    assert _deployed({**deployed, "cosine_between_crops": None})[-1].endswith("over 5 crops.")  # one crop: no pair

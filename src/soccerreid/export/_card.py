@@ -161,7 +161,13 @@ def _scores(training: Mapping, deployed: Mapping | None) -> str:
 
 
 def _deployed(deployed: Mapping) -> list[str]:
-    dag, ours = deployed["dag"], deployed["deployed"]
+    dag, ours, spread = deployed["dag"], deployed["deployed"], deployed["cosine_between_crops"]
+    scale = (
+        f" For scale, the DAG's features of two different crops have a mean cosine of {spread:.4f}; whether the "
+        "tracker's features rank as the DAG's do is what the mAP above says."
+        if spread is not None
+        else ""
+    )
     return [
         "",
         f"Deployed = scored, on valid ({dag['num_queries']} queries, SoccerNet protocol): the DAG's features "
@@ -174,9 +180,7 @@ def _deployed(deployed: Mapping) -> list[str]:
         f"| tracker (`tracker.onnx`, BoxMOT preprocessing) | {ours['mAP']:.4f} | {ours['rank1']:.4f} |",
         "",
         f"Per crop, cosine of the tracker's feature to the DAG's: mean {deployed['cosine_mean']:.4f}, "
-        f"min {deployed['cosine_min']:.4f} over {deployed['crops']} crops. For scale, the DAG's features of two "
-        f"different crops have a mean cosine of {deployed['cosine_between_crops']:.4f}; whether the tracker's "
-        "features rank as the DAG's do is what the mAP above says.",
+        f"min {deployed['cosine_min']:.4f} over {deployed['crops']} crops.{scale}",
     ]
 
 
