@@ -1,16 +1,19 @@
 """Deployed = scored: a finished run's models fed as BoxMOT feeds them, as the run exported them and
-at each supersampling factor k (issue 22, params ``export.supersample``).
+at each supersampling factor k (issue 22, params ``extract.<model>.supersample``).
 
 The anchor is the DAG's single-model row: ``artifacts/features/<model>/valid.h5`` scored with the
-official protocol. Against it, on every valid crop with BoxMOT's preprocessing
+official protocol (embedded with the run's ``extract.<model>.resize``: ``pil``, torchreid's recipe,
+or ``tracker``, as BoxMOT feeds the export). Against it, on every valid crop with BoxMOT's preprocessing
 (``soccerreid.export.tracker_features``: the BGR crop, ``cv2.resize`` bilinear without
 antialiasing, ImageNet normalisation):
 
 - the run's own ``tracker.onnx`` at its sidecar's input size (what its ``deployed.json`` holds);
 - the model's tracker graph at k = 1, exported here as ONNX, fed k times the input size and, for
-  k > 1, downsized by torch's antialiased bilinear in front of it: what ``export.supersample: k``
+  k > 1, downsized by torch's antialiased bilinear in front of it: what ``supersample: k``
   exports (the graph does that downsizing inside; k = 1 is the tracker at the input size);
-- the noise floor: the DAG's own preprocessing (PIL's antialiased resize) with a fifth of the resized
+- for a ``resize: tracker`` run, torchreid's recipe (``resize: pil``): the features the DAG would
+  score without the tracker view. The rows below then describe that recipe, against those features;
+- the noise floor: PIL's preprocessing (PIL's antialiased resize) with a fifth of the resized
   crop's values moved by one level, which is how far cv2's bilinear is from PIL's on enlarged crops.
   A model whose cosine here is below 0.99 cannot reach 0.99 through any resize but the DAG's own;
 - before the neck: the backbone's feature (before the BNNeck, with the DAG's flip and L2) as the
@@ -107,7 +110,15 @@ def measure(run_dir: Path, model: str, factors: list[int], tmp: Path) -> dict[st
     for name, (run, height, width) in runs.items():
         features = tracker_features(run, crops, height, width)
         rows[name] = {**compare(dag, features, enlarged, metric, rows["dag"]["mAP"]), "input": [height, width]}
-    return rows | diagnostics(embedder, dag, (files, crops, enlarged), size, metric, rows["dag"]["mAP"])
+    pil, reference = embedder.configure(resize="pil"), dag
+    if cfg.resize == "tracker":
+        reference = replace(dag, features=pil.embed(files))
+        rows["pil"] = {
+            **compare(dag, reference.features, enlarged, metric, rows["dag"]["mAP"]),
+            "input": [cfg.height, cfg.width],
+        }
+    anchor = score(reference, reference.features, metric)["mAP"]
+    return rows | diagnostics(pil, reference, (files, crops, enlarged), size, metric, anchor)
 
 
 def diagnostics(
@@ -201,7 +212,8 @@ def main() -> None:
                 what = {
                     "export": "the run's tracker.onnx",
                     "k1": "tracker, input size",
-                    "noise": "DAG's resize, 1-level noise",
+                    "noise": "PIL's resize, 1-level noise",
+                    "pil": "resize: pil (torchreid)",
                 }.get(name, f"tracker {k}x, AA down")
                 label = f"{what} {r['input'][0]}x{r['input'][1]}"
                 print(

@@ -78,7 +78,8 @@ def _probes(tmp: Path, busy_port: int) -> dict[str, list[list[str]]]:
         "--json": [[str(tmp)], [str(model_file)], ["/proc/x.json"]],
         "--format": [["tflite"]],
         "--tracker": [],
-        "--supersample": [["0"], ["9"], ["2"], *integers],  # 2: without --tracker
+        "--supersample": [["0"], ["9"], *integers],
+        "--resize": [["cv2"], ["PIL"], [""]],
         "--arch": [["no_such_arch"]],
         "--variant": [["x9_9"]],
         "--check": [[str(tmp / "absent.png")]],
@@ -139,6 +140,13 @@ def test_every_flag_refuses_hostile_values_in_one_line_before_any_work(verb, fla
         assert "Traceback" not in err and ABSENT not in err, f"{argv}: reached the model file: {err!r}"
         assert elapsed < 1.0, f"{argv}: {elapsed:.2f} s"
         assert (tmp / "q.h5").exists() is False and not (tmp / "m.onnx").exists(), "a probe left an output"
+
+
+def test_export_supersamples_only_the_tracker_graph(scene, capsys):
+    tmp, _ = scene
+    assert main([*_base("export", tmp), "--supersample", "2"]) == 2
+    assert capsys.readouterr().err == "error: --supersample 2: only the tracker graph supersamples (add --tracker)\n"
+    assert not (tmp / "m.onnx").exists()
 
 
 def test_the_model_file_under_out_is_untouched(scene):

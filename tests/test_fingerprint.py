@@ -29,6 +29,7 @@ from soccerreid.fingerprint import (
 )
 from soccerreid.models import create_model, save_model
 from soccerreid.training import trainer
+from soccerreid.training.validate import validation_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,6 +48,16 @@ def test_operational_settings_are_left_out_and_every_other_field_counts():
         dataclasses.replace(base, train=dataclasses.replace(base.train, threads=3))
     )
     assert shaping_values(ExtractConfig(batch_size=32)) != shaping_values(ExtractConfig())
+
+
+def test_a_field_added_with_a_neutral_default_changes_no_digest_until_it_is_set():
+    """``resize`` and ``supersample`` came after models were trained and extracted: at their defaults the
+    validation settings (in every weights fingerprint) and the extraction config hold the keys they had."""
+    before = ["batch_size", "height", "width", "flip", "normalize", "amp", "compile", "splits"]
+    assert sorted(shaping_values(validation_settings(96, 48))) == sorted(before)
+    assert sorted(shaping_values(ExtractConfig(resize="pil", supersample=1))) == sorted(before)
+    assert shaping_values(ExtractConfig(supersample=3))["supersample"] == 3
+    assert shaping_values(ExtractConfig(resize="tracker"))["resize"] == "tracker"
 
 
 SCRIPT = '''"""A stage."""

@@ -197,14 +197,6 @@ def _add_export(verbs) -> argparse.ArgumentParser:
         "<file>.metadata.json",
     )
     export.add_argument(
-        "--supersample",
-        type=_integer(1, MAX_SUPERSAMPLE),
-        default=1,
-        metavar="K",
-        help="with --tracker: the graph takes K times the model's input size and downsizes it antialiased, and the "
-        "sidecar asks the tracker for it (params export.supersample; default 1)",
-    )
-    export.add_argument(
         "--check",
         nargs="+",
         metavar="IMAGES",
@@ -241,6 +233,19 @@ def _settings(parser: argparse.ArgumentParser) -> None:
         "--flip", action=argparse.BooleanOptionalAction, default=None, help="average with the mirrored crop"
     )
     group.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None, help="L2-normalise features")
+    group.add_argument(
+        "--resize",
+        choices=("pil", "tracker"),
+        help="pil: torchreid's antialiased resize (default); tracker: as BoxMOT feeds the export, cv2 bilinear to K "
+        "times the input, then antialiased downsizing (params extract.<model>.resize)",
+    )
+    group.add_argument(
+        "--supersample",
+        type=_integer(1, MAX_SUPERSAMPLE),
+        metavar="K",
+        help="the tracker's input is K times the input size (default 1): export --tracker asks for it in the "
+        "sidecar and downsizes in the graph; --resize tracker embeds it (params extract.<model>.supersample)",
+    )
     group.add_argument("--batch-size", type=_integer(1), help="crops per batch (default 64)")
     group.add_argument("--workers", type=_integer(0), help="decoding processes (default 0)")
     group.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
@@ -249,7 +254,8 @@ def _settings(parser: argparse.ArgumentParser) -> None:
 def _embedder(path: str, args: argparse.Namespace):
     from soccerreid.features import load_model
 
-    settings = {k: getattr(args, k) for k in ("height", "width", "flip", "normalize", "batch_size", "workers")}
+    names = ("height", "width", "flip", "normalize", "resize", "supersample", "batch_size", "workers")
+    settings = {k: getattr(args, k) for k in names}
     return load_model(path).configure(**settings)
 
 
@@ -375,7 +381,7 @@ def run_evaluate(args: argparse.Namespace) -> None:
 def run_export(args: argparse.Namespace) -> None:
     from soccerreid.export import SUFFIXES, export_file, export_tracker_file, write_sidecar
 
-    if args.supersample != 1 and not args.tracker:
+    if args.supersample not in (None, 1) and not args.tracker:
         raise DataError(f"--supersample {args.supersample}: only the tracker graph supersamples (add --tracker)")
     out = Path(args.out) if args.out else Path(args.model).with_suffix(SUFFIXES[args.format])
     check_output_file(out, "--out", args.format, force=args.force)
@@ -391,11 +397,11 @@ def run_export(args: argparse.Namespace) -> None:
         crops, what = list(np.random.default_rng(0).integers(0, 256, shape, np.uint8)), "random crops"
     with atomic_path(out) as tmp:
         if args.tracker:
-            diff = export_tracker_file(embedder, args.format, tmp, crops, args.model, args.supersample)
+            diff = export_tracker_file(embedder, args.format, tmp, crops, args.model, embedder.config.supersample)
         else:
             diff = export_file(embedder, args.format, tmp, crops, name=args.model)
     if args.tracker:
-        write_sidecar(out, embedder, Path(args.model).stem, args.supersample)
+        write_sidecar(out, embedder, Path(args.model).stem, embedder.config.supersample)
     print(f"{out}: {args.format}, max abs diff to torch {diff:.2e} on {len(crops)} {what}")
 
 

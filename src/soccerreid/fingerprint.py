@@ -4,7 +4,8 @@ A :class:`Fingerprint` is a set of named sha256 digests (its parts), one per thi
 an output:
 
 - **config**: the values of the config dataclasses the work reads (:func:`shaping_values`),
-  without their operational fields (``bounded(..., operational=True)``, e.g. workers);
+  without their operational fields (``bounded(..., operational=True)``, e.g. workers) and without
+  the fields added later that still hold their neutral default (``bounded(..., neutral_default=True)``);
 - **data**: index rows (:func:`frame_digest`) and the bytes of the files they name
   (:func:`files_digest`);
 - **code**: one part per source file the work runs (:func:`code_parts`): the entry file and its
@@ -46,7 +47,7 @@ from typing import Any
 
 import pandas as pd
 
-from soccerreid.config._base import OPERATIONAL
+from soccerreid.config._base import NEUTRAL_DEFAULT, OPERATIONAL
 from soccerreid.errors import DataError
 from soccerreid.io import atomic_dir, remove_leftovers, write_json
 
@@ -89,18 +90,23 @@ class Fingerprint:
 
 
 def shaping_values(obj: Any) -> Any:
-    """A config dataclass as plain JSON-able values, recursively, without its operational fields."""
+    """A config dataclass as plain JSON-able values, recursively, without its operational fields and
+    without the neutral-default fields that hold their default (so adding such a field changes no digest)."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {
             f.name: shaping_values(getattr(obj, f.name))
             for f in dataclasses.fields(obj)
-            if not f.metadata.get(OPERATIONAL)
+            if not f.metadata.get(OPERATIONAL) and not _neutral(f, getattr(obj, f.name))
         }
     if isinstance(obj, (list, tuple)):
         return [shaping_values(v) for v in obj]
     if isinstance(obj, dict):
         return {str(k): shaping_values(v) for k, v in obj.items()}
     return obj
+
+
+def _neutral(f: dataclasses.Field, value: Any) -> bool:
+    return bool(f.metadata.get(NEUTRAL_DEFAULT)) and value == f.default
 
 
 def value_digest(obj: Any) -> str:

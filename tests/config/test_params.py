@@ -61,6 +61,14 @@ def test_unknown_key_is_named(raw):
     )
 
 
+def test_the_former_export_section_says_where_its_setting_went(raw):
+    raw["export"] = {"supersample": 3}
+    assert _error(raw) == (
+        "params.yaml: export: no such section any more; set the tracker's input scale per model as "
+        "extract.<model>.supersample (CHANGELOG)"
+    )
+
+
 def test_unknown_nested_key_under_models(raw):
     raw["models"]["osnet_ain"]["train"]["phases"][0]["epoch"] = 3
     assert _error(raw).startswith("params.yaml: models.osnet_ain.train.phases[0].epoch: unknown key")

@@ -95,6 +95,8 @@ def test_boxmot_loads_the_exports_by_path_and_its_tracker_computes_our_deployed_
         k = supersample[fmt]
         ours = tracker_features(load_runner(fmt, file), crops, k * cfg.height, k * cfg.width)
         np.testing.assert_allclose(out[f"{i}_crops"], ours, atol=1e-5)  # our tracker code == BoxMOT's encoder
+        view = embedder.configure(resize="tracker", supersample=k).embed(paths, device="cpu")
+        np.testing.assert_allclose(out[f"{i}_crops"], view, atol=1e-5)  # resize: tracker, the DAG's is BoxMOT's
         assert (out[f"{i}_crops"] * dag).sum(axis=1).mean() >= 0.99  # deployed ~ the DAG's feature
         tracks = out[f"{i}_tracks"]
         assert len(tracks) == len(crops) and len(set(out[f"{i}_output"][:, 4].tolist())) == len(crops)

@@ -16,7 +16,7 @@ import torch
 import yaml
 
 import soccerreid
-from soccerreid.config.models import ExportConfig, ExtractConfig
+from soccerreid.config.models import ExtractConfig
 from soccerreid.data.index import read_index
 from soccerreid.errors import ExportError
 from soccerreid.export import (
@@ -138,8 +138,9 @@ def _stage(tmp_path, index, weights, features):
         "workers": 0,
         "splits": ["valid"],
         "differs_from_validation": "the tiny test model is not trained by params",
+        "resize": "tracker",
+        "supersample": 2,
     }
-    params["export"] = {"supersample": 2}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     args = [
         "--params",
@@ -166,7 +167,9 @@ def _stage(tmp_path, index, weights, features):
 
 @pytest.mark.slow
 def test_export_stage_writes_checked_files_or_nothing(model_files, soccernet_valid, tmp_path):
-    model = soccerreid.load_model(model_files["osnet_ain"]).configure(height=64, width=32)
+    model = soccerreid.load_model(model_files["osnet_ain"]).configure(
+        height=64, width=32, resize="tracker", supersample=2
+    )
     dag = extract_split(model, read_index(soccernet_valid, "valid"), "osnet_ain", "valid", device="cpu")
     write_features(tmp_path / "features" / "valid.h5", dag)
     done = _stage(tmp_path, soccernet_valid, model_files["osnet_ain"], tmp_path / "features")
@@ -176,10 +179,11 @@ def test_export_stage_writes_checked_files_or_nothing(model_files, soccernet_val
         done.stdout,
     )
     card = (tmp_path / "export" / "model_card.md").read_text()
-    for file in ("tracker.onnx", "tracker.torchscript"):  # export.supersample 2: twice the input size
+    for file in ("tracker.onnx", "tracker.torchscript"):  # supersample 2: twice the input size
         sidecar = json.loads((tmp_path / "export" / f"{file}.metadata.json").read_text())
         assert sidecar["model_kwargs"]["img_size"] == [128, 64]
     assert "float32 (B, 3, 128, 64)" in card and "downsizes it to the network's 64 x 32" in card
+    assert "with `cv2.resize` bilinear (`INTER_LINEAR`, no antialiasing: what the DAG scored)" in card
     count = len(pick_check_crops(read_index(soccernet_valid, "valid")))
     assert f"on {count} crops of {soccernet_valid}/valid.csv" in card
     deployed = json.loads((tmp_path / "export" / "deployed.json").read_text())
@@ -188,11 +192,13 @@ def test_export_stage_writes_checked_files_or_nothing(model_files, soccernet_val
     assert f"| tracker (`tracker.onnx`, BoxMOT preprocessing) | {deployed['deployed']['mAP']:.4f} |" in card
     spread = f"two different crops have a mean cosine of {deployed['cosine_between_crops']:.4f}"
     assert spread in card and deployed["cosine_between_crops"] < deployed["cosine_mean"]
+    # resize: tracker, the DAG embedded the crops as the tracker feeds tracker.onnx: deployed = scored
+    assert deployed["cosine_min"] > 0.9999
+    assert deployed["deployed"]["mAP"] == pytest.approx(deployed["dag"]["mAP"], abs=1e-4)
     written = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "export").iterdir()}
     again = _stage(tmp_path, soccernet_valid, model_files["osnet_ain"], tmp_path / "features")
     assert again.stdout == (
-        f"export osnet_ain: {tmp_path / 'export'} kept: "
-        "model file, extraction and export config, crops and features unchanged\n"
+        f"export osnet_ain: {tmp_path / 'export'} kept: model file, extraction config, crops and features unchanged\n"
     )
     assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "export").iterdir()} == written
     failed = _stage(tmp_path / "export", soccernet_valid, tmp_path / "absent.pt", tmp_path / "features")
@@ -215,14 +221,15 @@ def test_the_export_fingerprint_holds_what_shapes_the_folder(tmp_path):
     script = ROOT / "stages" / "export.py"
 
     def value(**change) -> str:
-        args = {"cfg": cfg, "valid": (frame, files["valid.h5"], "cosine"), "export": None} | change
+        args = {"cfg": cfg, "valid": (frame, files["valid.h5"], "cosine")} | change
         crops = [str(files["a.png"])]
-        return export_fingerprint(files["model.pt"], args["cfg"], crops, script, args["valid"], args["export"]).value
+        return export_fingerprint(files["model.pt"], args["cfg"], crops, script, args["valid"]).value
 
     base = value()
     assert value() == base
-    assert value(export=ExportConfig(supersample=1)) == base, "the default export config"
-    assert value(export=ExportConfig(supersample=3)) != base
+    assert value(cfg=ExtractConfig(height=64, width=32, supersample=1, resize="pil")) == base, "the defaults"
+    assert value(cfg=ExtractConfig(height=64, width=32, supersample=3)) != base
+    assert value(cfg=ExtractConfig(height=64, width=32, resize="tracker")) != base
     assert value(cfg=ExtractConfig(height=64, width=32, workers=3)) == base, "workers shape nothing"
     assert value(cfg=ExtractConfig(height=64, width=32, flip=False)) != base
     assert value(valid=(frame, files["valid.h5"], "euclidean")) != base

@@ -21,7 +21,7 @@ import yaml
 from soccerreid.config._base import from_mapping
 from soccerreid.config.data import DataConfig
 from soccerreid.config.imported import ImportedConfig
-from soccerreid.config.models import ExportConfig, ExtractConfig, ModelConfig, SoupConfig, check_soup
+from soccerreid.config.models import ExtractConfig, ModelConfig, SoupConfig, check_soup
 from soccerreid.config.report import ReportConfig
 from soccerreid.config.retrieval import (
     RERANK_PRESETS,
@@ -43,7 +43,6 @@ __all__ = [
     "SoupConfig",
     "ImportedConfig",
     "ExtractConfig",
-    "ExportConfig",
     "DistancesConfig",
     "FusionConfig",
     "QeConfig",
@@ -74,7 +73,6 @@ class Params:
     soups: dict[str, SoupConfig] = field(default_factory=dict)
     imported: dict[str, ImportedConfig] = field(default_factory=dict)
     extract: dict[str, ExtractConfig] = field(default_factory=dict)
-    export: ExportConfig = field(default_factory=ExportConfig)
     distances: DistancesConfig = field(default_factory=DistancesConfig)
     fusion: FusionConfig = field(default_factory=FusionConfig)
     qe: QeConfig = field(default_factory=QeConfig)
@@ -182,6 +180,11 @@ def _check_imported_size(name: str, imported: ImportedConfig, extract: ExtractCo
 
 def parse_params(data: object, source: str = "params.yaml") -> Params:
     """Validate a params mapping; errors name ``source`` and the dotted key."""
+    if isinstance(data, dict) and "export" in data:
+        raise ConfigError(
+            f"{source}: export: no such section any more; set the tracker's input scale per model as "
+            "extract.<model>.supersample (CHANGELOG)"
+        )
     try:
         params = from_mapping(Params, data, key="")
     except ConfigError as err:

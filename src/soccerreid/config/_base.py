@@ -29,22 +29,36 @@ from typing import Any, Literal, Union
 from soccerreid.errors import ConfigError
 
 OPERATIONAL = "operational"  # field metadata key set by ``bounded(..., operational=True)``
+NEUTRAL_DEFAULT = "neutral_default"  # field metadata key set by ``bounded(..., neutral_default=True)``
 
 
 def bounded(
-    default: Any = dataclasses.MISSING, *, ge=None, gt=None, le=None, lt=None, key=None, operational: bool = False
+    default: Any = dataclasses.MISSING,
+    *,
+    ge=None,
+    gt=None,
+    le=None,
+    lt=None,
+    key=None,
+    operational: bool = False,
+    neutral_default: bool = False,
 ) -> Any:
     """A field whose number (or every item of a tuple) must lie in range; ``key`` renames it in params.
 
     ``operational`` marks a setting that changes how a stage runs but never what it writes (e.g.
     DataLoader workers): fingerprints leave it out (:func:`soccerreid.fingerprint.shaping_values`),
     so changing it neither retrains, re-extracts nor loses an interrupted run's checkpoint.
+    ``neutral_default`` marks a setting added after outputs were stamped whose default is what those
+    outputs were made with: fingerprints leave it out while it holds its default, so adding it rebuilds
+    nothing, and setting it does.
     """
     metadata: dict[str, Any] = {"limits": {"ge": ge, "gt": gt, "le": le, "lt": lt}}
     if key is not None:
         metadata["key"] = key
     if operational:
         metadata[OPERATIONAL] = True
+    if neutral_default:
+        metadata[NEUTRAL_DEFAULT] = True
     return dataclasses.field(default=default, metadata=metadata)
 
 

@@ -14,13 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from soccerreid.config._base import OPERATIONAL, bounded
+from soccerreid.config._base import NEUTRAL_DEFAULT, OPERATIONAL, bounded
 from soccerreid.errors import ConfigError
 from soccerreid.vocab import EVAL_SPLITS, SPLITS, TRAIN_SPLITS
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-MAX_SUPERSAMPLE = 8  # export.supersample: a tracker asked for 8x the input size already feeds 64x the pixels
+MAX_SUPERSAMPLE = 8  # extract.<model>.supersample: a tracker asked for 8x the input size already feeds 64x the pixels
 
 
 @dataclass(frozen=True)
@@ -199,7 +199,7 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class ExtractConfig:
-    """Feature extraction: eval resize, flip TTA and L2 normalisation.
+    """Feature extraction: eval resize, flip TTA and L2 normalisation; and the tracker's input size.
 
     ``amp`` is the autocast dtype on CUDA; on CPU extraction always runs in float32.
     Every field but ``workers``, ``threads`` and ``differs_from_validation`` shapes the features
@@ -214,6 +214,19 @@ class ExtractConfig:
     ``height``, ``width`` and ``flip`` must equal the model's final training phase size and
     ``train.val_flip``, so the epoch exported is the one that validated best on this very feature;
     ``differs_from_validation`` (a reason, in words) allows them to differ.
+
+    ``supersample`` (k): the tracker files of ``export@<model>`` take k times the input size (their
+    BoxMOT sidecar asks for it) and downsize it in the graph with antialiased bilinear, so that a
+    tracker's cv2 resize, which does not antialias, aliases only crops over k times the input.
+    ``resize`` is how the DAG brings a crop to the input size:
+
+    - ``pil``: torchreid's ``FeatureExtractor`` recipe, PIL's antialiased bilinear (what per-epoch
+      validation always uses);
+    - ``tracker``: what a tracker feeds the export, cv2 bilinear to k*H x k*W, then the graph's
+      antialiased bilinear to H x W in float (:mod:`soccerreid.features.tracker_view`). The DAG then
+      scores the very feature a tracker deploys (cosine 1 to the export's, to float rounding).
+
+    Both were added after models were trained: at their defaults (pil, 1) no fingerprint sees them.
     """
 
     height: int = bounded(256, ge=16)
@@ -227,27 +240,13 @@ class ExtractConfig:
     compile: bool = False
     splits: tuple[Literal[SPLITS], ...] = EVAL_SPLITS
     differs_from_validation: str = field(default="", metadata={OPERATIONAL: True})
+    resize: Literal["pil", "tracker"] = field(default="pil", metadata={NEUTRAL_DEFAULT: True})
+    supersample: int = bounded(1, ge=1, le=MAX_SUPERSAMPLE, neutral_default=True)
 
     @property
     def check_split(self) -> str:
         """The split whose crops check an export against torch: valid when extracted, else the first."""
         return "valid" if "valid" in self.splits else self.splits[0]
-
-
-@dataclass(frozen=True)
-class ExportConfig:
-    """The tracker-ready exports of ``export@<model>`` (every model alike).
-
-    ``supersample`` (k): BoxMOT's sidecar asks the tracker for k times the model's input size, and
-    the graph downsizes what it gets to the input size with antialiased bilinear, as the DAG's resize
-    does. A tracker resizes with cv2 bilinear without antialiasing, which aliases every crop larger
-    than its target: at k = 1 a crop shrunk by the tracker differs from the DAG's, at k = 3 only those
-    over 3x the input do. Crops smaller than the input are blurred a little instead, so k = 1 suits
-    data whose crops are mostly smaller than the input (real SoccerNet at 256x128 and up). Measured on
-    the deployed score (docs/benchmarks.md, deployed.py); the model's input size is ``extract.<model>``'s.
-    """
-
-    supersample: int = bounded(1, ge=1, le=MAX_SUPERSAMPLE)
 
 
 @dataclass(frozen=True)

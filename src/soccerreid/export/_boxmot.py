@@ -39,7 +39,7 @@ from soccerreid.export._formats import (
     inference_network,
     load_runner,
 )
-from soccerreid.features import Embedder, check_images, make_loader
+from soccerreid.features import Embedder, check_images, downsize, make_loader
 from soccerreid.io import write_json
 
 SIDECAR_SCHEMA = 1  # BoxMOT's artifact metadata and model_kwargs schema versions (boxmot.reid.core.artifacts)
@@ -71,8 +71,8 @@ class TrackerGraph(nn.Module):
         self.register_buffer("shift", ((imagenet_mean - ours_mean) / ours_std).view(1, 3, 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.size is not None and tuple(x.shape[2:]) != self.size:  # linear: commutes with the normalisation
-            x = F.interpolate(x, size=self.size, mode="bilinear", align_corners=False, antialias=True)
+        if self.size is not None:  # linear: commutes with the normalisation
+            x = downsize(x, self.size)
         if self.refold:  # (x * std_in + mean_in - mean) / std, with x normalised by ImageNet's mean/std
             x = x * self.scale + self.shift
         if self.flip:
@@ -150,6 +150,6 @@ def export_tracker_file(
         raise ExportError(f"{name}: unknown export format {fmt!r} (expected one of {', '.join(FORMATS)})")
     size = tracker_size(embedder, supersample)
     check_images(images, source=f"{name}: check crops")
-    embedder = embedder.configure(compile=False, workers=0)
+    embedder = embedder.configure(compile=False, workers=0, resize="pil")  # the check feeds PIL-resized crops
     (export_onnx if fmt == "onnx" else export_torchscript)(embedder, Path(path), tracker_graph(embedder), size)
     return check_tracker_export(fmt, path, embedder, images, name, supersample)

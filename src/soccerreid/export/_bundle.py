@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from soccerreid.config.models import ExportConfig, ExtractConfig
+from soccerreid.config.models import ExtractConfig
 from soccerreid.export._boxmot import export_tracker_file, tracker_size, write_sidecar
 from soccerreid.export._card import model_card
 from soccerreid.export._formats import FORMATS, SUFFIXES, load_runner
@@ -41,13 +41,12 @@ def export_model(
     name: str,
     crops_source: str,
     valid: tuple[pd.DataFrame, FeatureSet, str] | None = None,
-    supersample: int = 1,
 ) -> dict[str, float]:
     """Write the :data:`TRACKER` files (each with ``<file>.metadata.json``) and ``model_card.md`` into
     ``folder``; returns each file's max abs diff to the torch model. (The plain network, for a caller that
     flips and normalises itself, is :func:`~soccerreid.export._formats.export_file`: ``soccerreid export``.)
-    ``supersample`` (k, :class:`~soccerreid.config.models.ExportConfig`): the files take k times the
-    model's input size and the sidecars ask the tracker for it.
+    The files take ``embedder.config.supersample`` (k, :class:`~soccerreid.config.models.ExtractConfig`)
+    times the model's input size and the sidecars ask the tracker for it.
 
     Each file is checked against the torch model on ``images`` (described by ``crops_source`` in
     the card) before the next is written; a failed check is an :class:`~soccerreid.errors.ExportError`.
@@ -60,7 +59,7 @@ def export_model(
         with atomic_dir("artifacts/export/osnet_ain") as out:
             export_model(model, out, crops, "osnet_ain", "32 crops of valid.csv")   # {"tracker.onnx": 3e-7, ...}
     """
-    folder = Path(folder)
+    folder, supersample = Path(folder), embedder.config.supersample
     diffs = {}
     for fmt, file in TRACKER.items():
         diffs[file] = export_tracker_file(embedder, fmt, folder / file, images, name, supersample)
@@ -70,7 +69,7 @@ def export_model(
         run = load_runner("onnx", folder / TRACKER["onnx"])
         deployed = deployed_scores(run, *valid[:2], *tracker_size(embedder, supersample), valid[2])
         write_json(folder / "deployed.json", deployed)
-    card = model_card(name, embedder, diffs, crops_source, deployed, supersample)
+    card = model_card(name, embedder, diffs, crops_source, deployed)
     write_text(folder / "model_card.md", card)
     return diffs
 
@@ -81,16 +80,14 @@ def export_fingerprint(
     crops: Sequence[str],
     script: str | os.PathLike,
     valid: tuple[pd.DataFrame, str | os.PathLike, str] | None = None,
-    export: ExportConfig | None = None,
 ) -> Fingerprint:
-    """Parts: the model file's bytes; ``cfg`` and ``export`` (default :class:`ExportConfig`'s) without
-    their operational fields; the check crops' bytes; with ``valid`` = (index table, the DAG's features
+    """Parts: the model file's bytes; ``cfg`` (with the tracker's ``supersample``) without its
+    operational fields; the check crops' bytes; with ``valid`` = (index table, the DAG's features
     file, metric), the table's rows without the path column, its crops' bytes, the features file's bytes
     and the metric (the deployed score); the code of ``script`` (the stage) and of all it runs."""
     parts = {
         "model file": file_digest(weights),
         "extract config": value_digest(shaping_values(cfg)),
-        "export config": value_digest(shaping_values(export or ExportConfig())),
         "check crops": files_digest(crops),
     }
     if valid is not None:
@@ -112,7 +109,6 @@ def write_export(
     crops_source: str,
     fingerprint: Fingerprint,
     valid: tuple[pd.DataFrame, FeatureSet, str] | None = None,
-    supersample: int = 1,
 ) -> dict[str, float] | None:
     """:func:`export_model` into ``out``, whole or not at all, stamped with ``fingerprint``
     (:func:`~soccerreid.fingerprint.cached_outputs`). Returns None, writing nothing, when ``out``
@@ -120,7 +116,7 @@ def write_export(
     with cached_outputs(fingerprint, out) as folders:
         if folders is None:
             return None
-        return export_model(embedder, folders[0], images, name, crops_source, valid, supersample)
+        return export_model(embedder, folders[0], images, name, crops_source, valid)
 
 
 def pick_check_crops(frame: pd.DataFrame, count: int = CHECK_CROPS) -> list[str]:

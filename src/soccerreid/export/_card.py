@@ -23,11 +23,11 @@ def model_card(
     diffs: Mapping[str, float],
     crops: str,
     deployed: Mapping | None = None,
-    supersample: int = 1,
 ) -> str:
     """Markdown model card of ``name``'s exported files; ``diffs`` maps each file name to its checked max
-    abs diff; ``deployed`` is :func:`~soccerreid.export._tracker.deployed_scores` of ``tracker.onnx``, if run;
-    ``supersample``: the files' input is that many times the model's size."""
+    abs diff; ``deployed`` is :func:`~soccerreid.export._tracker.deployed_scores` of ``tracker.onnx``, if run.
+    The files' input is ``embedder.config.supersample`` times the model's size; ``embedder.config.resize``
+    says whether the DAG embedded crops as a tracker feeds them."""
     info = embedder.info
     lora = (
         f", LoRA r={info.lora.r} alpha={info.lora.alpha:g} on {'+'.join(info.lora.targets)} (merged)"
@@ -39,10 +39,10 @@ def model_card(
         f"Exported by soccerreid {info.soccerreid_version} from its model file. Network: {info.arch} {info.variant}, "
         f"neck {info.neck}{lora}; feature dimension **{info.embed_dim}**.",
         _files(diffs, crops),
-        _boxmot(embedder, supersample),
-        _contract(embedder, supersample),
+        _boxmot(embedder, name),
+        _contract(embedder),
         _scores(info.training, deployed),
-        _snippet(embedder, supersample),
+        _snippet(embedder),
     ]
     return "\n\n".join(sections) + "\n"
 
@@ -72,8 +72,8 @@ def _describe(file: str) -> str:
     return "tracker-ready TorchScript (`torch.jit.trace`), dynamic batch; metadata in the extra file `soccerreid.json`"
 
 
-def _boxmot(embedder: Embedder, supersample: int) -> str:
-    height, width = tracker_size(embedder, supersample)
+def _boxmot(embedder: Embedder, name: str) -> str:
+    height, width = tracker_size(embedder, embedder.config.supersample)
     return "\n".join(
         [
             "## Use it in BoxMOT 25",
@@ -91,7 +91,7 @@ def _boxmot(embedder: Embedder, supersample: int) -> str:
             "tracks = tracker.update(detections, frame)  # detections (N, 6) x1 y1 x2 y2 conf cls; frame BGR",
             "```",
             "",
-            f"What BoxMOT does differently from the DAG: {_resize(embedder, supersample)} (the deployed score below "
+            f"What BoxMOT does differently from the DAG: {_resize(embedder, name)} (the deployed score below "
             "measures it); it normalises with ImageNet's mean/std (folded into the graph) and never flips (done in the "
             "graph). Its pins clash with a training environment: its ONNX backend wants "
             "exactly onnxruntime 1.24.3 and pip-installs it at run time otherwise, and it caps pandas below 3. Keep "
@@ -101,8 +101,14 @@ def _boxmot(embedder: Embedder, supersample: int) -> str:
     )
 
 
-def _resize(embedder: Embedder, supersample: int) -> str:
-    cfg = embedder.config
+def _resize(embedder: Embedder, name: str) -> str:
+    cfg, supersample = embedder.config, embedder.config.supersample
+    if cfg.resize == "tracker":
+        return (
+            "nothing that changes the feature: the DAG embedded every crop as BoxMOT feeds this file "
+            f"(params `extract.{name}.resize: tracker`: `cv2.resize` bilinear to {supersample * cfg.height} x "
+            f"{supersample * cfg.width}, then the graph's own downsizing), so the tracker's feature is the one scored"
+        )
     if supersample == 1:
         return (
             "it resizes the BGR crop with `cv2.resize` (bilinear, no antialiasing; the DAG uses PIL's antialiased "
@@ -111,26 +117,31 @@ def _resize(embedder: Embedder, supersample: int) -> str:
     return (
         "it resizes the BGR crop with `cv2.resize` (bilinear, no antialiasing; the DAG uses PIL's antialiased "
         f"bilinear), so the sidecar asks for {supersample} times the model's input and the graph downsizes to "
-        f"{cfg.height} x {cfg.width} with antialiased bilinear (params `export.supersample`): only crops over "
+        f"{cfg.height} x {cfg.width} with antialiased bilinear (params `extract.{name}.supersample`): only crops over "
         f"{supersample} times the input alias, and enlarged crops are slightly blurred"
     )
 
 
-def _contract(embedder: Embedder, supersample: int) -> str:
+def _contract(embedder: Embedder) -> str:
     info, cfg = embedder.info, embedder.config
+    supersample = cfg.supersample
     height, width = tracker_size(embedder, supersample)
     down = (
         f" The graph downsizes it to the network's {cfg.height} x {cfg.width} (antialiased bilinear)."
         if supersample > 1
         else ""
     )
-    scored = ": what the DAG scored" if supersample == 1 else ""
+    resize = (
+        "`cv2.resize` bilinear (`INTER_LINEAR`, no antialiasing: what the DAG scored)"
+        if cfg.resize == "tracker"
+        else "PIL bilinear (antialiased, as torchvision's `Resize` on a PIL image"
+        + (": what the DAG scored)" if supersample == 1 else ")")
+    )
     return "\n".join(
         [
             "## Input and output",
             f"- Input `{INPUT_NAME}`: float32 (B, 3, {height}, {width}), any batch size B. Per crop: RGB; "
-            f"resize to {height} x {width} (height x width) with PIL bilinear (antialiased, as torchvision's "
-            f"`Resize` on a PIL image{scored}); scale to [0, 1]; subtract ImageNet's mean "
+            f"resize to {height} x {width} (height x width) with {resize}; scale to [0, 1]; subtract ImageNet's mean "
             f"{list(IMAGENET_MEAN)} and divide by its std {list(IMAGENET_STD)} per channel; CHW.{down}",
             f"- Output `{OUTPUT_NAME}`: float32 (B, {info.embed_dim}), the DAG's feature (flip "
             f"{str(cfg.flip).lower()}, normalize {str(cfg.normalize).lower()}, inside the graph; the model's own "
@@ -184,14 +195,26 @@ def _deployed(deployed: Mapping) -> list[str]:
     ]
 
 
-def _snippet(embedder: Embedder, supersample: int) -> str:
-    info = embedder.info
+def _snippet(embedder: Embedder) -> str:
+    info, tracker_view = embedder.info, embedder.config.resize == "tracker"
+    supersample = embedder.config.supersample
     height, width = tracker_size(embedder, supersample)
+    read = (
+        [
+            "import cv2, numpy as np, onnxruntime as ort",
+            'session = ort.InferenceSession("tracker.onnx")',
+            f'x = cv2.resize(cv2.imread("crop.png"), ({width}, {height}), interpolation=cv2.INTER_LINEAR)[:, :, ::-1]',
+        ]
+        if tracker_view
+        else [
+            "import numpy as np, onnxruntime as ort",
+            "from PIL import Image",
+            'session = ort.InferenceSession("tracker.onnx")',
+            f'x = Image.open("crop.png").convert("RGB").resize(({width}, {height}), Image.BILINEAR)',
+        ]
+    )
     lines = [
-        "import numpy as np, onnxruntime as ort",
-        "from PIL import Image",
-        'session = ort.InferenceSession("tracker.onnx")',
-        f'x = Image.open("crop.png").convert("RGB").resize(({width}, {height}), Image.BILINEAR)',
+        *read,
         f"x = (np.asarray(x, np.float32) / 255 - np.float32({list(IMAGENET_MEAN)})) / np.float32({list(IMAGENET_STD)})",
         "x = x.transpose(2, 0, 1)[None].astype(np.float32)",
         f'f = session.run(None, {{"{INPUT_NAME}": x}})[0]',
@@ -202,7 +225,7 @@ def _snippet(embedder: Embedder, supersample: int) -> str:
             f"`f` is the (1, {info.embed_dim}) feature of one crop, "
             + (
                 "as the DAG computed it:"
-                if supersample == 1
+                if supersample == 1 or tracker_view
                 else "close to the DAG's (the graph downsizes a larger resize):"
             ),
             "",

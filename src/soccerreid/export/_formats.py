@@ -178,6 +178,6 @@ def export_file(embedder: Embedder, fmt: str, path: str | os.PathLike, images: S
     if fmt not in FORMATS:
         raise ExportError(f"{name}: unknown export format {fmt!r} (expected one of {', '.join(FORMATS)})")
     check_images(images, source=f"{name}: check crops")
-    embedder = embedder.configure(compile=False, workers=0)
+    embedder = embedder.configure(compile=False, workers=0, resize="pil")  # the check feeds PIL-resized crops
     (export_onnx if fmt == "onnx" else export_torchscript)(embedder, Path(path))
     return check_export(fmt, path, embedder, images, name)

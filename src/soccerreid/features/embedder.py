@@ -30,6 +30,7 @@ from soccerreid.data.index import read_index
 from soccerreid.device import select_device
 from soccerreid.errors import ConfigError, DataError
 from soccerreid.features.extract import check_images, extract_embeddings
+from soccerreid.features.tracker_view import embed_tracker_view
 from soccerreid.models import ModelInfo, ReidModel, load_network, validate_input_size
 from soccerreid.schema import FeatureSet
 
@@ -74,15 +75,19 @@ class Embedder:
         """Features of ``images`` (paths, PIL images, (H, W, 3) uint8 RGB arrays, or one (N, H, W, 3) array).
 
         Returns (N, D) float32, row i for image i. Bad input is a one-line :class:`DataError`
-        before any work; ``device`` is auto (CUDA when available), cpu, cuda or cuda:N.
+        before any work; ``device`` is auto (CUDA when available), cpu, cuda or cuda:N. With
+        ``config.resize`` tracker, crops are embedded as a tracker feeds the export
+        (:func:`~soccerreid.features.tracker_view.embed_tracker_view`).
 
         Examples::
 
             model.embed(["a.png", "b.png"], batch_size=64).shape     # (2, D)
+            model.configure(resize="tracker", supersample=3).embed(crops)   # what BoxMOT computes from the export
         """
         check_images(images, source="images")
         config = self.configure(batch_size=batch_size).config if batch_size is not None else self.config
-        return extract_embeddings(self.network, images, config, self.info.mean, self.info.std, device)
+        embed = embed_tracker_view if config.resize == "tracker" else extract_embeddings
+        return embed(self.network, images, config, self.info.mean, self.info.std, device)
 
 
 def load_model(path: str | os.PathLike) -> Embedder:
