@@ -142,7 +142,7 @@ def diagnostics(
 
 def before_neck(embedder: Embedder, files: list[Path], crops: list[np.ndarray], size: list[int]) -> dict:
     """The backbone's feature (before the BNNeck) as the DAG's feature would be, with the DAG's flip and L2:
-    ``{"dag": (N, D) of the DAG's resize, "tracker": (N, D) as a tracker fed ``size`` (h, w) gets it}``,
+    ``{"dag": (N, D) of PIL's resize, "tracker": (N, D) as a tracker fed ``size`` (h, w) gets it}``,
     through the export's :class:`TrackerGraph` with the backbone in place of the network."""
     cfg, info = embedder.config, embedder.info
     graph = TrackerGraph(embedder.network.backbone, info.mean, info.std, (cfg.flip, True), (cfg.height, cfg.width))
@@ -223,13 +223,13 @@ def main() -> None:
                 )
             own, deployed = rows["neck_dag"], rows["neck_export"]
             print(
-                f"{model:<14}before the neck: DAG's resize mAP {own['mAP']:.4f} ({own['delta_points']:+.2f}); "
+                f"{model:<14}before the neck: PIL's resize mAP {own['mAP']:.4f} ({own['delta_points']:+.2f}); "
                 f"the export's input mAP {deployed['mAP']:.4f} ({deployed['delta_points']:+.2f} against it), "
                 f"cosine to it {deployed['cosine_mean']:.4f} (min {deployed['cosine_min']:.3f})"
             )
             apart = rows["spread"]
             print(
-                f"{model:<14}two crops' features: mean cosine {apart['after_neck']:.4f} (the DAG's), "
+                f"{model:<14}two crops' features: mean cosine {apart['after_neck']:.4f} (PIL's, after it), "
                 f"{apart['before_neck']:.4f} before the neck"
             )
             figures[model] = rows
