@@ -119,8 +119,9 @@ def extract_split(
     """
     if frame.empty:
         raise DataError(f"{split}: the index has no crops to extract")
-    if select_device(device).type == "cpu":
-        use_cpu_threads(thread_budget(embedder.config.threads, embedder.config.workers))
+    if select_device(device).type == "cpu":  # the tracker view decodes between batches, in threads: no loader processes
+        loaders = 0 if embedder.config.resize == "tracker" else embedder.config.workers
+        use_cpu_threads(thread_budget(embedder.config.threads, loaders))
     features = embedder.embed(frame["path"].tolist(), device=device)
     uid = frame["person_uid"].to_numpy(np.int64)
     return FeatureSet(
