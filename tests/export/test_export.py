@@ -195,6 +195,15 @@ def test_export_stage_writes_checked_files_or_nothing(model_files, soccernet_val
     # resize: tracker, the DAG embedded the crops as the tracker feeds tracker.onnx: deployed = scored
     assert deployed["cosine_min"] > 0.9999
     assert deployed["deployed"]["mAP"] == pytest.approx(deployed["dag"]["mAP"], abs=1e-4)
+    code = re.search(r"## Load it with onnxruntime.*?```python\n(.*?)```", card, re.S).group(1)
+    assert "cv2.resize" in code and "as the DAG computed it" in card
+    crop, scope, cwd = pick_check_crops(read_index(soccernet_valid, "valid"))[0], {}, os.getcwd()
+    os.chdir(tmp_path / "export")
+    try:
+        exec(code.replace('"crop.png"', repr(crop)), scope)
+    finally:
+        os.chdir(cwd)
+    np.testing.assert_allclose(scope["f"][0], model.embed([crop], device="cpu")[0], atol=1e-5)
     written = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "export").iterdir()}
     again = _stage(tmp_path, soccernet_valid, model_files["osnet_ain"], tmp_path / "features")
     assert again.stdout == (
