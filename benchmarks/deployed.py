@@ -15,7 +15,7 @@ antialiasing, ImageNet normalisation):
   score without the tracker view. The rows below then describe that recipe, against those features;
 - the noise floor: PIL's preprocessing (PIL's antialiased resize) with a fifth of the resized
   crop's values moved by one level, which is how far cv2's bilinear is from PIL's on enlarged crops.
-  A model whose cosine here is below 0.99 cannot reach 0.99 through any resize but the DAG's own;
+  A model whose cosine here is below 0.99 cannot reach 0.99 through any resize but PIL's own;
 - before the neck: the backbone's feature (before the BNNeck, with the DAG's flip and L2) as the
   DAG's feature, its mAP, and the mAP and cosine of the same feature at the export's input size;
   and the mean cosine between two crops' features, before and after the neck.
@@ -157,7 +157,7 @@ def before_neck(embedder: Embedder, files: list[Path], crops: list[np.ndarray], 
 
 
 def rounding_noise(crops: list[np.ndarray], height: int, width: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """The DAG's own resize of BGR ``crops`` (PIL bilinear, antialiased, to (height, width, 3) uint8 RGB), with
+    """PIL's resize of BGR ``crops`` (torchreid's recipe, antialiased bilinear, to (height, width, 3) uint8 RGB), with
     NOISE_SHARE of the values moved one level up or down: how far cv2 and PIL are apart on enlarged crops
     (never more than one level, a fifth of the values on the synthetic crops)."""
     noisy = []

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import soccerreid
-from soccerreid.command import main
+from soccerreid.command import _embedder, build_parser, main
 from soccerreid.data.index import read_index
 from soccerreid.evaluation.ranking import official_scores
 from soccerreid.schema import read_features
@@ -329,3 +329,13 @@ def test_rank_refuses_features_of_two_models(model_files, valid_dir, embedded, t
         f"error: {tmp_path / 'g.h5'}: features from another model ({other.embedder}, 384-d) than "
         f"{embedded} ({read_features(embedded).embedder}, 512-d)"
     )
+
+
+def test_the_embedding_flags_reach_the_embedder(model_files):
+    model = str(model_files["osnet_ain"])
+    flags = ["--resize", "tracker", "--supersample", "3", "--workers", "2"]
+    for verb in (["evaluate", model], ["embed", model, "x.png", "--out", "x.h5"]):
+        config = _embedder(model, build_parser().parse_args([*verb, *flags])).config
+        assert (config.resize, config.supersample, config.workers) == ("tracker", 3, 2)
+        default = _embedder(model, build_parser().parse_args(verb)).config
+        assert (default.resize, default.supersample) == ("pil", 1), "the model file's recipe by default"

@@ -247,7 +247,9 @@ def _settings(parser: argparse.ArgumentParser) -> None:
         "sidecar and downsizes in the graph; --resize tracker embeds it (params extract.<model>.supersample)",
     )
     group.add_argument("--batch-size", type=_integer(1), help="crops per batch (default 64)")
-    group.add_argument("--workers", type=_integer(0), help="decoding processes (default 0)")
+    group.add_argument(
+        "--workers", type=_integer(0), help="decoding processes (threads with --resize tracker; default 0)"
+    )
     group.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
 
 
